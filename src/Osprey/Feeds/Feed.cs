@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using Osprey.Media;
+
+namespace Osprey.Feeds;
+
+/// <summary>
+/// A named track that latches its newest frame and wakes its readers when a new one arrives.
+/// </summary>
+/// <remarks>
+/// <para>Publishing never waits for readers: it swaps the latched frame under a short lock, releases the feed's
+/// reference to the old one and signals every waiting reader. A reader takes its own reference under the same
+/// lock, so a frame cannot return to the pool, and be written again, while anyone holds it.</para>
+/// <para>Thread-safe: any number of publishers and readers. Sequence numbers are assigned under the lock, so
+/// readers see frames in publish order.</para>
+/// </remarks>
+public sealed class Feed : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly FpsMeter _fps = new();
+    private readonly TimeProvider _time;
+    private Frame? _latest;
+    private long _sequence;
+    private FeedReader[] _readers = [];
+    private long _frames;
+    private long _bytes;
+    private long _drops;
+    private bool _disposed;
+    private FeedState _state = FeedState.Starting;
+    private string? _stateDetail;
+
+    /// <summary>Creates a feed named <paramref name="name"/>.</summary>
+    public Feed(string name, FramePool? pool = null, TimeProvider? time = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        Name = name;
+        Pool = pool ?? new FramePool();
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The feed's name, as in <c>/ws/{name}/raw</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The pool producers rent this feed's frames from.</summary>
+    public FramePool Pool { get; }
+
+    /// <summary>What the feed carries; set by its source when it knows.</summary>
+    public VideoInfo Info { get; set; }
+
+    /// <summary>The URI of the source that owns the name, if any (a name held by a source is never taken over).</summary>
+    public string? SourceUri { get; init; }
+
+    /// <summary>The feed's life-cycle state, for the API.</summary>
+    public FeedState State
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>Why the feed is in its state (the last error of a restarting source, say).</summary>
+    public string? StateDetail
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _stateDetail;
+            }
+        }
+    }
+
+    /// <summary>The sequence number of the newest frame (0 before the first).</summary>
+    public long LatestSequence => Volatile.Read(ref _sequence);
+
+    /// <summary>Readers attached now.</summary>
+    public int ReaderCount => Volatile.Read(ref _readers).Length;
+
+    /// <summary>Frames published.</summary>
+    public long Frames => Interlocked.Read(ref _frames);
+
+    /// <summary>Bytes published.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Frames readers skipped because newer ones arrived first, summed over all readers.</summary>
+    public long Drops => Interlocked.Read(ref _drops);
+
+    /// <summary>True once the feed is disposed; readers then wake with nothing more to read.</summary>
+    public bool IsCompleted => Volatile.Read(ref _disposed);
+
+    /// <summary>Publish rate over the last second or so; 0 when frames stopped coming.</summary>
+    public double MeasuredFps => _fps.Current(Stopwatch.GetTimestamp());
+
+    /// <summary>Sets the state shown by the API.</summary>
+    public void SetState(FeedState state, string? detail = null)
+    {
+        lock (_lock)
+        {
+            _state = state;
+            _stateDetail = detail;
+        }
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="frame"/>, taking over the caller's reference. The caller must not touch the
+    /// frame afterwards except through references it takes again.
+    /// </summary>
+    public void Publish(Frame frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        Frame? previous;
+        FeedReader[] readers;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                previous = frame; // Nobody will read it: give the reference straight back.
+                readers = [];
+            }
+            else
+            {
+                frame.Sequence = ++_sequence;
+                previous = _latest;
+                _latest = frame;
+                readers = _readers;
+                _frames++;
+                _bytes += frame.Length;
+                _fps.Tick(Stopwatch.GetTimestamp());
+                if (_state != FeedState.Running)
+                {
+                    _state = FeedState.Running;
+                    _stateDetail = null;
+                }
+            }
+        }
+
+        previous?.Release();
+        foreach (var reader in readers)
+        {
+            reader.Signal();
+        }
+    }
+
+    /// <summary>The newest frame with a reference for the caller, or null before the first frame.</summary>
+    public Frame? TakeLatest()
+    {
+        lock (_lock)
+        {
+            var latest = _latest;
+            latest?.AddReference();
+            return latest;
+        }
+    }
+
+    /// <summary>Attaches a reader in the <em>latest</em> mode: it gets the newest frame it has not seen.</summary>
+    /// <param name="startAtLatest">True to hand out the frame latched now first; false to wait for the next one.</param>
+    public FeedReader OpenReader(bool startAtLatest = true)
+    {
+        var reader = new FeedReader(this, startAtLatest ? 0 : LatestSequence);
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                reader.MarkClosed();
+                return reader;
+            }
+
+            _readers = [.. _readers, reader];
+        }
+
+        return reader;
+    }
+
+    /// <summary>Waits for the first frame, up to <paramref name="timeout"/>; null when none came.</summary>
+    public async Task<Frame?> WaitForFrameAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var frame = TakeLatest();
+        if (frame is not null)
+        {
+            return frame;
+        }
+
+        using var reader = OpenReader();
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        using var registration = timeoutSource.Token.UnsafeRegister(static state => ((FeedReader)state!).Close(), reader);
+        while (await reader.WaitAsync())
+        {
+            if (reader.TryTakeLatest(out var taken))
+            {
+                return taken;
+            }
+        }
+
+        return null;
+    }
+
+    internal bool TryTakeNewer(long afterSequence, out Frame frame)
+    {
+        lock (_lock)
+        {
+            var latest = _latest;
+            if (latest is null || latest.Sequence <= afterSequence)
+            {
+                frame = null!;
+                return false;
+            }
+
+            latest.AddReference();
+            frame = latest;
+            return true;
+        }
+    }
+
+    internal void CountDrops(long dropped) => Interlocked.Add(ref _drops, dropped);
+
+    internal void Detach(FeedReader reader)
+    {
+        lock (_lock)
+        {
+            var index = Array.IndexOf(_readers, reader);
+            if (index < 0)
+            {
+                return;
+            }
+
+            var readers = new FeedReader[_readers.Length - 1];
+            Array.Copy(_readers, 0, readers, 0, index);
+            Array.Copy(_readers, index + 1, readers, index, readers.Length - index);
+            _readers = readers;
+        }
+    }
+
+    /// <summary>Ends the feed: readers wake and finish, and the latched frame goes back to the pool.</summary>
+    public void Dispose()
+    {
+        Frame? latest;
+        FeedReader[] readers;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _state = FeedState.Stopped;
+            latest = _latest;
+            _latest = null;
+            readers = _readers;
+            _readers = [];
+        }
+
+        latest?.Release();
+        foreach (var reader in readers)
+        {
+            reader.MarkClosed();
+        }
+    }
+}
+
+/// <summary>Where a feed is in its life.</summary>
+public enum FeedState
+{
+    /// <summary>Created; its source has not produced a frame yet.</summary>
+    Starting,
+
+    /// <summary>Its source is producing frames.</summary>
+    Running,
+
+    /// <summary>Its source failed and is waiting to be restarted; viewers stay connected.</summary>
+    Restarting,
+
+    /// <summary>Waiting for a device or a publisher to appear.</summary>
+    Waiting,
+
+    /// <summary>Shut down.</summary>
+    Stopped,
+}
+
+/// <summary>What a feed carries: format, picture size and nominal frame rate.</summary>
+public readonly record struct VideoInfo(MediaFormat Format, int Width, int Height, double Fps);

@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Osprey.Sources;
+
+namespace Osprey.Feeds;
+
+/// <summary>
+/// The server's feeds by name, and the supervisors of the sources that own them. Owns both: disposing the
+/// registry stops every source and ends every feed (which wakes and ends every reader).
+/// </summary>
+public sealed class FeedRegistry : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Feed> _feeds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SourceSupervisor> _supervisors = new(StringComparer.Ordinal);
+    private readonly Lock _orderLock = new();
+    private readonly List<string> _order = [];
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates an empty registry.</summary>
+    public FeedRegistry(ILoggerFactory loggerFactory, TimeProvider? time = null)
+    {
+        _loggerFactory = loggerFactory;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Feeds in the order they were added.</summary>
+    public IReadOnlyList<Feed> Feeds
+    {
+        get
+        {
+            lock (_orderLock)
+            {
+                var feeds = new List<Feed>(_order.Count);
+                foreach (var name in _order)
+                {
+                    if (_feeds.TryGetValue(name, out var feed))
+                    {
+                        feeds.Add(feed);
+                    }
+                }
+
+                return feeds;
+            }
+        }
+    }
+
+    /// <summary>The first feed added, the one <c>/eyetoy</c> serves; null when there is none.</summary>
+    public Feed? Default
+    {
+        get
+        {
+            lock (_orderLock)
+            {
+                return _order.Count > 0 && _feeds.TryGetValue(_order[0], out var feed) ? feed : null;
+            }
+        }
+    }
+
+    /// <summary>Finds a feed by name.</summary>
+    public bool TryGet(string name, out Feed feed) => _feeds.TryGetValue(name, out feed!);
+
+    /// <summary>The supervisor of the source that owns <paramref name="name"/>, if a configured source does.</summary>
+    public bool TryGetSupervisor(string name, out SourceSupervisor supervisor) => _supervisors.TryGetValue(name, out supervisor!);
+
+    /// <summary>True when a configured source holds the name: publishers may never take it over.</summary>
+    public bool IsHeldBySource(string name) => _supervisors.ContainsKey(name);
+
+    /// <summary>Adds a feed owned by <paramref name="source"/> and starts the source under supervision.</summary>
+    public Feed AddSource(string name, IFrameSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (!FeedNames.IsValid(name))
+        {
+            throw new ArgumentException($"Feed name '{name}' {FeedNames.Rule}.", nameof(name));
+        }
+
+        var feed = new Feed(name, time: _time) { SourceUri = source.Uri, Info = source.ExpectedInfo };
+        if (!_feeds.TryAdd(name, feed))
+        {
+            feed.Dispose();
+            throw new InvalidOperationException($"Feed '{name}' already exists.");
+        }
+
+        lock (_orderLock)
+        {
+            _order.Add(name);
+        }
+
+        var supervisor = new SourceSupervisor(source, feed, _loggerFactory.CreateLogger("Osprey.Sources"), _time);
+        _supervisors[name] = supervisor;
+        supervisor.Start();
+        return feed;
+    }
+
+    /// <summary>Stops every source, then ends every feed.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var supervisor in _supervisors.Values)
+        {
+            await supervisor.DisposeAsync();
+        }
+
+        foreach (var feed in _feeds.Values)
+        {
+            feed.Dispose();
+        }
+    }
+}

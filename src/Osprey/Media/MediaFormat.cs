@@ -1,0 +1,38 @@
+namespace Osprey.Media;
+
+/// <summary>The kind of bytes a <see cref="Frame"/> carries.</summary>
+public enum MediaFormat
+{
+    /// <summary>Nothing known yet (a source that has not started).</summary>
+    Unknown = 0,
+
+    /// <summary>Packed YUV 4:2:2, bytes Y0 U Y1 V per pixel pair (V4L2 <c>YUYV</c>).</summary>
+    Yuyv,
+
+    /// <summary>Planar Y then interleaved UV at half resolution (V4L2 <c>NV12</c>).</summary>
+    Nv12,
+
+    /// <summary>One baseline or progressive JPEG image.</summary>
+    Jpeg,
+
+    /// <summary>One H.264 access unit in Annex B form.</summary>
+    H264,
+
+    /// <summary>A chunk of an MPEG transport stream.</summary>
+    MpegTs,
+}
+
+/// <summary>Lower-case names used in URLs and the REST API.</summary>
+public static class MediaFormatNames
+{
+    /// <summary>The API name of <paramref name="format"/>, e.g. <c>yuyv</c>.</summary>
+    public static string ToApiName(this MediaFormat format) => format switch
+    {
+        MediaFormat.Yuyv => "yuyv",
+        MediaFormat.Nv12 => "nv12",
+        MediaFormat.Jpeg => "jpeg",
+        MediaFormat.H264 => "h264",
+        MediaFormat.MpegTs => "mpegts",
+        _ => "unknown",
+    };
+}

@@ -1,0 +1,102 @@
+using System.Globalization;
+using Osprey.Feeds;
+using Osprey.Sources.TestPattern;
+
+namespace Osprey.Sources;
+
+/// <summary>Makes sources from their URIs, e.g. <c>testpattern:?width=640&amp;height=480&amp;fps=30</c>.</summary>
+public static class SourceFactory
+{
+    /// <summary>The schemes this build understands.</summary>
+    public static IReadOnlyList<string> Schemes { get; } = ["testpattern"];
+
+    /// <summary>Makes the source <paramref name="uri"/> names; throws <see cref="FormatException"/> with a clear message.</summary>
+    public static IFrameSource Create(string uri, TimeProvider? time = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(uri);
+        var colon = uri.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            throw new FormatException($"Source '{uri}' has no scheme; expected one of: {string.Join(", ", Schemes)} (e.g. testpattern:?width=640&height=480&fps=30).");
+        }
+
+        var scheme = uri[..colon].ToLowerInvariant();
+        var query = ParseQuery(uri);
+        return scheme switch
+        {
+            "testpattern" => new TestPatternSource(
+                new TestPatternOptions
+                {
+                    Width = GetInt(query, "width", 640, uri),
+                    Height = GetInt(query, "height", 480, uri),
+                    Fps = GetDouble(query, "fps", 30, uri),
+                    FailAfterFrames = GetInt(query, "failAfter", 0, uri),
+                },
+                time),
+            _ => throw new FormatException($"Source '{uri}': unknown scheme '{scheme}'; expected one of: {string.Join(", ", Schemes)}."),
+        };
+    }
+
+    /// <summary>Splits <c>NAME=URI</c> as given to <c>--source</c>.</summary>
+    public static (string Name, string Uri) ParseNamedSource(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var equals = spec.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 || equals == spec.Length - 1)
+        {
+            throw new FormatException($"--source '{spec}' must be NAME=URI, e.g. video0=testpattern:?width=640&height=480&fps=30.");
+        }
+
+        var name = spec[..equals];
+        if (!FeedNames.IsValid(name))
+        {
+            throw new FormatException($"--source '{spec}': feed name '{name}' {FeedNames.Rule}.");
+        }
+
+        return (name, spec[(equals + 1)..]);
+    }
+
+    private static Dictionary<string, string> ParseQuery(string uri)
+    {
+        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var question = uri.IndexOf('?', StringComparison.Ordinal);
+        if (question < 0)
+        {
+            return result;
+        }
+
+        foreach (var pair in uri[(question + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
+            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            result[key] = value;
+        }
+
+        return result;
+    }
+
+    private static int GetInt(Dictionary<string, string> query, string key, int fallback, string uri)
+    {
+        if (!query.TryGetValue(key, out var text))
+        {
+            return fallback;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new FormatException($"Source '{uri}': {key}='{text}' is not a whole number.");
+    }
+
+    private static double GetDouble(Dictionary<string, string> query, string key, double fallback, string uri)
+    {
+        if (!query.TryGetValue(key, out var text))
+        {
+            return fallback;
+        }
+
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new FormatException($"Source '{uri}': {key}='{text}' is not a number.");
+    }
+}
