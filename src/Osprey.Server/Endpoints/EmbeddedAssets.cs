@@ -1,0 +1,84 @@
+using System.Collections.Frozen;
+using System.Reflection;
+using System.Security.Cryptography;
+using Microsoft.Net.Http.Headers;
+
+namespace Osprey.Server.Endpoints;
+
+/// <summary>
+/// Serves the page and its scripts from resources embedded in the executable (wwwroot/**), so that the single
+/// file needs nothing beside it. Loaded once at start-up, with an ETag each.
+/// </summary>
+internal static class EmbeddedAssets
+{
+    private static readonly FrozenDictionary<string, string> s_contentTypes = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        [".html"] = "text/html; charset=utf-8",
+        [".js"] = "text/javascript; charset=utf-8",
+        [".mjs"] = "text/javascript; charset=utf-8",
+        [".css"] = "text/css; charset=utf-8",
+        [".json"] = "application/json",
+        [".svg"] = "image/svg+xml",
+        [".png"] = "image/png",
+        [".ico"] = "image/x-icon",
+        [".wasm"] = "application/wasm",
+        [".txt"] = "text/plain; charset=utf-8",
+    }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    public static void MapEmbeddedAssets(this WebApplication app)
+    {
+        var assets = Load();
+        app.MapGet("/", context => ServeAsync(context, assets, "index.html"));
+        app.MapGet("/{**file}", (HttpContext context, string file) => ServeAsync(context, assets, file));
+    }
+
+    private static FrozenDictionary<string, Asset> Load()
+    {
+        var assembly = Assembly.GetExecutingAssembly();
+        var assets = new Dictionary<string, Asset>(StringComparer.Ordinal);
+        foreach (var resource in assembly.GetManifestResourceNames())
+        {
+            if (!resource.StartsWith("wwwroot/", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            var path = resource["wwwroot/".Length..];
+            var contentType = s_contentTypes.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream");
+            var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 8))}\"";
+            assets[path] = new Asset(bytes, contentType, etag);
+        }
+
+        return assets.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    private static async Task ServeAsync(HttpContext context, FrozenDictionary<string, Asset> assets, string path)
+    {
+        if (!assets.TryGetValue(path, out var asset))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync($"Not found: /{path}. The page is at /, the feed list at /api/feeds.\n");
+            return;
+        }
+
+        var headers = context.Response.Headers;
+        headers.ETag = asset.ETag;
+        headers.CacheControl = "no-cache"; // revalidate with the ETag: a new build shows at once
+        if (context.Request.Headers.IfNoneMatch == asset.ETag)
+        {
+            context.Response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        context.Response.ContentType = asset.ContentType;
+        context.Response.ContentLength = asset.Bytes.Length;
+        headers[HeaderNames.XContentTypeOptions] = "nosniff";
+        await context.Response.Body.WriteAsync(asset.Bytes);
+    }
+
+    private sealed record Asset(byte[] Bytes, string ContentType, string ETag);
+}

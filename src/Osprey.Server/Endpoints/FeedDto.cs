@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Osprey.Feeds;
+using Osprey.Media;
+
+namespace Osprey.Server.Endpoints;
+
+/// <summary>A feed as <c>/api/feeds</c> shows it.</summary>
+internal sealed record FeedDto(
+    string Name,
+    string Format,
+    int Width,
+    int Height,
+    double Fps,
+    double MeasuredFps,
+    int Viewers,
+    string State,
+    string? StateDetail,
+    string? Source,
+    long Frames,
+    long Bytes,
+    long Drops,
+    long Restarts,
+    IReadOnlyDictionary<string, string> Endpoints)
+{
+    public static FeedDto From(Feed feed, long restarts)
+    {
+        var info = feed.Info;
+        var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (info.Format is MediaFormat.Yuyv or MediaFormat.Nv12 or MediaFormat.Unknown)
+        {
+            endpoints["raw"] = $"/ws/{feed.Name}/raw";
+        }
+
+        return new FeedDto(
+            feed.Name,
+            info.Format.ToApiName(),
+            info.Width,
+            info.Height,
+            info.Fps,
+            feed.MeasuredFps,
+            feed.ReaderCount,
+            StateName(feed.State),
+            feed.StateDetail,
+            feed.SourceUri,
+            feed.Frames,
+            feed.Bytes,
+            feed.Drops,
+            restarts,
+            endpoints);
+    }
+
+    private static string StateName(FeedState state) => state switch
+    {
+        FeedState.Starting => "starting",
+        FeedState.Running => "running",
+        FeedState.Restarting => "restarting",
+        FeedState.Waiting => "waiting",
+        _ => "stopped",
+    };
+}
+
+/// <summary>An error body: <c>{"error": "..."}</c>.</summary>
+internal sealed record ErrorDto(string Error);
+
+/// <summary>The health body.</summary>
+internal sealed record HealthDto(string Status, int Feeds, double UptimeSeconds);
+
+/// <summary>Source-generated JSON (reflection is off: trim- and AOT-safe).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(FeedDto))]
+[JsonSerializable(typeof(List<FeedDto>))]
+[JsonSerializable(typeof(ErrorDto))]
+[JsonSerializable(typeof(HealthDto))]
+internal sealed partial class OspreyJsonContext : JsonSerializerContext;

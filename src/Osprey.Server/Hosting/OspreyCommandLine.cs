@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Net;
+
+namespace Osprey.Server.Hosting;
+
+/// <summary>What the <c>osprey</c> command was asked to do.</summary>
+internal sealed record OspreyOptions
+{
+    public const int DefaultPort = 8888;
+
+    /// <summary>The subcommand: <c>serve</c> (default) or <c>stream</c> (no default source).</summary>
+    public string Command { get; init; } = "serve";
+
+    public int Port { get; init; } = DefaultPort;
+
+    public IPAddress Bind { get; init; } = IPAddress.Any;
+
+    /// <summary>Configured sources, <c>NAME=URI</c>.</summary>
+    public IReadOnlyList<string> Sources { get; init; } = [];
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    public bool ShowHelp { get; init; }
+}
+
+/// <summary>
+/// Parses flags, then fills what they leave out from <c>OSPREY_*</c> environment variables (and <c>VW_PORT</c>,
+/// <c>VW_LOG_LEVEL</c>, <c>VW_LOGLEVEL</c>, which vw users already have set).
+/// </summary>
+internal static class OspreyCommandLine
+{
+    public const string Usage = """
+        Usage: osprey [stream] [options]
+
+          osprey              serve the camera at /dev/video0 if there is one, else a test pattern, as feed 'test'
+          osprey stream       start with no default source (ingest-only use, like vw's 'vw stream')
+
+        Options (each also read from the environment variable in brackets):
+          --port N            HTTP port, default 8888                     [OSPREY_PORT, then VW_PORT]
+          --bind ADDRESS      address to listen on, default 0.0.0.0       [OSPREY_BIND]
+          --source NAME=URI   add a feed from a source; repeatable        [OSPREY_SOURCE, several separated by spaces]
+                              e.g. video0=testpattern:?width=640&height=480&fps=30
+          --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
+          -h, --help          show this help
+
+        Endpoints: /  (page)  /ws/{feed}/raw  /eyetoy  /api/feeds  /api/feeds/{feed}  /healthz
+        """;
+
+    public static OspreyOptions Parse(IReadOnlyList<string> args, Func<string, string?> environment)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(environment);
+        string command = "serve";
+        string? port = null, bind = null, logLevel = null;
+        var sources = new List<string>();
+        var help = false;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            var (flag, inline) = SplitInline(arg);
+            switch (flag)
+            {
+                case "stream" when i == 0:
+                    command = "stream";
+                    break;
+                case "serve" when i == 0:
+                    break;
+                case "-h" or "--help":
+                    help = true;
+                    break;
+                case "--port":
+                    port = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--bind":
+                    bind = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--source":
+                    sources.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--log-level":
+                    logLevel = inline ?? Next(args, ref i, flag);
+                    break;
+                default:
+                    throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
+            }
+        }
+
+        port ??= environment("OSPREY_PORT") ?? environment("VW_PORT");
+        bind ??= environment("OSPREY_BIND");
+        logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL");
+        if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
+        {
+            sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        return new OspreyOptions
+        {
+            Command = command,
+            ShowHelp = help,
+            Port = port is null ? OspreyOptions.DefaultPort : ParsePort(port),
+            Bind = bind is null ? IPAddress.Any : ParseAddress(bind),
+            Sources = sources,
+            LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
+        };
+    }
+
+    private static (string Flag, string? Inline) SplitInline(string arg)
+    {
+        if (arg.StartsWith("--", StringComparison.Ordinal))
+        {
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                return (arg[..equals], arg[(equals + 1)..]);
+            }
+        }
+
+        return (arg, null);
+    }
+
+    private static string Next(IReadOnlyList<string> args, ref int i, string flag)
+    {
+        if (i + 1 >= args.Count)
+        {
+            throw new FormatException($"{flag} needs a value.");
+        }
+
+        return args[++i];
+    }
+
+    private static int ParsePort(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
+            ? port
+            : throw new FormatException($"Port '{text}' is not a number from 0 to 65535.");
+
+    private static IPAddress ParseAddress(string text)
+    {
+        if (text is "localhost")
+        {
+            return IPAddress.Loopback;
+        }
+
+        return IPAddress.TryParse(text, out var address)
+            ? address
+            : throw new FormatException($"Bind address '{text}' is not an IP address (e.g. 0.0.0.0, 127.0.0.1, ::).");
+    }
+
+    private static LogLevel ParseLogLevel(string text) => text.ToLowerInvariant() switch
+    {
+        "trace" => LogLevel.Trace,
+        "debug" => LogLevel.Debug,
+        "info" or "information" => LogLevel.Information,
+        "warn" or "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        "fatal" or "panic" or "critical" => LogLevel.Critical,
+        _ => throw new FormatException($"Log level '{text}' is not one of trace, debug, information, warning, error."),
+    };
+}

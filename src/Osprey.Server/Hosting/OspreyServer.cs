@@ -1,0 +1,95 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Osprey.Feeds;
+using Osprey.Server.Endpoints;
+using Osprey.Sources;
+
+namespace Osprey.Server.Hosting;
+
+/// <summary>Builds the ASP.NET Core application that is the <c>osprey</c> server.</summary>
+internal static partial class OspreyServer
+{
+    /// <summary>The feed the server makes when started with no sources and not in <c>stream</c> mode.</summary>
+    public const string DefaultFeedName = "test";
+
+    public const string DefaultSourceUri = "testpattern:?width=640&height=480&fps=30";
+
+    public static WebApplication Build(OspreyOptions options)
+    {
+        // Sources are parsed before anything starts, so a typo fails fast with a clear message.
+        var sources = new List<(string Name, IFrameSource Source)>();
+        foreach (var spec in options.Sources)
+        {
+            var (name, uri) = SourceFactory.ParseNamedSource(spec);
+            if (sources.Exists(s => s.Name == name))
+            {
+                throw new FormatException($"--source: feed name '{name}' is given twice.");
+            }
+
+            sources.Add((name, SourceFactory.Create(uri)));
+        }
+
+        if (sources.Count == 0 && options.Command == "serve")
+        {
+            sources.Add((DefaultFeedName, SourceFactory.Create(DefaultSourceUri)));
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(options.Bind, options.Port);
+        });
+        // Viewers write frames straight to the socket after the WebSocket upgrade. A tiny transport write
+        // buffer makes every flush, the 101 response's included, wait until the transport has handed the
+        // bytes to the kernel, so those direct sends can never overtake the 101 still in Kestrel's pipe.
+        builder.WebHost.UseSockets(sockets => sockets.MaxWriteBufferSize = 2);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
+        builder.Services.AddSingleton(provider => CreateRegistry(provider, sources));
+
+        var app = builder.Build();
+        app.MapFeedEndpoints();
+        app.MapEmbeddedAssets();
+        return app;
+    }
+
+    /// <summary>The addresses Kestrel listens on, with port 0 resolved to the port it chose.</summary>
+    public static IReadOnlyList<string> ListeningAddresses(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        return addresses is null ? [] : [.. addresses];
+    }
+
+    /// <summary>The address a person should open, e.g. <c>http://localhost:8888/</c> for a wildcard bind.</summary>
+    public static string BrowsableUrl(string address)
+    {
+        var uri = new Uri(address.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal));
+        var host = uri.Host is "0.0.0.0" or "[::]" or "::" ? "localhost" : uri.Host;
+        return $"{uri.Scheme}://{(host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]" : host)}:{uri.Port}/";
+    }
+
+    public static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+
+    private static FeedRegistry CreateRegistry(IServiceProvider provider, List<(string Name, IFrameSource Source)> sources)
+    {
+        var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
+        var registry = new FeedRegistry(loggerFactory);
+        foreach (var (name, source) in sources)
+        {
+            registry.AddSource(name, source);
+        }
+
+        return registry;
+    }
+}

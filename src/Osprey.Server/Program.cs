@@ -1,0 +1,76 @@
+using System.Net;
+using System.Net.Sockets;
+using Osprey.Feeds;
+using Osprey.Server.Hosting;
+
+OspreyOptions options;
+try
+{
+    options = OspreyCommandLine.Parse(args, Environment.GetEnvironmentVariable);
+}
+catch (FormatException ex)
+{
+    await Console.Error.WriteLineAsync($"osprey: {ex.Message}");
+    return 2;
+}
+
+if (options.ShowHelp)
+{
+    Console.WriteLine(OspreyCommandLine.Usage);
+    return 0;
+}
+
+WebApplication app;
+try
+{
+    app = OspreyServer.Build(options);
+}
+catch (Exception ex) when (ex is FormatException or ArgumentException)
+{
+    await Console.Error.WriteLineAsync($"osprey: {ex.Message}");
+    return 2;
+}
+
+await using (app)
+{
+    // Start the sources with the server, so that the first viewer finds a frame already latched.
+    var registry = app.Services.GetRequiredService<FeedRegistry>();
+    try
+    {
+        await app.StartAsync();
+    }
+    catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+    {
+        await Console.Error.WriteLineAsync($"osprey: port {options.Port} on {options.Bind} is already in use; choose another with --port.");
+        return 1;
+    }
+
+    foreach (var address in OspreyServer.ListeningAddresses(app))
+    {
+        Console.WriteLine($"Osprey listening on {address}");
+    }
+
+    if (registry.Feeds.Count == 0)
+    {
+        Console.WriteLine("No sources configured (stream mode): feeds appear when publishers connect.");
+    }
+    else
+    {
+        Console.WriteLine($"Feeds: {string.Join(", ", registry.Feeds.Select(f => $"{f.Name} ({f.SourceUri})"))}");
+    }
+
+    var listening = OspreyServer.ListeningAddresses(app);
+    if (listening.Count > 0)
+    {
+        Console.WriteLine($"Open {OspreyServer.BrowsableUrl(listening[0])} in a browser to watch.");
+        if (OspreyServer.IsWildcard(options.Bind))
+        {
+            Console.WriteLine($"From another machine: http://{Dns.GetHostName()}:{new Uri(OspreyServer.BrowsableUrl(listening[0])).Port}/");
+        }
+    }
+
+    await app.WaitForShutdownAsync();
+    await registry.DisposeAsync();
+}
+
+return 0;

@@ -1,0 +1,55 @@
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+
+namespace Osprey.Server.Viewers;
+
+/// <summary>
+/// Sends a header and a shared frame buffer in one vectored <c>sendmsg</c>, straight to the connection's socket,
+/// so that no viewer copies frame bytes in user space. Reused for every send of one connection; allocates
+/// nothing per send.
+/// </summary>
+/// <remarks>Modelled on Kestrel's SocketSender. One send at a time (the viewer's send loop owns it).</remarks>
+internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource<SocketError>
+{
+    private readonly Socket _socket;
+    private readonly List<ArraySegment<byte>> _segments = new(2);
+    private ManualResetValueTaskSourceCore<SocketError> _core;
+
+    public SocketFrameSender(Socket socket)
+        : base(unsafeSuppressExecutionContextFlow: true)
+    {
+        _socket = socket;
+        // The socket's completion runs our continuation on the thread pool, never inline on the epoll thread.
+        _core.RunContinuationsAsynchronously = true;
+    }
+
+    /// <summary>Sends <paramref name="header"/> then <paramref name="payload"/>; completes when the kernel has all of it.</summary>
+    public ValueTask<SocketError> SendAsync(ArraySegment<byte> header, ArraySegment<byte> payload)
+    {
+        _segments.Clear();
+        _segments.Add(header);
+        if (payload.Count > 0)
+        {
+            _segments.Add(payload);
+        }
+
+        BufferList = _segments;
+        _core.Reset();
+        if (!_socket.SendAsync(this))
+        {
+            // Completed synchronously (the common case while the kernel buffer has room).
+            return new ValueTask<SocketError>(SocketError);
+        }
+
+        return new ValueTask<SocketError>(this, _core.Version);
+    }
+
+    protected override void OnCompleted(SocketAsyncEventArgs e) => _core.SetResult(e.SocketError);
+
+    SocketError IValueTaskSource<SocketError>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<SocketError>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<SocketError>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,280 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Osprey.Feeds;
+using Osprey.Media;
+using Osprey.Outputs.WebSockets;
+
+namespace Osprey.Server.Viewers;
+
+/// <summary>
+/// One WebSocket viewer of a feed in the latest read mode: each frame goes out as one binary message holding
+/// the frame's bytes and nothing else.
+/// </summary>
+/// <remarks>
+/// <para>Sending: the 10-byte frame header and the shared, pooled frame buffer go out in one vectored send
+/// straight to the connection's socket (Kestrel exposes it through <see cref="IConnectionSocketFeature"/>), so
+/// the per-viewer cost is the header and the kernel's copy. The managed WebSocket and Kestrel's output pipe
+/// would each copy every payload once per viewer. Kestrel's transport is configured to hand the 101 response
+/// to the kernel before <c>UpgradeAsync</c> returns (see <c>OspreyServer</c>), so no direct send can overtake
+/// it. Over TLS, or without a socket, frames go through the upgraded stream instead.</para>
+/// <para>Ownership: the send loop owns the socket's sending side and the reader; the receive loop owns the
+/// upgraded stream's reading side and only tells the send loop, through flags and <see cref="FeedReader.Wake"/>,
+/// to answer pings and closes, so that control frames never interleave with a frame being sent.</para>
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The sender is disposed at the end of RunAsync, which owns the viewer's whole life.")]
+internal sealed partial class WebSocketFrameViewer
+{
+    private static readonly TimeSpan s_closeGrace = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan s_stalledAbortGrace = TimeSpan.FromSeconds(1);
+
+    private readonly HttpContext _context;
+    private readonly Feed _feed;
+    private readonly ILogger _logger;
+    private readonly byte[] _header = new byte[WebSocketFrames.MaxServerHeaderSize];
+    private readonly byte[] _controlPayload = new byte[125];
+    private readonly byte[] _pongPayload = new byte[125];
+    private readonly ClientFrameParser _parser = new();
+    private FeedReader? _reader;
+    private Stream? _stream;
+    private SocketFrameSender? _sender;
+    private volatile int _pongLength = -1;
+    private volatile bool _clientClosed;
+    private volatile bool _clientGone;
+    private ushort _clientCloseCode = 1000;
+    private ushort _protocolErrorCode;
+    private volatile bool _stopping;
+
+    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger)
+    {
+        _context = context;
+        _feed = feed;
+        _logger = logger;
+    }
+
+    /// <summary>Serves <paramref name="feed"/> to the WebSocket client of <paramref name="context"/> until either side ends.</summary>
+    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping)
+    {
+        if (!await WebSocketUpgrade.ValidateAsync(context))
+        {
+            return;
+        }
+
+        var viewer = new WebSocketFrameViewer(context, feed, logger);
+        await viewer.RunAsync(serverStopping);
+    }
+
+    private async Task RunAsync(CancellationToken serverStopping)
+    {
+        // Open the reader before the 101 so that the first frame is already latched for this viewer.
+        using var reader = _feed.OpenReader();
+        _reader = reader;
+        _stream = await WebSocketUpgrade.AcceptAsync(_context);
+        var socket = _context.Features.Get<IConnectionSocketFeature>()?.Socket;
+        var overTls = _context.Features.Get<ITlsConnectionFeature>() is not null;
+        if (socket is not null && !overTls)
+        {
+            _sender = new SocketFrameSender(socket);
+        }
+
+        Log.ViewerConnected(_logger, _feed.Name, _context.Connection.RemoteIpAddress?.ToString() ?? "?", _sender is not null);
+        using var stopRegistration = serverStopping.UnsafeRegister(static state => ((WebSocketFrameViewer)state!).OnServerStopping(), this);
+        var receiving = ReceiveLoopAsync();
+        try
+        {
+            await SendLoopAsync(reader);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            _clientGone = true;
+        }
+        finally
+        {
+            reader.Close();
+        }
+
+        await FinishAsync(receiving);
+        _sender?.Dispose();
+        Log.ViewerDisconnected(_logger, _feed.Name, reader.Frames, reader.Drops);
+    }
+
+    private async Task SendLoopAsync(FeedReader reader)
+    {
+        while (await reader.WaitAsync())
+        {
+            if (reader.ConsumeWake())
+            {
+                var pong = _pongLength;
+                if (pong >= 0)
+                {
+                    _pongLength = -1;
+                    _pongPayload.AsSpan(0, pong).CopyTo(_controlPayload);
+                    if (!await SendAsync(WebSocketOpcode.Pong, new ArraySegment<byte>(_controlPayload, 0, pong)))
+                    {
+                        return;
+                    }
+                }
+
+                if (_clientClosed || _clientGone || _protocolErrorCode != 0)
+                {
+                    return;
+                }
+            }
+
+            if (reader.TryTakeLatest(out Frame frame))
+            {
+                using var lease = new FrameLease(frame);
+                if (!await SendAsync(WebSocketOpcode.Binary, frame.Segment))
+                {
+                    _clientGone = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    private async ValueTask<bool> SendAsync(WebSocketOpcode opcode, ArraySegment<byte> payload)
+    {
+        var headerLength = WebSocketFrames.WriteServerHeader(_header, opcode, payload.Count);
+        if (_sender is not null)
+        {
+            return await _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), payload) == SocketError.Success;
+        }
+
+        await _stream!.WriteAsync(_header.AsMemory(0, headerLength));
+        await _stream.WriteAsync(payload.AsMemory());
+        await _stream.FlushAsync();
+        return true;
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = new byte[4096];
+        try
+        {
+            while (!_clientClosed)
+            {
+                var read = await _stream!.ReadAsync(buffer);
+                if (read == 0)
+                {
+                    _clientGone = true;
+                    break;
+                }
+
+                if (!_parser.Parse(buffer.AsSpan(0, read), this, static (viewer, opcode, fin, payload) => viewer.OnClientFrame(opcode, payload)))
+                {
+                    _protocolErrorCode = _parser.ErrorCloseCode;
+                    Log.ClientProtocolError(_logger, _feed.Name, _parser.Error ?? "?");
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or ConnectionAbortedException)
+        {
+            _clientGone = true;
+        }
+        finally
+        {
+            _reader?.Wake();
+        }
+    }
+
+    private bool OnClientFrame(WebSocketOpcode opcode, ReadOnlySpan<byte> payload)
+    {
+        switch (opcode)
+        {
+            case WebSocketOpcode.Ping:
+                payload.CopyTo(_pongPayload);
+                _pongLength = payload.Length;
+                _reader?.Wake();
+                return true;
+            case WebSocketOpcode.Close:
+                _clientCloseCode = payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(payload) : (ushort)1000;
+                _clientClosed = true;
+                return false;
+            default:
+                // Viewers have nothing to say on a frame feed: data messages are read and ignored.
+                return true;
+        }
+    }
+
+    private async Task FinishAsync(Task receiving)
+    {
+        if (!_clientGone)
+        {
+            // Answer the client's close, or start the close handshake ourselves.
+            var code = _protocolErrorCode != 0 ? _protocolErrorCode
+                : _clientClosed ? EchoableCloseCode(_clientCloseCode)
+                : (ushort)1001; // going away: the server is stopping or the feed ended
+            var reason = _protocolErrorCode != 0 ? _parser.Error ?? "" : _clientClosed ? "" : _stopping ? "server stopping" : "feed ended";
+            await SendCloseAsync(code, reason);
+            if (!_clientClosed)
+            {
+                await Task.WhenAny(receiving, Task.Delay(s_closeGrace));
+            }
+        }
+
+        if (!receiving.IsCompleted)
+        {
+            _context.Abort();
+        }
+
+        await receiving;
+    }
+
+    private async Task SendCloseAsync(ushort code, string reason)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(_controlPayload, code);
+        var length = 2 + Encoding.UTF8.GetBytes(reason.AsSpan(0, Math.Min(reason.Length, 100)), _controlPayload.AsSpan(2));
+        try
+        {
+            // A stalled client may never take the close frame: give it a moment, then drop the connection.
+            var headerLength = WebSocketFrames.WriteServerHeader(_header, WebSocketOpcode.Close, length);
+            Task send = _sender is not null
+                ? _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), new ArraySegment<byte>(_controlPayload, 0, length)).AsTask()
+                : WriteCloseToStreamAsync(headerLength, length);
+            if (await Task.WhenAny(send, Task.Delay(s_closeGrace)) != send)
+            {
+                _context.Abort();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            _clientGone = true;
+        }
+    }
+
+    private async Task WriteCloseToStreamAsync(int headerLength, int length)
+    {
+        await _stream!.WriteAsync(_header.AsMemory(0, headerLength));
+        await _stream.WriteAsync(_controlPayload.AsMemory(0, length));
+        await _stream.FlushAsync();
+    }
+
+    private void OnServerStopping()
+    {
+        _stopping = true;
+        _reader?.Close();
+        // A viewer blocked in a send to a client that stopped reading would hold shutdown up: drop it.
+        _ = Task.Delay(s_stalledAbortGrace).ContinueWith(
+            static (_, state) => ((HttpContext)state!).Abort(), _context, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private static ushort EchoableCloseCode(ushort code) =>
+        code is 1005 or 1006 or 1015 || code < 1000 ? (ushort)1000 : code;
+
+    private static partial class Log
+    {
+        [LoggerMessage(100, LogLevel.Debug, "Feed {Feed}: viewer {Remote} connected (direct socket sends: {Direct})")]
+        public static partial void ViewerConnected(ILogger logger, string feed, string remote, bool direct);
+
+        [LoggerMessage(101, LogLevel.Debug, "Feed {Feed}: viewer left after {Frames} frames, {Drops} skipped")]
+        public static partial void ViewerDisconnected(ILogger logger, string feed, long frames, long drops);
+
+        [LoggerMessage(102, LogLevel.Information, "Feed {Feed}: closing a viewer for a protocol error: {Error}")]
+        public static partial void ClientProtocolError(ILogger logger, string feed, string error);
+    }
+}
