@@ -69,8 +69,8 @@ await using (app)
         }
     }
 
+    // Viewers are closed on ApplicationStopping; the container then disposes the registry, stopping sources.
     await app.WaitForShutdownAsync();
-    await registry.DisposeAsync();
 }
 
 return 0;

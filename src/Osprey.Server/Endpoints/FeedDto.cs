@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Osprey.Feeds;
@@ -66,7 +67,20 @@ internal sealed record ErrorDto(string Error);
 /// <summary>The health body.</summary>
 internal sealed record HealthDto(string Status, int Feeds, double UptimeSeconds);
 
-/// <summary>Source-generated JSON (reflection is off: trim- and AOT-safe).</summary>
+/// <summary>The JSON options of every API response.</summary>
+internal static class OspreyJson
+{
+    /// <summary>
+    /// Source-generated (trim- and AOT-safe), with relaxed escaping so that messages and source URIs read as
+    /// written ('name', a&amp;b) instead of \u0027 and \u0026; these bodies are JSON, never embedded in HTML.
+    /// </summary>
+    public static OspreyJsonContext Context { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}
+
+/// <summary>Source-generated JSON type information.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(FeedDto))]
 [JsonSerializable(typeof(List<FeedDto>))]

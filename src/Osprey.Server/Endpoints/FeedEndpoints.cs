@@ -54,36 +54,36 @@ internal static class FeedEndpoints
                 feeds.Add(ToDto(registry, feed));
             }
 
-            return Results.Json(feeds, OspreyJsonContext.Default.ListFeedDto);
+            return Results.Json(feeds, OspreyJson.Context.ListFeedDto);
         });
 
         app.MapGet("/api/feeds/{**name}", (string name) =>
             registry.TryGet(name, out var feed)
-                ? Results.Json(ToDto(registry, feed), OspreyJsonContext.Default.FeedDto)
-                : Results.Json(new ErrorDto(UnknownFeed(registry, name)), OspreyJsonContext.Default.ErrorDto, statusCode: StatusCodes.Status404NotFound));
+                ? Results.Json(ToDto(registry, feed), OspreyJson.Context.FeedDto)
+                : Results.Json(new ErrorDto(UnknownFeed(registry, name)), OspreyJson.Context.ErrorDto, statusCode: StatusCodes.Status404NotFound));
 
         app.MapPost("/api/feeds/{**path}", (string path) =>
         {
             const string Suffix = "/restart";
             if (!path.EndsWith(Suffix, StringComparison.Ordinal))
             {
-                return Results.Json(new ErrorDto($"No action at /api/feeds/{path}; POST /api/feeds/{{feed}}/restart restarts a feed's source."), OspreyJsonContext.Default.ErrorDto, statusCode: StatusCodes.Status404NotFound);
+                return Results.Json(new ErrorDto($"No action at /api/feeds/{path}; POST /api/feeds/{{feed}}/restart restarts a feed's source."), OspreyJson.Context.ErrorDto, statusCode: StatusCodes.Status404NotFound);
             }
 
             var name = path[..^Suffix.Length];
             if (!registry.TryGetSupervisor(name, out var supervisor))
             {
-                return Results.Json(new ErrorDto(UnknownFeed(registry, name)), OspreyJsonContext.Default.ErrorDto, statusCode: StatusCodes.Status404NotFound);
+                return Results.Json(new ErrorDto(UnknownFeed(registry, name)), OspreyJson.Context.ErrorDto, statusCode: StatusCodes.Status404NotFound);
             }
 
             supervisor.Restart();
             registry.TryGet(name, out var restarted);
-            return Results.Json(ToDto(registry, restarted), OspreyJsonContext.Default.FeedDto, statusCode: StatusCodes.Status202Accepted);
+            return Results.Json(ToDto(registry, restarted), OspreyJson.Context.FeedDto, statusCode: StatusCodes.Status202Accepted);
         });
 
         app.MapGet("/healthz", () => Results.Json(
             new HealthDto("ok", registry.Feeds.Count, TimeProvider.System.GetElapsedTime(started).TotalSeconds),
-            OspreyJsonContext.Default.HealthDto));
+            OspreyJson.Context.HealthDto));
     }
 
     private static FeedDto ToDto(FeedRegistry registry, Feed feed) =>
@@ -98,5 +98,5 @@ internal static class FeedEndpoints
     }
 
     private static Task WriteErrorAsync(HttpContext context, int status, string message) =>
-        Results.Json(new ErrorDto(message), OspreyJsonContext.Default.ErrorDto, statusCode: status).ExecuteAsync(context);
+        Results.Json(new ErrorDto(message), OspreyJson.Context.ErrorDto, statusCode: status).ExecuteAsync(context);
 }

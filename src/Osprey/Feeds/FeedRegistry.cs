@@ -16,6 +16,7 @@ public sealed class FeedRegistry : IAsyncDisposable
     private readonly List<string> _order = [];
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
+    private int _disposed;
 
     /// <summary>Creates an empty registry.</summary>
     public FeedRegistry(ILoggerFactory loggerFactory, TimeProvider? time = null)
@@ -96,6 +97,11 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// <summary>Stops every source, then ends every feed.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         foreach (var supervisor in _supervisors.Values)
         {
             await supervisor.DisposeAsync();

@@ -22,6 +22,7 @@ public sealed partial class SourceSupervisor : IAsyncDisposable
     private CancellationTokenSource? _currentRun;
     private Task? _loop;
     private long _restarts;
+    private int _disposed;
 
     /// <summary>Creates a supervisor of <paramref name="source"/> publishing into <paramref name="feed"/>.</summary>
     public SourceSupervisor(IFrameSource source, Feed feed, ILogger logger, TimeProvider? time = null)
@@ -122,6 +123,11 @@ public sealed partial class SourceSupervisor : IAsyncDisposable
     /// <summary>Stops the source and waits for its run to end.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         if (_loop is not null)
         {

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Osprey.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The real <c>osprey</c> executable, started as a child process on 127.0.0.1 with port 0 (Kestrel picks a free
+/// port, which the server prints). Disposing stops it with SIGTERM, then kills it if it lingers.
+/// </summary>
+public sealed partial class OspreyProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private OspreyProcess(Process process)
+    {
+        _process = process;
+    }
+
+    /// <summary>http://127.0.0.1:PORT/</summary>
+    public Uri BaseUri { get; private set; } = null!;
+
+    /// <summary>ws://127.0.0.1:PORT/</summary>
+    public Uri WebSocketBaseUri => new UriBuilder(BaseUri) { Scheme = "ws" }.Uri;
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the server printed so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public Uri Http(string path) => new(BaseUri, path);
+
+    public Uri Ws(string path) => new(WebSocketBaseUri, path);
+
+    public static async Task<OspreyProcess> StartAsync(params string[] arguments)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "osprey.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("--bind");
+        start.ArgumentList.Add("127.0.0.1");
+        start.ArgumentList.Add("--port");
+        start.ArgumentList.Add("0");
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // The tests' own environment must not leak settings into the server.
+        foreach (var key in new[] { "OSPREY_PORT", "OSPREY_BIND", "OSPREY_SOURCE", "VW_PORT" })
+        {
+            start.Environment.Remove(key);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start osprey");
+        var osprey = new OspreyProcess(process);
+        process.OutputDataReceived += (_, e) => osprey.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => osprey.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            osprey.BaseUri = await osprey._listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            await osprey.DisposeAsync();
+            throw new TimeoutException($"osprey did not start listening within 30 s. Output:\n{osprey.Output}");
+        }
+
+        return osprey;
+    }
+
+    /// <summary>Sends SIGTERM (as Ctrl-C or a service manager would).</summary>
+    public void Terminate()
+    {
+        if (!_process.HasExited)
+        {
+            _ = Kill(_process.Id, Sigterm);
+        }
+    }
+
+    /// <summary>Waits for the process to exit; false on timeout.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    public async ValueTask DisposeAsync()
+    {
+        Terminate();
+        if (!await WaitForExitAsync(TimeSpan.FromSeconds(5)))
+        {
+            _process.Kill(entireProcessTree: true);
+            await WaitForExitAsync(TimeSpan.FromSeconds(5));
+        }
+
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+
+        var match = ListeningLine().Match(line);
+        if (match.Success)
+        {
+            _listening.TrySetResult(new Uri(match.Groups[1].Value.TrimEnd('/') + "/"));
+        }
+    }
+
+    private const int Sigterm = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    [GeneratedRegex(@"Osprey listening on (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningLine();
+}
