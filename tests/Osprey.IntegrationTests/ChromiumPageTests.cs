@@ -1,0 +1,119 @@
+using System.Text.Json;
+using Microsoft.Playwright;
+using Osprey.IntegrationTests.Infrastructure;
+using Osprey.Sources.TestPattern;
+
+namespace Osprey.IntegrationTests;
+
+[CollectionDefinition("chromium")]
+public sealed class ChromiumCollection : ICollectionFixture<Browser>, ICollectionFixture<DefaultServerFixture>;
+
+[Collection("chromium")]
+public class ChromiumPageTests(Browser browser, DefaultServerFixture fixture)
+{
+    private const int Tolerance = 12;
+    private readonly OspreyProcess _server = fixture.Server;
+
+    [Theory]
+    [InlineData("2d")]
+    [InlineData("webgl")]
+    public async Task Page_PlaysTheTestFeed_WithTheStaticBarsInTheirBt601Colours(string renderer)
+    {
+        var page = await OpenAsync($"?renderer={renderer}");
+        await page.WaitForFunctionAsync("() => window.osprey?.players?.test?.frames > 5", null, new() { Timeout = 20_000 });
+        Assert.Equal(renderer, await page.EvaluateAsync<string>("() => window.osprey.players.test.renderer"));
+
+        var pixels = await ReadCanvasAsync(page, "#canvas-test", StaticBarCentres(640, 480));
+        for (var bar = 0; bar < 8; bar++)
+        {
+            AssertColour(pixels[bar], TestPatternGenerator.BarsRgb.Slice(bar * 3, 3).ToArray(), $"bar {bar} ({renderer})");
+        }
+
+        // The top of the picture moves: a row read a few frames apart differs (the bars scroll 4 px a frame).
+        var moving = Enumerable.Range(0, 80).Select(i => (i * 8, 100)).ToArray();
+        var before = await ReadCanvasAsync(page, "#canvas-test", moving);
+        var counter = await page.EvaluateAsync<int>("() => window.osprey.players.test.lastCounter");
+        await page.WaitForFunctionAsync($"() => window.osprey.players.test.lastCounter > {counter + 3}", null, new() { Timeout = 10_000 });
+        var after = await ReadCanvasAsync(page, "#canvas-test", moving);
+        Assert.NotEqual(before.SelectMany(p => p), after.SelectMany(p => p));
+
+        var latency = await page.EvaluateAsync<double>("() => window.osprey.players.test.latencyMs");
+        Assert.InRange(latency, -50, 2000);
+    }
+
+    [Fact]
+    public async Task ArticlesEyetoyPage_ServedByOsprey_Draws()
+    {
+        var page = await browser.Instance.NewPageAsync();
+        await page.GotoAsync(_server.Http("eyetoy.html").ToString());
+        // The article's page keeps its own maths (green added with the wrong sign): check against that formula.
+        await page.WaitForFunctionAsync("() => document.getElementById('mystream').getContext('2d').getImageData(40, 470, 1, 1).data[0] > 0", null, new() { Timeout = 20_000 });
+        var pixels = await ReadCanvasAsync(page, "#mystream", StaticBarCentres(640, 480));
+        for (var bar = 0; bar < 8; bar++)
+        {
+            var y = TestPatternGenerator.BarsYCbCr[bar * 3];
+            var cb = TestPatternGenerator.BarsYCbCr[(bar * 3) + 1];
+            var cr = TestPatternGenerator.BarsYCbCr[(bar * 3) + 2];
+            var r = cr + ((cr * 103) >> 8) - 179;
+            var g = ((cb * 88) >> 8) - 44 + ((cr * 183) >> 8) - 91;
+            var b = cb + ((cb * 198) >> 8) - 227;
+            byte[] expected = [Clamp(y + r), Clamp(y + g), Clamp(y + b)];
+            AssertColour(pixels[bar], expected, $"eyetoy bar {bar}");
+        }
+
+        await page.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Page_ListsTheFeedsFromTheApi()
+    {
+        var page = await OpenAsync("");
+        var row = page.Locator("#feeds tbody tr[data-feed='test']");
+        await row.WaitForAsync(new() { Timeout = 10_000 });
+        var text = await row.InnerTextAsync();
+        Assert.Contains("yuyv", text);
+        Assert.Contains("640", text);
+    }
+
+    private async Task<IPage> OpenAsync(string query)
+    {
+        var page = await browser.Instance.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync(_server.Http("/" + query).ToString());
+        Assert.Empty(errors);
+        return page;
+    }
+
+    private static (int X, int Y)[] StaticBarCentres(int width, int height) =>
+        [.. Enumerable.Range(0, 8).Select(bar => ((bar * width / 8) + (width / 16), height - 10))];
+
+    private static async Task<byte[][]> ReadCanvasAsync(IPage page, string selector, (int X, int Y)[] points)
+    {
+        // drawImage onto a 2D canvas reads a WebGL canvas too (the page keeps its drawing buffer).
+        var json = await page.EvaluateAsync<JsonElement>(
+            """
+            ([selector, points]) => {
+              const source = document.querySelector(selector);
+              const copy = document.createElement('canvas');
+              copy.width = source.width; copy.height = source.height;
+              const ctx = copy.getContext('2d');
+              ctx.drawImage(source, 0, 0);
+              return points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)));
+            }
+            """,
+            new object[] { selector, points.Select(p => new[] { p.X, p.Y }).ToArray() });
+        return [.. json.EnumerateArray().Select(p => p.EnumerateArray().Select(v => (byte)v.GetInt32()).ToArray())];
+    }
+
+    private static void AssertColour(byte[] actual, byte[] expected, string what)
+    {
+        for (var c = 0; c < 3; c++)
+        {
+            Assert.True(Math.Abs(actual[c] - expected[c]) <= Tolerance,
+                $"{what}: got RGB({string.Join(",", actual)}), expected RGB({string.Join(",", expected)}) ±{Tolerance}");
+        }
+    }
+
+    private static byte Clamp(int value) => (byte)Math.Clamp(value, 0, 255);
+}
