@@ -1,0 +1,116 @@
+namespace Osprey.LoadTest;
+
+/// <summary>How a viewer throws away the bulk of each frame's payload after the probe header.</summary>
+public enum DiscardMode
+{
+    /// <summary>Pick the cheapest mode that passes a loopback self-test at start-up.</summary>
+    Auto,
+
+    /// <summary><see cref="System.Net.Sockets.SocketFlags.Truncated"/> on <c>Socket.ReceiveAsync</c>, which .NET passes to Linux as <c>MSG_TRUNC</c>: the kernel drops the bytes without copying them.</summary>
+    Truncate,
+
+    /// <summary><c>recv(fd, buf, len, MSG_TRUNC | MSG_DONTWAIT)</c> called through P/Invoke, waiting for readability with a zero-byte receive.</summary>
+    NativeTruncate,
+
+    /// <summary>Ordinary receives into one shared scratch buffer (portable, but copies every byte to user space).</summary>
+    Copy,
+}
+
+/// <summary>Settings of one fan-out load run; see <see cref="LoadRunner.RunAsync"/>.</summary>
+public sealed class LoadOptions
+{
+    /// <summary>Upper bound on <see cref="Viewers"/> + <see cref="StalledViewers"/>; past this the file-descriptor limit, not the server, is what gets measured.</summary>
+    public const int MaxTotalViewers = 5000;
+
+    /// <summary>WebSocket address of the feed, e.g. <c>ws://127.0.0.1:8888/ws/test/raw</c>. Only <c>ws://</c> is supported.</summary>
+    public required Uri Url { get; init; }
+
+    /// <summary>Number of measured viewers (default 10).</summary>
+    public int Viewers { get; init; } = 10;
+
+    /// <summary>Length of the measurement window (default 10 s).</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time allowed for all handshakes together (default 15 s); viewers not connected by then count as connection errors.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Time between the last handshake and the start of the window (default 1 s), so that start-up transients are not measured.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Process id of the server; when set, its CPU time and resident memory over the window are reported (Linux <c>/proc</c>).</summary>
+    public int? ServerPid { get; init; }
+
+    /// <summary>Extra viewers that complete the handshake and then never read; they are left out of the statistics, and their connection state at the end is reported.</summary>
+    public int StalledViewers { get; init; }
+
+    /// <summary>How many handshakes may be in flight at once (default 32).</summary>
+    public int MaxConcurrentHandshakes { get; init; } = 32;
+
+    /// <summary>How payload bytes are discarded (default <see cref="DiscardMode.Auto"/>).</summary>
+    public DiscardMode DiscardMode { get; init; } = DiscardMode.Auto;
+
+    /// <summary>Allow a target address that is not a loopback address. Off by default: a load test belongs on the machine it runs on.</summary>
+    public bool AllowRemote { get; init; }
+
+    /// <summary>Receives one line per phase of the run (connecting, warm-up, window); null for silence.</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Checks every setting and returns one message per problem; an empty list means the options are usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Url is null || !Url.IsAbsoluteUri || Url.Scheme != "ws")
+        {
+            errors.Add("url must be an absolute ws:// address");
+        }
+
+        if (Viewers is < 1 or > MaxTotalViewers)
+        {
+            errors.Add($"viewers must be between 1 and {MaxTotalViewers}");
+        }
+
+        if (StalledViewers is < 0 or > MaxTotalViewers || Viewers + StalledViewers > MaxTotalViewers)
+        {
+            errors.Add($"stalled must be at least 0, and viewers + stalled at most {MaxTotalViewers}");
+        }
+
+        if (Duration <= TimeSpan.Zero || Duration > TimeSpan.FromHours(1))
+        {
+            errors.Add("seconds must be more than 0 and at most 3600");
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add("connect-timeout must be more than 0 and at most 600 seconds");
+        }
+
+        if (Warmup < TimeSpan.Zero || Warmup > TimeSpan.FromMinutes(10))
+        {
+            errors.Add("warmup must be between 0 and 600 seconds");
+        }
+
+        if (ServerPid is <= 0)
+        {
+            errors.Add("pid must be a positive process id");
+        }
+        else if (ServerPid is int pid && !ProcessSampler.Exists(pid))
+        {
+            errors.Add($"pid {pid}: no such process (or /proc is not readable)");
+        }
+
+        if (MaxConcurrentHandshakes is < 1 or > 1024)
+        {
+            errors.Add("handshake concurrency must be between 1 and 1024");
+        }
+
+        if (!Enum.IsDefined(DiscardMode))
+        {
+            errors.Add("unknown discard mode");
+        }
+
+        return errors;
+    }
+
+    /// <summary>Capacity of each viewer's latency sample array: two samples per frame at 60 fps, so a 30 fps feed is never sampled down.</summary>
+    internal int LatencySamplesPerViewer => (int)Math.Clamp(Duration.TotalSeconds * 60 * 2, 256, 65_536);
+}

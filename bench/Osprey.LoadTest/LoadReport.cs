@@ -1,0 +1,308 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Osprey.LoadTest;
+
+/// <summary>Outcome of one load run. Sizes use decimal units: 1 MB = 10^6 bytes, 1 GB = 10^9 bytes.</summary>
+public sealed class LoadReport
+{
+    /// <summary>The feed address that was loaded.</summary>
+    public required string Url { get; init; }
+
+    /// <summary>Wall-clock time at which the run started.</summary>
+    public DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>Measured viewers asked for.</summary>
+    public int ViewersRequested { get; init; }
+
+    /// <summary>Measured viewers whose handshake succeeded.</summary>
+    public int ViewersConnected { get; init; }
+
+    /// <summary>Measured and stalled viewers whose handshake failed or did not finish within the connect timeout.</summary>
+    public int ConnectionErrors { get; init; }
+
+    /// <summary>Seconds from the first connection attempt until every handshake had finished or failed.</summary>
+    public double ConnectSeconds { get; init; }
+
+    /// <summary>Warm-up before the window, in seconds.</summary>
+    public double WarmupSeconds { get; init; }
+
+    /// <summary>Length of the measurement window actually used, in seconds.</summary>
+    public double WindowSeconds { get; init; }
+
+    /// <summary>True when the run was cancelled before the window ran its full length.</summary>
+    public bool Interrupted { get; init; }
+
+    /// <summary>How viewers discarded payload bytes.</summary>
+    public DiscardMode DiscardMode { get; init; }
+
+    /// <summary>What the discard self-test found.</summary>
+    public string DiscardDetail { get; init; } = "";
+
+    /// <summary>Frame width from the probe header of the last frame seen, if any.</summary>
+    public int? FrameWidth { get; init; }
+
+    /// <summary>Frame height from the probe header of the last frame seen, if any.</summary>
+    public int? FrameHeight { get; init; }
+
+    /// <summary>Payload size of the last frame seen, in bytes, if any.</summary>
+    public long? FramePayloadBytes { get; init; }
+
+    /// <summary>Delivered frames per second across the connected measured viewers.</summary>
+    public FpsSummary Fps { get; init; } = new();
+
+    /// <summary>Frames received by all measured viewers in the window.</summary>
+    public long TotalFrames { get; init; }
+
+    /// <summary>Payload bytes received by all measured viewers in the window.</summary>
+    public long TotalBytes { get; init; }
+
+    /// <summary>Payload throughput to all measured viewers together, in MB/s.</summary>
+    public double TotalMegabytesPerSecond { get; init; }
+
+    /// <summary>Capture-to-receive latency over all sampled frames of all measured viewers.</summary>
+    public LatencySummary Latency { get; init; } = new();
+
+    /// <summary>Frames the source produced that viewers did not get (sum of counter gaps).</summary>
+    public long Skipped { get; init; }
+
+    /// <summary>Frames whose trailing counter differed from the probe header's counter.</summary>
+    public long Torn { get; init; }
+
+    /// <summary>Frames whose counter went backwards or repeated.</summary>
+    public long OutOfOrder { get; init; }
+
+    /// <summary>Frames without the FOUT magic or whose declared size disagreed with the message length.</summary>
+    public long BadProbes { get; init; }
+
+    /// <summary>Messages that were not video frames nor ping, pong or close (text, fragments, runts).</summary>
+    public long UnexpectedMessages { get; init; }
+
+    /// <summary>Server CPU and memory over the window; null when no pid was given.</summary>
+    public ServerStats? Server { get; init; }
+
+    /// <summary>The load tool's own cost over the window.</summary>
+    public ToolStats Tool { get; init; } = new();
+
+    /// <summary>One entry per measured viewer, in id order.</summary>
+    public IReadOnlyList<ViewerResult> Viewers { get; init; } = [];
+
+    /// <summary>One entry per stalled viewer.</summary>
+    public IReadOnlyList<StalledViewerResult> StalledViewers { get; init; } = [];
+
+    /// <summary>Serialises the report as indented camelCase JSON (source-generated, no reflection).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, LoadReportJsonContext.Default.LoadReport);
+
+    /// <summary>Reads a report written by <see cref="ToJson"/>.</summary>
+    public static LoadReport? FromJson(string json) => JsonSerializer.Deserialize(json, LoadReportJsonContext.Default.LoadReport);
+
+    /// <summary>Writes the human-readable summary table.</summary>
+    public void WriteText(TextWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        var c = CultureInfo.InvariantCulture;
+        void Row(string label, string value) => writer.WriteLine(string.Create(c, $"  {label,-22} {value}"));
+
+        writer.WriteLine(string.Create(c, $"osprey-load  {Url}  ({StartedAt:yyyy-MM-dd HH:mm:ss} UTC)"));
+        Row("viewers", string.Create(c, $"{ViewersRequested} requested, {ViewersConnected} connected, {ConnectionErrors} connection errors, connected in {ConnectSeconds:0.00} s"));
+        Row("window", WindowSeconds > 0
+            ? string.Create(c, $"{WindowSeconds:0.00} s after {WarmupSeconds:0.0} s warm-up{(Interrupted ? "  (INTERRUPTED)" : "")}")
+            : $"never opened{(Interrupted ? " (INTERRUPTED)" : " (no viewer connected)")}");
+        Row("discard", DiscardMode.ToString());
+        if (FrameWidth is not null)
+        {
+            Row("frames", string.Create(c, $"{FrameWidth}x{FrameHeight}, {FramePayloadBytes} B per message"));
+        }
+
+        Row("fps per viewer", string.Create(c, $"min {Fps.Min:0.00}  median {Fps.Median:0.00}  max {Fps.Max:0.00}  mean {Fps.Mean:0.00}"));
+        var connected = Viewers.Where(v => v.Connected).ToList();
+        if (Viewers.Count <= 50 && connected.Count > 0)
+        {
+            Row("", string.Join(' ', connected.Select(v => v.Fps.ToString("0.0", c))));
+        }
+
+        Row("throughput", string.Create(c, $"{TotalMegabytesPerSecond:0.0} MB/s total, {TotalFrames} frames, {TotalBytes / 1e9:0.000} GB"));
+        Row("latency ms", Latency.Samples == 0
+            ? "no samples"
+            : string.Create(c, $"p50 {Latency.P50Ms:0.00}  p95 {Latency.P95Ms:0.00}  p99 {Latency.P99Ms:0.00}  max {Latency.MaxMs:0.00}  mean {Latency.MeanMs:0.00}  ({Latency.Samples} samples of {Latency.Frames} frames)"));
+        Row("skipped/torn/order", string.Create(c, $"{Skipped} skipped, {Torn} torn, {OutOfOrder} out of order, {BadProbes} bad probes, {UnexpectedMessages} unexpected messages"));
+        if (Server is { } s)
+        {
+            var cpu = s.CpuSeconds is null
+                ? "CPU n/a"
+                : string.Create(c, $"CPU {s.CpuSeconds:0.00} s ({s.CpuPercentOfOneCore:0.0} % of one core), {Format(s.CpuSecondsPerGigabyte, "0.000")} CPU s per GB");
+            Row(string.Create(c, $"server pid {s.Pid}"), string.Create(c, $"{cpu}, peak RSS {Format(s.PeakRssMegabytes, "0.0")} MB (VmHWM {Format(s.HighWaterRssMegabytes, "0.0")} MB){(s.Exited ? "  EXITED DURING THE WINDOW" : "")}"));
+        }
+
+        Row("load tool", string.Create(c, $"CPU {Format(Tool.CpuSeconds, "0.00")} s, {Tool.AllocatedBytesInWindow / 1024.0:0.0} KiB allocated in window"));
+        foreach (var stalled in StalledViewers)
+        {
+            Row(string.Create(c, $"stalled viewer {stalled.Id}"), stalled.Connected
+                ? string.Create(c, $"{(stalled.StillConnected ? "still connected" : "disconnected")} ({stalled.TcpState}), {stalled.UnreadBytes / 1e6:0.00} MB unread in its socket")
+                : $"never connected: {stalled.Error}");
+        }
+
+        foreach (var group in Viewers.Where(v => v.Error is not null).GroupBy(v => v.Error).OrderByDescending(g => g.Count()).Take(10))
+        {
+            Row("viewer errors", string.Create(c, $"{group.Count()} x {group.Key}"));
+        }
+    }
+
+    private static string Format(double? value, string format) => value?.ToString(format, CultureInfo.InvariantCulture) ?? "n/a";
+}
+
+/// <summary>Spread of delivered frame rate across viewers.</summary>
+public sealed class FpsSummary
+{
+    /// <summary>Lowest viewer frame rate.</summary>
+    public double Min { get; init; }
+
+    /// <summary>Median viewer frame rate.</summary>
+    public double Median { get; init; }
+
+    /// <summary>Highest viewer frame rate.</summary>
+    public double Max { get; init; }
+
+    /// <summary>Mean viewer frame rate.</summary>
+    public double Mean { get; init; }
+}
+
+/// <summary>Latency from capture (probe header) to arrival of the message's last byte, in milliseconds; null when there were no frames.</summary>
+public sealed class LatencySummary
+{
+    /// <summary>Number of samples the percentiles were taken over (reservoir-sampled per viewer when there were more frames).</summary>
+    public long Samples { get; init; }
+
+    /// <summary>Number of frames measured (the max and mean cover all of them).</summary>
+    public long Frames { get; init; }
+
+    /// <summary>Median latency.</summary>
+    public double? P50Ms { get; init; }
+
+    /// <summary>95th percentile latency.</summary>
+    public double? P95Ms { get; init; }
+
+    /// <summary>99th percentile latency.</summary>
+    public double? P99Ms { get; init; }
+
+    /// <summary>Largest latency of any frame.</summary>
+    public double? MaxMs { get; init; }
+
+    /// <summary>Mean latency over all frames.</summary>
+    public double? MeanMs { get; init; }
+}
+
+/// <summary>What one measured viewer saw in the window.</summary>
+public sealed class ViewerResult
+{
+    /// <summary>Viewer number, from 1.</summary>
+    public int Id { get; init; }
+
+    /// <summary>True when the handshake succeeded.</summary>
+    public bool Connected { get; init; }
+
+    /// <summary>Why the viewer failed to connect or stopped early (including a close by the server); null otherwise.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Close status code sent by the server, if it closed this viewer.</summary>
+    public int? ServerCloseCode { get; init; }
+
+    /// <summary>TCP connect plus upgrade handshake time.</summary>
+    public double ConnectMs { get; init; }
+
+    /// <summary>Frames whose last byte arrived in the window.</summary>
+    public long Frames { get; init; }
+
+    /// <summary>Frames received over the whole run, warm-up included.</summary>
+    public long TotalFrames { get; init; }
+
+    /// <summary>Payload bytes of those frames.</summary>
+    public long Bytes { get; init; }
+
+    /// <summary>Frames per second of window.</summary>
+    public double Fps { get; init; }
+
+    /// <summary>Counter gaps summed over the window.</summary>
+    public long Skipped { get; init; }
+
+    /// <summary>Frames whose tail counter disagreed with the header counter.</summary>
+    public long Torn { get; init; }
+
+    /// <summary>Frames whose counter went backwards or repeated.</summary>
+    public long OutOfOrder { get; init; }
+
+    /// <summary>Frames with a wrong magic or declared size.</summary>
+    public long BadProbes { get; init; }
+
+    /// <summary>Messages that were neither video nor control frames.</summary>
+    public long UnexpectedMessages { get; init; }
+
+    /// <summary>Pings answered with a pong over the whole run.</summary>
+    public long PingsAnswered { get; init; }
+
+    /// <summary>Median latency of this viewer's samples.</summary>
+    public double? LatencyP50Ms { get; init; }
+
+    /// <summary>Largest latency this viewer saw.</summary>
+    public double? LatencyMaxMs { get; init; }
+}
+
+/// <summary>A viewer that connected and then never read.</summary>
+public sealed class StalledViewerResult
+{
+    /// <summary>Viewer number, following the measured viewers.</summary>
+    public int Id { get; init; }
+
+    /// <summary>True when its handshake succeeded.</summary>
+    public bool Connected { get; init; }
+
+    /// <summary>Handshake error, if it never connected.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Kernel TCP state at the end of the window (ESTABLISHED, CLOSE_WAIT after a server close, CLOSE after a reset).</summary>
+    public string TcpState { get; init; } = "";
+
+    /// <summary>True when the connection was still established at the end of the window.</summary>
+    public bool StillConnected { get; init; }
+
+    /// <summary>Bytes the server had pushed that sat unread in the viewer's socket at the end.</summary>
+    public long UnreadBytes { get; init; }
+}
+
+/// <summary>Server process cost over the window, read from /proc.</summary>
+public sealed class ServerStats
+{
+    /// <summary>The process measured.</summary>
+    public int Pid { get; init; }
+
+    /// <summary>User plus system CPU seconds spent in the window.</summary>
+    public double? CpuSeconds { get; init; }
+
+    /// <summary>CPU seconds per window second, as a percentage of one core.</summary>
+    public double? CpuPercentOfOneCore { get; init; }
+
+    /// <summary>CPU seconds per 10^9 payload bytes delivered to the measured viewers.</summary>
+    public double? CpuSecondsPerGigabyte { get; init; }
+
+    /// <summary>Largest VmRSS seen, sampled every 100 ms in the window.</summary>
+    public double? PeakRssMegabytes { get; init; }
+
+    /// <summary>VmHWM at the end of the window: the largest resident set over the process's whole life.</summary>
+    public double? HighWaterRssMegabytes { get; init; }
+
+    /// <summary>How many RSS samples were taken.</summary>
+    public int RssSamples { get; init; }
+
+    /// <summary>True when the process could no longer be read before the window ended.</summary>
+    public bool Exited { get; init; }
+}
+
+/// <summary>Cost of the load tool itself over the window, to show it did not starve the server.</summary>
+public sealed class ToolStats
+{
+    /// <summary>CPU seconds the tool used in the window.</summary>
+    public double? CpuSeconds { get; init; }
+
+    /// <summary>Managed bytes allocated by the tool in the window (0 per frame is the goal).</summary>
+    public long AllocatedBytesInWindow { get; init; }
+}

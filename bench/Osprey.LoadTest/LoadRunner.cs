@@ -1,0 +1,428 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Osprey.LoadTest;
+
+/// <summary>Runs a fan-out load test: many WebSocket viewers of one feed, measured over a fixed window.</summary>
+public static class LoadRunner
+{
+    private static readonly TimeSpan s_loopStopGrace = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan s_closeGrace = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan s_rssInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Connects all viewers (bounded concurrency), waits the warm-up, measures for <see cref="LoadOptions.Duration"/>,
+    /// then closes every connection. The run ends within about
+    /// <see cref="LoadOptions.ConnectTimeout"/> + <see cref="LoadOptions.Warmup"/> + <see cref="LoadOptions.Duration"/> + 6 s
+    /// whatever the server does.
+    /// </summary>
+    /// <param name="options">What to load and for how long.</param>
+    /// <param name="ct">Cancelling ends the run early; the report then has <see cref="LoadReport.Interrupted"/> set.</param>
+    /// <returns>The report; a server that accepted nobody gives a report with <see cref="LoadReport.ViewersConnected"/> = 0, not an exception.</returns>
+    /// <exception cref="ArgumentException">The options are invalid, or the target is not a loopback address and <see cref="LoadOptions.AllowRemote"/> is off.</exception>
+    public static async Task<LoadReport> RunAsync(LoadOptions options, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join("; ", errors), nameof(options));
+        }
+
+        var log = options.Log ?? (static _ => { });
+        var startedAt = DateTimeOffset.UtcNow;
+        var discarder = await PayloadDiscarder.CreateAsync(options.DiscardMode, ct);
+        log($"discard mode {discarder.Mode}: {discarder.Detail}");
+
+        // One deadline covers name resolution and every handshake, so a slow resolver cannot stretch the run.
+        using var connectCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        connectCts.CancelAfter(options.ConnectTimeout);
+        var connectWatch = Stopwatch.StartNew();
+        var endpoint = await ResolveAsync(options, connectCts.Token, ct);
+
+        var window = new MeasurementWindow();
+        var total = options.Viewers + options.StalledViewers;
+        var viewers = new RawWebSocketViewer[total];
+        for (var i = 0; i < total; i++)
+        {
+            viewers[i] = new RawWebSocketViewer(i + 1, stalled: i >= options.Viewers, options.LatencySamplesPerViewer, discarder, window);
+        }
+
+        using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        try
+        {
+            log($"connecting {options.Viewers} viewers{(options.StalledViewers > 0 ? $" + {options.StalledViewers} stalled" : "")} to {endpoint}");
+            await ConnectAllAsync(options, endpoint, viewers, readCts.Token, connectCts.Token);
+            var connectSeconds = connectWatch.Elapsed.TotalSeconds;
+            var connected = viewers.Count(v => v.Connected && !v.Stalled);
+            log($"{connected}/{options.Viewers} viewers connected in {connectSeconds:0.00} s; warm-up {options.Warmup.TotalSeconds:0.#} s");
+
+            var interrupted = ct.IsCancellationRequested;
+            if (!interrupted && connected > 0)
+            {
+                interrupted = !await DelayAsync(options.Warmup, ct);
+            }
+
+            var measured = new WindowMeasurement();
+            if (!interrupted && connected > 0)
+            {
+                log($"measuring for {options.Duration.TotalSeconds:0.#} s");
+                interrupted = !await MeasureWindowAsync(options, window, measured, ct);
+            }
+
+            var stalledStates = viewers.Where(v => v.Stalled).Select(v => (Viewer: v, Probe: v.ProbeConnection())).ToList();
+            await readCts.CancelAsync();
+            await WaitBoundedAsync(viewers.Select(v => v.ReadLoop).OfType<Task>(), s_loopStopGrace);
+
+            return BuildReport(options, startedAt, connectSeconds, interrupted, discarder, window, viewers, stalledStates, measured);
+        }
+        finally
+        {
+            await readCts.CancelAsync();
+            using var closeCts = new CancellationTokenSource(s_closeGrace);
+            await WaitBoundedAsync(viewers.Select(v => v.CloseAsync(closeCts.Token)), s_closeGrace + s_closeGrace);
+            foreach (var viewer in viewers)
+            {
+                viewer.Dispose();
+            }
+        }
+    }
+
+    private static async Task<IPEndPoint> ResolveAsync(LoadOptions options, CancellationToken deadline, CancellationToken ct)
+    {
+        var url = options.Url;
+        IPAddress[] addresses;
+        if (IPAddress.TryParse(url.DnsSafeHost, out var literal))
+        {
+            addresses = [literal];
+        }
+        else
+        {
+            try
+            {
+                addresses = await Dns.GetHostAddressesAsync(url.DnsSafeHost, deadline);
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                throw new ArgumentException($"cannot resolve {url.DnsSafeHost}: {ex.Message}", nameof(options), ex);
+            }
+        }
+
+        var address = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
+            ?? throw new ArgumentException($"{url.DnsSafeHost} has no address", nameof(options));
+        if (!IPAddress.IsLoopback(address) && !options.AllowRemote)
+        {
+            throw new ArgumentException($"{address} is not a loopback address; a load test stays on this machine unless AllowRemote (--allow-remote) is set", nameof(options));
+        }
+
+        return new IPEndPoint(address, url.Port);
+    }
+
+    private static async Task ConnectAllAsync(LoadOptions options, IPEndPoint endpoint, RawWebSocketViewer[] viewers, CancellationToken readToken, CancellationToken deadline)
+    {
+        using var gate = new SemaphoreSlim(options.MaxConcurrentHandshakes);
+        var host = options.Url.Authority;
+        var target = options.Url.PathAndQuery;
+
+        async Task ConnectOneAsync(RawWebSocketViewer viewer)
+        {
+            try
+            {
+                await gate.WaitAsync(deadline);
+            }
+            catch (OperationCanceledException)
+            {
+                viewer.MarkFailed("connect timeout (handshake never started)");
+                return;
+            }
+
+            // A slot freed by a handshake that timed out can be handed on before this waiter sees the deadline.
+            if (deadline.IsCancellationRequested)
+            {
+                gate.Release();
+                viewer.MarkFailed("connect timeout (handshake never started)");
+                return;
+            }
+
+            try
+            {
+                if (await viewer.ConnectAsync(endpoint, host, target, deadline) && !viewer.Stalled)
+                {
+                    // Started on the pool: a socket with data queued completes receives synchronously, and the
+                    // loop must not run inline here while it holds a handshake slot.
+                    viewer.ReadLoop = Task.Run(() => viewer.RunAsync(readToken), CancellationToken.None);
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+
+        await Task.WhenAll(viewers.Select(ConnectOneAsync));
+    }
+
+    /// <summary>Waits; false if cancelled.</summary>
+    private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(delay, ct);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Opens the window, samples the server across it and closes it; false if cancelled early.</summary>
+    private static async Task<bool> MeasureWindowAsync(LoadOptions options, MeasurementWindow window, WindowMeasurement measured, CancellationToken ct)
+    {
+        var serverCpu = options.ServerPid is int pid ? new ProcessSampler(pid) : null;
+        var selfCpu = new ProcessSampler(null);
+        var serverCpuStart = 0.0;
+        var hasServerCpu = serverCpu?.TryReadCpuSeconds(out serverCpuStart) ?? false;
+        var hasSelfCpu = selfCpu.TryReadCpuSeconds(out var selfCpuStart);
+        var allocatedStart = GC.GetTotalAllocatedBytes(precise: true);
+
+        window.Open(options.Duration);
+        using var windowCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        windowCts.CancelAfter(options.Duration);
+        var rssTask = options.ServerPid is int rssPid
+            ? SampleMemoryAsync(new ProcessSampler(rssPid), options.Duration, measured, windowCts.Token)
+            : Task.CompletedTask;
+
+        var completed = await DelayAsync(options.Duration, ct);
+        if (!completed)
+        {
+            window.CloseNow();
+        }
+
+        measured.AllocatedBytes = GC.GetTotalAllocatedBytes(precise: true) - allocatedStart;
+        if (hasSelfCpu && selfCpu.TryReadCpuSeconds(out var selfCpuEnd))
+        {
+            measured.ToolCpuSeconds = selfCpuEnd - selfCpuStart;
+        }
+
+        if (hasServerCpu)
+        {
+            if (serverCpu!.TryReadCpuSeconds(out var serverCpuEnd))
+            {
+                measured.ServerCpuSeconds = serverCpuEnd - serverCpuStart;
+            }
+            else
+            {
+                measured.ServerExited = true;
+            }
+        }
+
+        await windowCts.CancelAsync();
+        await rssTask;
+        return completed;
+    }
+
+    private static async Task SampleMemoryAsync(ProcessSampler sampler, TimeSpan duration, WindowMeasurement measured, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(s_rssInterval);
+        var maxSamples = (int)(duration / s_rssInterval) + 2;
+        try
+        {
+            for (var i = 0; i < maxSamples; i++)
+            {
+                if (sampler.TryReadMemoryKb(out var rssKb, out var highWaterKb))
+                {
+                    measured.RssSamples++;
+                    measured.PeakRssKb = Math.Max(measured.PeakRssKb, rssKb);
+                    measured.HighWaterKb = highWaterKb;
+                }
+                else if (measured.RssSamples > 0)
+                {
+                    measured.ServerExited = true;
+                    return;
+                }
+
+                if (!await timer.WaitForNextTickAsync(ct))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Window over.
+        }
+    }
+
+    private static async Task WaitBoundedAsync(IEnumerable<Task> tasks, TimeSpan limit)
+    {
+        try
+        {
+            await Task.WhenAll(tasks).WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            // A loop or close that ignores cancellation must not hold the run open; its socket is disposed next.
+        }
+    }
+
+    private static LoadReport BuildReport(
+        LoadOptions options,
+        DateTimeOffset startedAt,
+        double connectSeconds,
+        bool interrupted,
+        PayloadDiscarder discarder,
+        MeasurementWindow window,
+        RawWebSocketViewer[] viewers,
+        List<(RawWebSocketViewer Viewer, (string State, bool StillConnected, long UnreadBytes) Probe)> stalled,
+        WindowMeasurement measured)
+    {
+        var windowSeconds = window.Seconds;
+        var watchers = viewers.Where(v => !v.Stalled).ToList();
+        var results = watchers.Select(v => ToResult(v, windowSeconds)).ToList();
+        var connectedResults = results.Where(r => r.Connected).ToList();
+        var fps = connectedResults.Select(r => r.Fps).Order().ToList();
+        var totalBytes = results.Sum(r => r.Bytes);
+
+        var allSamples = new int[watchers.Sum(v => v.LatencySamples.Length)];
+        var offset = 0;
+        foreach (var viewer in watchers)
+        {
+            viewer.LatencySamples.CopyTo(allSamples.AsSpan(offset));
+            offset += viewer.LatencySamples.Length;
+        }
+
+        Array.Sort(allSamples);
+        var latencyFrames = watchers.Sum(v => v.LatencyCount);
+        var latency = new LatencySummary
+        {
+            Samples = allSamples.Length,
+            Frames = latencyFrames,
+            P50Ms = PercentileMs(allSamples, 50),
+            P95Ms = PercentileMs(allSamples, 95),
+            P99Ms = PercentileMs(allSamples, 99),
+            MaxMs = latencyFrames > 0 ? watchers.Where(v => v.LatencyCount > 0).Max(v => v.LatencyMaxUs) / 1000.0 : null,
+            MeanMs = latencyFrames > 0 ? Math.Round(watchers.Sum(v => v.LatencySumUs) / (double)latencyFrames / 1000.0, 3) : null,
+        };
+
+        ServerStats? server = null;
+        if (options.ServerPid is int pid)
+        {
+            server = new ServerStats
+            {
+                Pid = pid,
+                CpuSeconds = Round(measured.ServerCpuSeconds, 3),
+                CpuPercentOfOneCore = Round(measured.ServerCpuSeconds / windowSeconds * 100, 2),
+                CpuSecondsPerGigabyte = totalBytes > 0 ? Round(measured.ServerCpuSeconds / (totalBytes / 1e9), 4) : null,
+                PeakRssMegabytes = measured.RssSamples > 0 ? Round(measured.PeakRssKb * 1024 / 1e6, 2) : null,
+                HighWaterRssMegabytes = measured.RssSamples > 0 ? Round(measured.HighWaterKb * 1024 / 1e6, 2) : null,
+                RssSamples = measured.RssSamples,
+                Exited = measured.ServerExited,
+            };
+        }
+
+        var sample = watchers.FirstOrDefault(v => v.PayloadLength > 0);
+        return new LoadReport
+        {
+            Url = options.Url.ToString(),
+            StartedAt = startedAt,
+            ViewersRequested = options.Viewers,
+            ViewersConnected = connectedResults.Count,
+            ConnectionErrors = viewers.Count(v => !v.Connected),
+            ConnectSeconds = Math.Round(connectSeconds, 3),
+            WarmupSeconds = options.Warmup.TotalSeconds,
+            WindowSeconds = windowSeconds,
+            Interrupted = interrupted,
+            DiscardMode = discarder.Mode,
+            DiscardDetail = discarder.Detail,
+            FrameWidth = sample?.Width,
+            FrameHeight = sample?.Height,
+            FramePayloadBytes = sample?.PayloadLength,
+            Fps = fps.Count == 0 ? new FpsSummary() : new FpsSummary { Min = fps[0], Median = Median(fps), Max = fps[^1], Mean = Math.Round(fps.Average(), 3) },
+            TotalFrames = results.Sum(r => r.Frames),
+            TotalBytes = totalBytes,
+            TotalMegabytesPerSecond = windowSeconds > 0 ? Math.Round(totalBytes / windowSeconds / 1e6, 3) : 0,
+            Latency = latency,
+            Skipped = results.Sum(r => r.Skipped),
+            Torn = results.Sum(r => r.Torn),
+            OutOfOrder = results.Sum(r => r.OutOfOrder),
+            BadProbes = results.Sum(r => r.BadProbes),
+            UnexpectedMessages = results.Sum(r => r.UnexpectedMessages),
+            Server = server,
+            Tool = new ToolStats { CpuSeconds = Round(measured.ToolCpuSeconds, 3), AllocatedBytesInWindow = measured.AllocatedBytes },
+            Viewers = results,
+            StalledViewers = [.. stalled.Select(s => new StalledViewerResult
+            {
+                Id = s.Viewer.Id,
+                Connected = s.Viewer.Connected,
+                Error = s.Viewer.Error,
+                TcpState = s.Probe.State,
+                StillConnected = s.Probe.StillConnected,
+                UnreadBytes = s.Probe.UnreadBytes,
+            })],
+        };
+    }
+
+    private static ViewerResult ToResult(RawWebSocketViewer viewer, double windowSeconds)
+    {
+        var samples = viewer.LatencySamples.ToArray();
+        Array.Sort(samples);
+        return new ViewerResult
+        {
+            Id = viewer.Id,
+            Connected = viewer.Connected,
+            Error = viewer.Error,
+            ServerCloseCode = viewer.ServerCloseCode,
+            ConnectMs = Math.Round(viewer.ConnectMilliseconds, 3),
+            Frames = viewer.FramesInWindow,
+            TotalFrames = viewer.TotalFrames,
+            Bytes = viewer.BytesInWindow,
+            Fps = windowSeconds > 0 ? Math.Round(viewer.FramesInWindow / windowSeconds, 3) : 0,
+            Skipped = viewer.Skipped,
+            Torn = viewer.Torn,
+            OutOfOrder = viewer.OutOfOrder,
+            BadProbes = viewer.BadProbes,
+            UnexpectedMessages = viewer.UnexpectedMessages,
+            PingsAnswered = viewer.PingsAnswered,
+            LatencyP50Ms = PercentileMs(samples, 50),
+            LatencyMaxMs = viewer.LatencyCount > 0 ? viewer.LatencyMaxUs / 1000.0 : null,
+        };
+    }
+
+    /// <summary>Nearest-rank percentile of sorted microsecond samples, in milliseconds.</summary>
+    private static double? PercentileMs(int[] sortedUs, double percentile)
+    {
+        if (sortedUs.Length == 0)
+        {
+            return null;
+        }
+
+        var rank = (int)Math.Ceiling(percentile / 100 * sortedUs.Length);
+        return sortedUs[Math.Clamp(rank - 1, 0, sortedUs.Length - 1)] / 1000.0;
+    }
+
+    private static double? Round(double? value, int digits) => value is double v ? Math.Round(v, digits) : null;
+
+    private static double Median(List<double> sorted) => sorted.Count % 2 == 1
+        ? sorted[sorted.Count / 2]
+        : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+
+    /// <summary>What the window measured outside the viewers; the RSS task and the window task only ever set <see cref="ServerExited"/> to true concurrently.</summary>
+    private sealed class WindowMeasurement
+    {
+        public double? ServerCpuSeconds { get; set; }
+
+        public double? ToolCpuSeconds { get; set; }
+
+        public long AllocatedBytes { get; set; }
+
+        public long PeakRssKb { get; set; }
+
+        public long HighWaterKb { get; set; }
+
+        public int RssSamples { get; set; }
+
+        public bool ServerExited { get; set; }
+    }
+}
