@@ -58,6 +58,9 @@ public class RawFanOutTests(DefaultServerFixture fixture) : IClassFixture<Defaul
             using var http = new HttpClient();
             using var feed = JsonDocument.Parse(await http.GetStringAsync(_server.Http("api/feeds/test")));
             Assert.True(feed.RootElement.GetProperty("viewers").GetInt32() >= 4, "the stalled viewer is still connected");
+            // The stalled viewer costs the one frame it holds: buffers out of the pool stay bounded
+            // (latched + one per viewer at most), however long it stalls.
+            Assert.InRange(feed.RootElement.GetProperty("framesHeld").GetInt64(), 1, 6);
         }
         finally
         {

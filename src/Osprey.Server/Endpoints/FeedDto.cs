@@ -22,6 +22,8 @@ internal sealed record FeedDto(
     long Bytes,
     long Drops,
     long Restarts,
+    long FramesHeld,
+    long FramesAllocated,
     IReadOnlyDictionary<string, string> Endpoints)
 {
     public static FeedDto From(Feed feed, long restarts)
@@ -48,6 +50,8 @@ internal sealed record FeedDto(
             feed.Bytes,
             feed.Drops,
             restarts,
+            feed.Pool.Outstanding,
+            feed.Pool.Allocated,
             endpoints);
     }
 

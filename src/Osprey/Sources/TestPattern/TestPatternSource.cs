@@ -37,11 +37,18 @@ public sealed class TestPatternSource : IFrameSource
         ArgumentNullException.ThrowIfNull(feed);
         var generator = new TestPatternGenerator(Options.Width, Options.Height);
         feed.Info = ExpectedInfo;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / Options.Fps), _time);
+        var period = TimeSpan.FromSeconds(1.0 / Options.Fps);
+        using var timer = new PeriodicTimer(period, _time);
+        var started = _time.GetTimestamp();
         var producedThisRun = 0L;
         // The counter carries on across restarts, as a camera's frame numbers would not go back.
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
+            // Timers tick in whole milliseconds (33 ms for 30 fps would give 30.3 fps): aim each tick at the
+            // ideal time of the next frame instead, so the rate is exact on average and errors never add up.
+            var untilNext = (period * (producedThisRun + 2)) - _time.GetElapsedTime(started);
+            timer.Period = untilNext > TimeSpan.FromMilliseconds(1) ? untilNext : TimeSpan.FromMilliseconds(1);
+
             if (Options.FailAfterFrames > 0 && producedThisRun >= Options.FailAfterFrames)
             {
                 throw new TestPatternFailureException($"test pattern failed on purpose after {producedThisRun} frames (failAfter)");
