@@ -54,16 +54,17 @@ internal static class OspreyCommandLine
         string? port = null, bind = null, logLevel = null;
         var sources = new List<string>();
         var help = false;
+        var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
             var (flag, inline) = SplitInline(arg);
             switch (flag)
             {
-                case "stream" when i == 0:
-                    command = "stream";
-                    break;
-                case "serve" when i == 0:
+                case "stream" or "serve" when !commandGiven:
+                    // The subcommand may stand anywhere among the flags, once.
+                    command = flag;
+                    commandGiven = true;
                     break;
                 case "-h" or "--help":
                     help = true;

@@ -1,0 +1,96 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Osprey.IntegrationTests.Infrastructure;
+using Osprey.Server.Hosting;
+
+namespace Osprey.IntegrationTests;
+
+public class CommandLineTests
+{
+    private static readonly Func<string, string?> s_noEnvironment = _ => null;
+
+    [Fact]
+    public void NoFlags_Serve8888OnAllInterfaces_WithTheDefaultSource()
+    {
+        var options = OspreyCommandLine.Parse([], s_noEnvironment);
+        Assert.Equal(("serve", 8888, IPAddress.Any), (options.Command, options.Port, options.Bind));
+        Assert.Empty(options.Sources);
+    }
+
+    [Fact]
+    public void Flags_WinOverOspreyVariables_WhichWinOverVwPort()
+    {
+        var environment = new Dictionary<string, string> { ["OSPREY_PORT"] = "9000", ["VW_PORT"] = "9100", ["OSPREY_BIND"] = "127.0.0.1" };
+        var fromEnvironment = OspreyCommandLine.Parse([], k => environment.GetValueOrDefault(k));
+        Assert.Equal(9000, fromEnvironment.Port);
+        Assert.Equal(IPAddress.Loopback, fromEnvironment.Bind);
+
+        var fromFlag = OspreyCommandLine.Parse(["--port", "9200"], k => environment.GetValueOrDefault(k));
+        Assert.Equal(9200, fromFlag.Port);
+
+        var vwOnly = OspreyCommandLine.Parse([], k => k == "VW_PORT" ? "9100" : null);
+        Assert.Equal(9100, vwOnly.Port);
+    }
+
+    [Fact]
+    public void Sources_RepeatFromFlags_OrComeSpaceSeparatedFromTheEnvironment()
+    {
+        var flags = OspreyCommandLine.Parse(["--source", "a=testpattern:", "--source=b=testpattern:?fps=10"], s_noEnvironment);
+        Assert.Equal(["a=testpattern:", "b=testpattern:?fps=10"], flags.Sources);
+
+        var environment = OspreyCommandLine.Parse([], k => k == "OSPREY_SOURCE" ? "a=testpattern: b=testpattern:?fps=10" : null);
+        Assert.Equal(["a=testpattern:", "b=testpattern:?fps=10"], environment.Sources);
+    }
+
+    [Fact]
+    public void TheSubcommand_MayStandAmongTheFlags_Once()
+    {
+        Assert.Equal("stream", OspreyCommandLine.Parse(["--port", "1", "stream"], s_noEnvironment).Command);
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["stream", "serve"], s_noEnvironment));
+    }
+
+    [Fact]
+    public void VwLogLevelNames_AreHonoured()
+    {
+        Assert.Equal(LogLevel.Debug, OspreyCommandLine.Parse([], k => k == "VW_LOGLEVEL" ? "debug" : null).LogLevel);
+        Assert.Equal(LogLevel.Warning, OspreyCommandLine.Parse([], k => k == "VW_LOG_LEVEL" ? "warn" : null).LogLevel);
+    }
+
+    [Theory]
+    [InlineData("--port", "http")]
+    [InlineData("--port", "70000")]
+    [InlineData("--bind", "not-an-address")]
+    [InlineData("--log-level", "loud")]
+    [InlineData("--colour", "blue")]
+    public void BadArguments_AreRefusedWithAClearMessage(string flag, string value)
+    {
+        var error = Assert.Throws<FormatException>(() => OspreyCommandLine.Parse([flag, value], s_noEnvironment));
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+    }
+
+    [Fact]
+    public async Task StreamMode_StartsWithNoFeeds()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream");
+        using var http = new HttpClient();
+        using var feeds = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds")));
+        Assert.Equal(0, feeds.RootElement.GetArrayLength());
+        Assert.Contains("No sources configured", server.Output);
+    }
+
+    [Fact]
+    public async Task ABadSourceUri_StopsStartUpWithExitCode2AndAMessage()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "osprey.dll"), "--port", "0", "--source", "cam=nosuch:thing"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("unknown scheme 'nosuch'", stderr);
+    }
+}
