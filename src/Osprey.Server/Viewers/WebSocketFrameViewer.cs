@@ -47,6 +47,7 @@ internal sealed partial class WebSocketFrameViewer
     private ushort _clientCloseCode = 1000;
     private ushort _protocolErrorCode;
     private volatile bool _stopping;
+    private volatile bool _finished;
 
     private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger)
     {
@@ -72,7 +73,16 @@ internal sealed partial class WebSocketFrameViewer
         // Open the reader before the 101 so that the first frame is already latched for this viewer.
         using var reader = _feed.OpenReader();
         _reader = reader;
-        _stream = await WebSocketUpgrade.AcceptAsync(_context);
+        try
+        {
+            _stream = await WebSocketUpgrade.AcceptAsync(_context);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+        {
+            Log.HandshakeFailed(_logger, _feed.Name, ex.Message);
+            return; // the client left during the handshake
+        }
+
         var socket = _context.Features.Get<IConnectionSocketFeature>()?.Socket;
         var overTls = _context.Features.Get<ITlsConnectionFeature>() is not null;
         if (socket is not null && !overTls)
@@ -97,6 +107,7 @@ internal sealed partial class WebSocketFrameViewer
         }
 
         await FinishAsync(receiving);
+        _finished = true;
         _sender?.Dispose();
         Log.ViewerDisconnected(_logger, _feed.Name, reader.Frames, reader.Drops);
     }
@@ -260,7 +271,18 @@ internal sealed partial class WebSocketFrameViewer
         _reader?.Close();
         // A viewer blocked in a send to a client that stopped reading would hold shutdown up: drop it.
         _ = Task.Delay(s_stalledAbortGrace).ContinueWith(
-            static (_, state) => ((HttpContext)state!).Abort(), _context, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            static (_, state) =>
+            {
+                var viewer = (WebSocketFrameViewer)state!;
+                if (!viewer._finished)
+                {
+                    viewer._context.Abort();
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private static ushort EchoableCloseCode(ushort code) =>
@@ -273,6 +295,9 @@ internal sealed partial class WebSocketFrameViewer
 
         [LoggerMessage(101, LogLevel.Debug, "Feed {Feed}: viewer left after {Frames} frames, {Drops} skipped")]
         public static partial void ViewerDisconnected(ILogger logger, string feed, long frames, long drops);
+
+        [LoggerMessage(103, LogLevel.Debug, "Feed {Feed}: a viewer left during the handshake: {Reason}")]
+        public static partial void HandshakeFailed(ILogger logger, string feed, string reason);
 
         [LoggerMessage(102, LogLevel.Information, "Feed {Feed}: closing a viewer for a protocol error: {Error}")]
         public static partial void ClientProtocolError(ILogger logger, string feed, string error);

@@ -49,7 +49,14 @@ public sealed partial class SourceSupervisor : IAsyncDisposable
     /// <summary>Stops the current run of the source; it is started again at once (an operator's restart).</summary>
     public void Restart()
     {
-        Volatile.Read(ref _currentRun)?.Cancel();
+        try
+        {
+            Volatile.Read(ref _currentRun)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended between the read and the cancel: it is restarting anyway.
+        }
     }
 
     private async Task RunLoopAsync()
