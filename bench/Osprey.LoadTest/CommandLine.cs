@@ -7,14 +7,19 @@ internal sealed class CommandLine
 {
     public const string Usage = """
         usage: osprey-load --url ws://127.0.0.1:8888/ws/test/raw [options]
+               osprey-load --url ws://127.0.0.1:8888/ws/test/jpeg [options]
+               osprey-load --url http://127.0.0.1:8888/mjpeg/test [options]
 
-          --url URL              feed to load (ws:// only; required)
+          --url URL              feed to load (ws:// or http://; required)
+          --mode MODE            raw | jpeg | mjpeg (default: from the URL: http:// is mjpeg,
+                                 a ws:// path ending in /jpeg is jpeg, any other ws:// is raw)
           --viewers N            measured viewers (default 10)
           --seconds T            measurement window in seconds (default 10)
           --warmup S             seconds between the last handshake and the window (default 1)
           --connect-timeout S    seconds allowed for all handshakes (default 15)
           --pid PID              server process: report its CPU time and RSS over the window
-          --stalled K            extra viewers that connect and then never read (default 0)
+          --stalled K            extra viewers that connect and then never read (default 0;
+                                 for mjpeg: they send the GET and never read the response)
           --json FILE            also write the report as JSON to FILE
           --concurrency N        handshakes in flight at once (default 32)
           --discard MODE         auto | truncate | native | copy (default auto)
@@ -50,6 +55,7 @@ internal sealed class CommandLine
         double seconds = 10, warmup = 1, connectTimeout = 15;
         string? json = null;
         var discard = DiscardMode.Auto;
+        var streamMode = StreamMode.Auto;
         bool allowRemote = false, quiet = false;
 
         for (var i = 0; i < args.Count; i++)
@@ -127,6 +133,17 @@ internal sealed class CommandLine
                             _ => throw new FormatException($"unknown mode \"{mode}\""),
                         };
                         break;
+                    case "--mode":
+                        var modeName = Value();
+                        streamMode = modeName.ToUpperInvariant() switch
+                        {
+                            "AUTO" => StreamMode.Auto,
+                            "RAW" => StreamMode.Raw,
+                            "JPEG" => StreamMode.Jpeg,
+                            "MJPEG" => StreamMode.Mjpeg,
+                            _ => throw new FormatException($"unknown mode \"{modeName}\""),
+                        };
+                        break;
                     case "--allow-remote":
                         allowRemote = true;
                         break;
@@ -164,6 +181,7 @@ internal sealed class CommandLine
         var options = new LoadOptions
         {
             Url = url,
+            Mode = streamMode,
             Viewers = viewers,
             StalledViewers = stalled,
             MaxConcurrentHandshakes = concurrency,

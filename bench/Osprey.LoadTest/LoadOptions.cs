@@ -16,14 +16,39 @@ public enum DiscardMode
     Copy,
 }
 
+/// <summary>What kind of stream the viewers read.</summary>
+public enum StreamMode
+{
+    /// <summary>Chosen from the URL by <see cref="LoadOptions.ModeFromUrl"/>.</summary>
+    Auto,
+
+    /// <summary><c>ws://host/ws/{feed}/raw</c> (or <c>/eyetoy</c>): one raw frame per binary WebSocket message, probe header first and the counter again in the last 4 bytes.</summary>
+    Raw,
+
+    /// <summary><c>ws://host/ws/{feed}/jpeg</c>: one JPEG per binary WebSocket message, the probe header in a COM segment right after SOI.</summary>
+    Jpeg,
+
+    /// <summary><c>http://host/mjpeg/{feed}</c>: a <c>multipart/x-mixed-replace</c> HTTP response, one JPEG per part, chunked or not.</summary>
+    Mjpeg,
+}
+
 /// <summary>Settings of one fan-out load run; see <see cref="LoadRunner.RunAsync"/>.</summary>
 public sealed class LoadOptions
 {
     /// <summary>Upper bound on <see cref="Viewers"/> + <see cref="StalledViewers"/>; past this the file-descriptor limit, not the server, is what gets measured.</summary>
     public const int MaxTotalViewers = 5000;
 
-    /// <summary>WebSocket address of the feed, e.g. <c>ws://127.0.0.1:8888/ws/test/raw</c>. Only <c>ws://</c> is supported.</summary>
+    /// <summary>
+    /// Address of the feed: <c>ws://127.0.0.1:8888/ws/test/raw</c>, <c>ws://127.0.0.1:8888/ws/test/jpeg</c> or
+    /// <c>http://127.0.0.1:8888/mjpeg/test</c>. Only <c>ws://</c> and <c>http://</c> are supported (no TLS).
+    /// </summary>
     public required Uri Url { get; init; }
+
+    /// <summary>What the viewers read (default <see cref="StreamMode.Auto"/>: chosen from <see cref="Url"/>, see <see cref="ModeFromUrl"/>).</summary>
+    public StreamMode Mode { get; init; } = StreamMode.Auto;
+
+    /// <summary><see cref="Mode"/>, or the mode <see cref="Url"/> implies when it is <see cref="StreamMode.Auto"/>.</summary>
+    public StreamMode EffectiveMode => Mode != StreamMode.Auto ? Mode : ModeFromUrl(Url);
 
     /// <summary>Number of measured viewers (default 10).</summary>
     public int Viewers { get; init; } = 10;
@@ -59,9 +84,21 @@ public sealed class LoadOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Url is null || !Url.IsAbsoluteUri || Url.Scheme != "ws")
+        if (Url is null || !Url.IsAbsoluteUri || Url.Scheme is not ("ws" or "http"))
         {
-            errors.Add("url must be an absolute ws:// address");
+            errors.Add(Url is { IsAbsoluteUri: true, Scheme: "wss" or "https" }
+                ? "url: TLS (wss://, https://) is not supported; use ws:// or http://"
+                : "url must be an absolute ws:// or http:// address");
+        }
+        else if (!Enum.IsDefined(Mode))
+        {
+            errors.Add("unknown stream mode");
+        }
+        else if ((EffectiveMode == StreamMode.Mjpeg) != (Url.Scheme == "http"))
+        {
+            errors.Add(EffectiveMode == StreamMode.Mjpeg
+                ? "mode mjpeg needs an http:// address (http://host/mjpeg/{feed})"
+                : $"mode {EffectiveMode.ToString().ToLowerInvariant()} needs a ws:// address");
         }
 
         if (Viewers is < 1 or > MaxTotalViewers)
@@ -111,6 +148,31 @@ public sealed class LoadOptions
         return errors;
     }
 
+    /// <summary>
+    /// The mode a URL implies: <c>http(s)://</c> is <see cref="StreamMode.Mjpeg"/>; a <c>ws(s)://</c> path ending in
+    /// <c>/jpeg</c> is <see cref="StreamMode.Jpeg"/>; any other <c>ws(s)://</c> address (<c>/raw</c>, <c>/eyetoy</c>)
+    /// is <see cref="StreamMode.Raw"/>.
+    /// </summary>
+    /// <param name="url">An absolute address.</param>
+    public static StreamMode ModeFromUrl(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (!url.IsAbsoluteUri)
+        {
+            return StreamMode.Raw;
+        }
+
+        if (url.Scheme is "http" or "https")
+        {
+            return StreamMode.Mjpeg;
+        }
+
+        return url.AbsolutePath.TrimEnd('/').EndsWith("/jpeg", StringComparison.OrdinalIgnoreCase) ? StreamMode.Jpeg : StreamMode.Raw;
+    }
+
     /// <summary>Capacity of each viewer's latency sample array: two samples per frame at 60 fps, so a 30 fps feed is never sampled down.</summary>
     internal int LatencySamplesPerViewer => (int)Math.Clamp(Duration.TotalSeconds * 60 * 2, 256, 65_536);
+
+    /// <summary>Capacity of each viewer's frame-size sample array (sizes vary far less across viewers than latency does).</summary>
+    internal int SizeSamplesPerViewer => Math.Min(LatencySamplesPerViewer, 4096);
 }

@@ -9,6 +9,12 @@ public sealed class LoadReport
     /// <summary>The feed address that was loaded.</summary>
     public required string Url { get; init; }
 
+    /// <summary>What the viewers read (never <see cref="StreamMode.Auto"/> in a report of a run).</summary>
+    public StreamMode Mode { get; init; }
+
+    /// <summary>How the stream was framed, as the first connected viewer saw it (for MJPEG: the boundary and whether the body was chunked).</summary>
+    public string TransportDetail { get; init; } = "";
+
     /// <summary>Wall-clock time at which the run started.</summary>
     public DateTimeOffset StartedAt { get; init; }
 
@@ -45,8 +51,11 @@ public sealed class LoadReport
     /// <summary>Frame height from the probe header of the last frame seen, if any.</summary>
     public int? FrameHeight { get; init; }
 
-    /// <summary>Payload size of the last frame seen, in bytes, if any.</summary>
+    /// <summary>Payload size of the last frame seen, in bytes, if any (a JPEG's size varies: see <see cref="FrameBytes"/>).</summary>
     public long? FramePayloadBytes { get; init; }
+
+    /// <summary>Spread of frame sizes in the window (raw frames, whole JPEGs), over well-probed frames; null when there were none.</summary>
+    public FrameSizeSummary? FrameBytes { get; init; }
 
     /// <summary>Delivered frames per second across the connected measured viewers.</summary>
     public FpsSummary Fps { get; init; } = new();
@@ -54,7 +63,7 @@ public sealed class LoadReport
     /// <summary>Frames received by all measured viewers in the window.</summary>
     public long TotalFrames { get; init; }
 
-    /// <summary>Payload bytes received by all measured viewers in the window.</summary>
+    /// <summary>Payload bytes received by all measured viewers in the window (message payloads; for MJPEG the JPEG bytes, without part headers and chunk framing).</summary>
     public long TotalBytes { get; init; }
 
     /// <summary>Payload throughput to all measured viewers together, in MB/s.</summary>
@@ -66,16 +75,19 @@ public sealed class LoadReport
     /// <summary>Frames the source produced that viewers did not get (sum of counter gaps).</summary>
     public long Skipped { get; init; }
 
-    /// <summary>Frames whose trailing counter differed from the probe header's counter.</summary>
+    /// <summary>
+    /// Damaged frames. Raw: the trailing counter differed from the probe header's counter. JPEG and MJPEG: the
+    /// message (part) length differed from the probe's payload size, or the image did not end with EOI (FF D9).
+    /// </summary>
     public long Torn { get; init; }
 
     /// <summary>Frames whose counter went backwards or repeated.</summary>
     public long OutOfOrder { get; init; }
 
-    /// <summary>Frames without the FOUT magic or whose declared size disagreed with the message length.</summary>
+    /// <summary>Frames without the FOUT magic (JPEG: or without the SOI + COM probe prefix); for raw frames also those whose declared size disagreed with the message length.</summary>
     public long BadProbes { get; init; }
 
-    /// <summary>Messages that were not video frames nor ping, pong or close (text, fragments, runts).</summary>
+    /// <summary>Messages that were not video frames nor ping, pong or close (text, fragments, runts); for MJPEG, parts that were not <c>image/jpeg</c> and junk between parts.</summary>
     public long UnexpectedMessages { get; init; }
 
     /// <summary>Server CPU and memory over the window; null when no pid was given.</summary>
@@ -108,10 +120,13 @@ public sealed class LoadReport
         Row("window", WindowSeconds > 0
             ? string.Create(c, $"{WindowSeconds:0.00} s after {WarmupSeconds:0.0} s warm-up{(Interrupted ? "  (INTERRUPTED)" : "")}")
             : $"never opened{(Interrupted ? " (INTERRUPTED)" : " (no viewer connected)")}");
+        Row("mode", string.IsNullOrEmpty(TransportDetail) ? ModeName(Mode) : $"{ModeName(Mode)}: {TransportDetail}");
         Row("discard", DiscardMode.ToString());
         if (FrameWidth is not null)
         {
-            Row("frames", string.Create(c, $"{FrameWidth}x{FrameHeight}, {FramePayloadBytes} B per message"));
+            Row("frames", Mode is StreamMode.Jpeg or StreamMode.Mjpeg && FrameBytes is { } size
+                ? string.Create(c, $"{FrameWidth}x{FrameHeight} JPEG, frame size min {size.Min} / median {size.Median} / max {size.Max} B")
+                : string.Create(c, $"{FrameWidth}x{FrameHeight}, {FramePayloadBytes} B per message"));
         }
 
         Row("fps per viewer", string.Create(c, $"min {Fps.Min:0.00}  median {Fps.Median:0.00}  max {Fps.Max:0.00}  mean {Fps.Mean:0.00}"));
@@ -148,6 +163,14 @@ public sealed class LoadReport
         }
     }
 
+    private static string ModeName(StreamMode mode) => mode switch
+    {
+        StreamMode.Raw => "raw (WebSocket)",
+        StreamMode.Jpeg => "jpeg (WebSocket)",
+        StreamMode.Mjpeg => "mjpeg (HTTP multipart)",
+        _ => mode.ToString(),
+    };
+
     private static string Format(double? value, string format) => value?.ToString(format, CultureInfo.InvariantCulture) ?? "n/a";
 }
 
@@ -167,7 +190,23 @@ public sealed class FpsSummary
     public double Mean { get; init; }
 }
 
-/// <summary>Latency from capture (probe header) to arrival of the message's last byte, in milliseconds; null when there were no frames.</summary>
+/// <summary>Spread of frame sizes, in bytes.</summary>
+public sealed class FrameSizeSummary
+{
+    /// <summary>Smallest frame of any measured viewer.</summary>
+    public long Min { get; init; }
+
+    /// <summary>Median over the sampled frames (reservoir-sampled per viewer).</summary>
+    public long Median { get; init; }
+
+    /// <summary>Largest frame of any measured viewer.</summary>
+    public long Max { get; init; }
+
+    /// <summary>Number of sizes the median was taken over.</summary>
+    public long Samples { get; init; }
+}
+
+/// <summary>Latency from capture (probe header) to arrival of the frame's last byte (a raw frame's tail counter, a JPEG's EOI), in milliseconds; null when there were no frames.</summary>
 public sealed class LatencySummary
 {
     /// <summary>Number of samples the percentiles were taken over (reservoir-sampled per viewer when there were more frames).</summary>
@@ -225,7 +264,7 @@ public sealed class ViewerResult
     /// <summary>Counter gaps summed over the window.</summary>
     public long Skipped { get; init; }
 
-    /// <summary>Frames whose tail counter disagreed with the header counter.</summary>
+    /// <summary>Damaged frames (see <see cref="LoadReport.Torn"/>).</summary>
     public long Torn { get; init; }
 
     /// <summary>Frames whose counter went backwards or repeated.</summary>

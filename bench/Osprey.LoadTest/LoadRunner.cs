@@ -4,7 +4,7 @@ using System.Net.Sockets;
 
 namespace Osprey.LoadTest;
 
-/// <summary>Runs a fan-out load test: many WebSocket viewers of one feed, measured over a fixed window.</summary>
+/// <summary>Runs a fan-out load test: many viewers of one feed (raw or JPEG WebSocket, or MJPEG over HTTP), measured over a fixed window.</summary>
 public static class LoadRunner
 {
     private static readonly TimeSpan s_loopStopGrace = TimeSpan.FromSeconds(2);
@@ -32,8 +32,9 @@ public static class LoadRunner
 
         var log = options.Log ?? (static _ => { });
         var startedAt = DateTimeOffset.UtcNow;
+        var mode = options.EffectiveMode;
         var discarder = await PayloadDiscarder.CreateAsync(options.DiscardMode, ct);
-        log($"discard mode {discarder.Mode}: {discarder.Detail}");
+        log($"stream mode {mode.ToString().ToLowerInvariant()}; discard mode {discarder.Mode}: {discarder.Detail}");
 
         // One deadline covers name resolution and every handshake, so a slow resolver cannot stretch the run.
         using var connectCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -43,10 +44,10 @@ public static class LoadRunner
 
         var window = new MeasurementWindow();
         var total = options.Viewers + options.StalledViewers;
-        var viewers = new RawWebSocketViewer[total];
+        var viewers = new Viewer[total];
         for (var i = 0; i < total; i++)
         {
-            viewers[i] = new RawWebSocketViewer(i + 1, stalled: i >= options.Viewers, options.LatencySamplesPerViewer, discarder, window);
+            viewers[i] = Viewer.Create(mode, i + 1, stalled: i >= options.Viewers, options, discarder, window);
         }
 
         using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -75,7 +76,7 @@ public static class LoadRunner
             await readCts.CancelAsync();
             await WaitBoundedAsync(viewers.Select(v => v.ReadLoop).OfType<Task>(), s_loopStopGrace);
 
-            return BuildReport(options, startedAt, connectSeconds, interrupted, discarder, window, viewers, stalledStates, measured);
+            return BuildReport(options, mode, startedAt, connectSeconds, interrupted, discarder, window, viewers, stalledStates, measured);
         }
         finally
         {
@@ -119,13 +120,13 @@ public static class LoadRunner
         return new IPEndPoint(address, url.Port);
     }
 
-    private static async Task ConnectAllAsync(LoadOptions options, IPEndPoint endpoint, RawWebSocketViewer[] viewers, CancellationToken readToken, CancellationToken deadline)
+    private static async Task ConnectAllAsync(LoadOptions options, IPEndPoint endpoint, Viewer[] viewers, CancellationToken readToken, CancellationToken deadline)
     {
         using var gate = new SemaphoreSlim(options.MaxConcurrentHandshakes);
         var host = options.Url.Authority;
         var target = options.Url.PathAndQuery;
 
-        async Task ConnectOneAsync(RawWebSocketViewer viewer)
+        async Task ConnectOneAsync(Viewer viewer)
         {
             try
             {
@@ -269,13 +270,14 @@ public static class LoadRunner
 
     private static LoadReport BuildReport(
         LoadOptions options,
+        StreamMode mode,
         DateTimeOffset startedAt,
         double connectSeconds,
         bool interrupted,
         PayloadDiscarder discarder,
         MeasurementWindow window,
-        RawWebSocketViewer[] viewers,
-        List<(RawWebSocketViewer Viewer, (string State, bool StillConnected, long UnreadBytes) Probe)> stalled,
+        Viewer[] viewers,
+        List<(Viewer Viewer, (string State, bool StillConnected, long UnreadBytes) Probe)> stalled,
         WindowMeasurement measured)
     {
         var windowSeconds = window.Seconds;
@@ -322,10 +324,30 @@ public static class LoadRunner
             };
         }
 
+        var sizes = new int[watchers.Sum(v => v.SizeSamples.Length)];
+        offset = 0;
+        foreach (var viewer in watchers)
+        {
+            viewer.SizeSamples.CopyTo(sizes.AsSpan(offset));
+            offset += viewer.SizeSamples.Length;
+        }
+
+        Array.Sort(sizes);
+        var sized = watchers.Where(v => v.MaxFrameBytes > 0).ToList();
+        var frameBytes = sizes.Length == 0 || sized.Count == 0 ? null : new FrameSizeSummary
+        {
+            Min = sized.Min(v => v.MinFrameBytes),
+            Median = sizes.Length % 2 == 1 ? sizes[sizes.Length / 2] : (sizes[(sizes.Length / 2) - 1] + (long)sizes[sizes.Length / 2]) / 2,
+            Max = sized.Max(v => v.MaxFrameBytes),
+            Samples = sizes.Length,
+        };
+
         var sample = watchers.FirstOrDefault(v => v.PayloadLength > 0);
         return new LoadReport
         {
             Url = options.Url.ToString(),
+            Mode = mode,
+            TransportDetail = watchers.Select(v => v.TransportDetail).FirstOrDefault(d => d is not null) ?? "",
             StartedAt = startedAt,
             ViewersRequested = options.Viewers,
             ViewersConnected = connectedResults.Count,
@@ -339,6 +361,7 @@ public static class LoadRunner
             FrameWidth = sample?.Width,
             FrameHeight = sample?.Height,
             FramePayloadBytes = sample?.PayloadLength,
+            FrameBytes = frameBytes,
             Fps = fps.Count == 0 ? new FpsSummary() : new FpsSummary { Min = fps[0], Median = Median(fps), Max = fps[^1], Mean = Math.Round(fps.Average(), 3) },
             TotalFrames = results.Sum(r => r.Frames),
             TotalBytes = totalBytes,
@@ -364,7 +387,7 @@ public static class LoadRunner
         };
     }
 
-    private static ViewerResult ToResult(RawWebSocketViewer viewer, double windowSeconds)
+    private static ViewerResult ToResult(Viewer viewer, double windowSeconds)
     {
         var samples = viewer.LatencySamples.ToArray();
         Array.Sort(samples);

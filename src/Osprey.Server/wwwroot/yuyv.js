@@ -52,11 +52,12 @@ export function yuyvToRgba(src, dst, width, height) {
 
 /**
  * @param {ArrayBuffer} buffer
+ * @param {number} [offset]  where the header starts (6 in a JPEG: after SOI and the COM marker and length)
  * @returns {{counter:number, captureMicros:number, width:number, height:number, payload:number} | null}
  */
-export function readProbe(buffer) {
-  if (buffer.byteLength < 32) return null;
-  const dv = new DataView(buffer, 0, 32);
+export function readProbe(buffer, offset = 0) {
+  if (buffer.byteLength < offset + 32) return null;
+  const dv = new DataView(buffer, offset, 32);
   // 'F' 'O' 'U' 'T'
   if (dv.getUint32(0, false) !== 0x464f5554) return null;
   // Two u32 halves instead of getBigUint64: µs since epoch (~2^51) is exact in
