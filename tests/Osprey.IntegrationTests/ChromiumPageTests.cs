@@ -9,10 +9,25 @@ namespace Osprey.IntegrationTests;
 public sealed class ChromiumCollection : ICollectionFixture<Browser>, ICollectionFixture<DefaultServerFixture>;
 
 [Collection("chromium")]
-public class ChromiumPageTests(Browser browser, DefaultServerFixture fixture)
+public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixture) : IAsyncLifetime
 {
     private const int Tolerance = 12;
     private readonly OspreyProcess _server = fixture.Server;
+    private readonly List<IPage> _pages = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>
+    /// Closes the test's pages: an open MJPEG or WebSocket view holds one of the browser's six connections
+    /// per host, and later tests would wait for them.
+    /// </summary>
+    public async Task DisposeAsync()
+    {
+        foreach (var page in _pages)
+        {
+            await page.CloseAsync();
+        }
+    }
 
     [Theory]
     [InlineData("2d")]
@@ -41,10 +56,33 @@ public class ChromiumPageTests(Browser browser, DefaultServerFixture fixture)
         Assert.InRange(latency, -50, 2000);
     }
 
+    [Theory]
+    [InlineData("jpeg", "#canvas-test", "() => window.osprey?.players?.test?.view === 'jpeg' && window.osprey.players.test.frames > 5")]
+    [InlineData("mjpeg", "#img-test", "() => document.querySelector('#img-test')?.naturalWidth > 0")]
+    public async Task JpegViews_ShowTheStaticBarsInTheirColours(string view, string element, string ready)
+    {
+        var page = await OpenAsync($"?view=test:{view}");
+        await page.WaitForFunctionAsync(ready, null, new() { Timeout = 20_000 });
+        // Let a few more frames arrive so that the picture is a whole, current one.
+        await page.WaitForTimeoutAsync(500);
+        var pixels = await ReadCanvasAsync(page, element, StaticBarCentres(640, 480));
+        for (var bar = 0; bar < 8; bar++)
+        {
+            AssertColour(pixels[bar], TestPatternGenerator.BarsRgb.Slice(bar * 3, 3).ToArray(), $"bar {bar} ({view})");
+        }
+
+        if (view == "jpeg")
+        {
+            var latency = await page.EvaluateAsync<double>("() => window.osprey.players.test.latencyMs");
+            Assert.InRange(latency, -50, 2000);
+        }
+    }
+
     [Fact]
     public async Task ArticlesEyetoyPage_ServedByOsprey_Draws()
     {
         var page = await browser.Instance.NewPageAsync();
+        _pages.Add(page);
         await page.GotoAsync(_server.Http("eyetoy.html").ToString());
         // The article's page keeps its own maths (green added with the wrong sign): check against that formula.
         await page.WaitForFunctionAsync("() => document.getElementById('mystream').getContext('2d').getImageData(40, 470, 1, 1).data[0] > 0", null, new() { Timeout = 20_000 });
@@ -60,8 +98,6 @@ public class ChromiumPageTests(Browser browser, DefaultServerFixture fixture)
             byte[] expected = [Clamp(y + r), Clamp(y + g), Clamp(y + b)];
             AssertColour(pixels[bar], expected, $"eyetoy bar {bar}");
         }
-
-        await page.CloseAsync();
     }
 
     [Fact]
@@ -78,6 +114,7 @@ public class ChromiumPageTests(Browser browser, DefaultServerFixture fixture)
     private async Task<IPage> OpenAsync(string query)
     {
         var page = await browser.Instance.NewPageAsync();
+        _pages.Add(page);
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
         await page.GotoAsync(_server.Http("/" + query).ToString());
@@ -90,13 +127,13 @@ public class ChromiumPageTests(Browser browser, DefaultServerFixture fixture)
 
     private static async Task<byte[][]> ReadCanvasAsync(IPage page, string selector, (int X, int Y)[] points)
     {
-        // drawImage onto a 2D canvas reads a WebGL canvas too (the page keeps its drawing buffer).
+        // drawImage onto a 2D canvas reads a WebGL canvas or an <img> too (the page keeps its drawing buffer).
         var json = await page.EvaluateAsync<JsonElement>(
             """
             ([selector, points]) => {
               const source = document.querySelector(selector);
               const copy = document.createElement('canvas');
-              copy.width = source.width; copy.height = source.height;
+              copy.width = source.naturalWidth || source.width; copy.height = source.naturalHeight || source.height;
               const ctx = copy.getContext('2d');
               ctx.drawImage(source, 0, 0);
               return points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)));

@@ -24,15 +24,32 @@ internal sealed record FeedDto(
     long Restarts,
     long FramesHeld,
     long FramesAllocated,
+    int JpegQuality,
+    JpegViewDto? Jpeg,
     IReadOnlyDictionary<string, string> Endpoints)
 {
-    public static FeedDto From(Feed feed, long restarts)
+    public static FeedDto From(Feed feed, FeedRegistry registry)
     {
         var info = feed.Info;
         var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (info.Format is MediaFormat.Yuyv or MediaFormat.Nv12 or MediaFormat.Unknown)
+        var raw = info.Format is MediaFormat.Yuyv or MediaFormat.Nv12 or MediaFormat.Unknown;
+        var jpegCapable = info.Format == MediaFormat.Jpeg || (raw && registry.Jpeg.Available);
+        if (raw || (info.Format == MediaFormat.Jpeg && registry.Jpeg.Available))
         {
             endpoints["raw"] = $"/ws/{feed.Name}/raw";
+        }
+
+        if (jpegCapable)
+        {
+            endpoints["jpeg"] = $"/ws/{feed.Name}/jpeg";
+            endpoints["mjpeg"] = $"/mjpeg/{feed.Name}";
+            endpoints["snapshot"] = $"/snapshot/{feed.Name}.jpg";
+        }
+
+        JpegViewDto? jpeg = null;
+        if (registry.TryGetJpegTransform(feed.Name, out var transform))
+        {
+            jpeg = new JpegViewDto(transform.ProcessedFrames, transform.SkippedFrames, transform.FailedFrames, transform.Output.ReaderCount, transform.IsRunning, transform.Workers);
         }
 
         return new FeedDto(
@@ -42,16 +59,19 @@ internal sealed record FeedDto(
             info.Height,
             info.Fps,
             feed.MeasuredFps,
-            feed.ReaderCount,
+            // The encoder's own readers of the raw feed are not viewers; its JPEG viewers are.
+            feed.ReaderCount - (jpeg is { Running: true } ? jpeg.Workers : 0) + (jpeg?.Viewers ?? 0),
             StateName(feed.State),
             feed.StateDetail,
             feed.SourceUri,
             feed.Frames,
             feed.Bytes,
             feed.Drops,
-            restarts,
+            registry.TryGetSupervisor(feed.Name, out var supervisor) ? supervisor.Restarts : 0,
             feed.Pool.Outstanding,
             feed.Pool.Allocated,
+            registry.Jpeg.Quality,
+            jpeg,
             endpoints);
     }
 
@@ -64,6 +84,9 @@ internal sealed record FeedDto(
         _ => "stopped",
     };
 }
+
+/// <summary>A raw feed's JPEG encoder: frames encoded once each, whatever the number of viewers.</summary>
+internal sealed record JpegViewDto(long EncodedFrames, long SkippedFrames, long FailedFrames, int Viewers, bool Running, int Workers);
 
 /// <summary>An error body: <c>{"error": "..."}</c>.</summary>
 internal sealed record ErrorDto(string Error);

@@ -1,4 +1,5 @@
 using Osprey.Feeds;
+using Osprey.Media;
 using Osprey.Server.Viewers;
 
 namespace Osprey.Server.Endpoints;
@@ -17,33 +18,74 @@ internal static class FeedEndpoints
         app.Map("/ws/{**path}", async context =>
         {
             var path = (string?)context.Request.RouteValues["path"] ?? "";
-            if (!path.EndsWith("/raw", StringComparison.Ordinal))
+            var format = path.EndsWith("/raw", StringComparison.Ordinal) ? MediaFormat.Yuyv
+                : path.EndsWith("/jpeg", StringComparison.Ordinal) ? MediaFormat.Jpeg
+                : MediaFormat.Unknown;
+            if (format == MediaFormat.Unknown)
             {
-                await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No viewer endpoint at /ws/{path}; raw frames are at /ws/{{feed}}/raw.");
+                await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No viewer endpoint at /ws/{path}; frames are at /ws/{{feed}}/raw and /ws/{{feed}}/jpeg.");
                 return;
             }
 
-            var name = path[..^"/raw".Length];
-            if (!registry.TryGet(name, out var feed))
+            var name = path[..path.LastIndexOf('/')];
+            var feed = await ResolveAsync(context, registry, name, format);
+            if (feed is not null)
             {
-                await WriteErrorAsync(context, StatusCodes.Status404NotFound, UnknownFeed(registry, name));
-                return;
+                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
             }
-
-            await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
         });
 
         // The uWSGI article's page connects here: the first feed's raw frames.
         app.Map("/eyetoy", async context =>
         {
-            var feed = registry.Default;
-            if (feed is null)
+            if (registry.Default is not { } first)
             {
                 await WriteErrorAsync(context, StatusCodes.Status404NotFound, "No feed to serve: Osprey was started without sources.");
                 return;
             }
 
-            await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
+            var feed = await ResolveAsync(context, registry, first.Name, MediaFormat.Yuyv);
+            if (feed is not null)
+            {
+                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
+            }
+        });
+
+        app.MapGet("/mjpeg/{**name}", async (HttpContext context, string name) =>
+        {
+            var feed = await ResolveAsync(context, registry, name, MediaFormat.Jpeg);
+            if (feed is not null)
+            {
+                await MjpegViewer.ServeAsync(context, feed, lifetime.ApplicationStopping);
+            }
+        });
+
+        app.MapGet("/snapshot/{**file}", async (HttpContext context, string file) =>
+        {
+            if (!file.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase))
+            {
+                await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"Snapshots are at /snapshot/{{feed}}.jpg, not /snapshot/{file}.");
+                return;
+            }
+
+            var feed = await ResolveAsync(context, registry, file[..^4], MediaFormat.Jpeg);
+            if (feed is null)
+            {
+                return;
+            }
+
+            // Reading the feed starts its encoder if it is a raw feed's JPEG view; a snapshot is a viewer for a moment.
+            using var frame = await feed.WaitForFrameAsync(s_snapshotTimeout, context.RequestAborted) is { } taken ? new FrameLease(taken) : default;
+            if (frame.Frame is null)
+            {
+                await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, $"Feed '{feed.Name}' produced no frame within {s_snapshotTimeout.TotalSeconds:0} s.");
+                return;
+            }
+
+            context.Response.ContentType = "image/jpeg";
+            context.Response.ContentLength = frame.Frame.Length;
+            context.Response.Headers.CacheControl = "no-store";
+            await context.Response.Body.WriteAsync(frame.Frame.Memory, context.RequestAborted);
         });
 
         app.MapGet("/api/feeds", () =>
@@ -86,8 +128,28 @@ internal static class FeedEndpoints
             OspreyJson.Context.HealthDto));
     }
 
-    private static FeedDto ToDto(FeedRegistry registry, Feed feed) =>
-        FeedDto.From(feed, registry.TryGetSupervisor(feed.Name, out var supervisor) ? supervisor.Restarts : 0);
+    private static readonly TimeSpan s_snapshotTimeout = TimeSpan.FromSeconds(5);
+
+    private static FeedDto ToDto(FeedRegistry registry, Feed feed) => FeedDto.From(feed, registry);
+
+    /// <summary>The feed to read for a viewer of <paramref name="name"/> in <paramref name="format"/>; writes the error and returns null otherwise.</summary>
+    private static async Task<Feed?> ResolveAsync(HttpContext context, FeedRegistry registry, string name, MediaFormat format)
+    {
+        if (!registry.TryGet(name, out var feed))
+        {
+            await WriteErrorAsync(context, StatusCodes.Status404NotFound, UnknownFeed(registry, name));
+            return null;
+        }
+
+        var view = registry.GetView(feed, format, out var error);
+        if (view is null)
+        {
+            var status = registry.Jpeg.Available ? StatusCodes.Status404NotFound : StatusCodes.Status503ServiceUnavailable;
+            await WriteErrorAsync(context, status, error ?? $"Feed '{name}' has no {format.ToApiName()} view.");
+        }
+
+        return view;
+    }
 
     private static string UnknownFeed(FeedRegistry registry, string name)
     {

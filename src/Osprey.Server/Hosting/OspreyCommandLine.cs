@@ -20,6 +20,9 @@ internal sealed record OspreyOptions
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
+    /// <summary>JPEG quality 1-100 of frames Osprey encodes.</summary>
+    public int JpegQuality { get; init; } = 80;
+
     public bool ShowHelp { get; init; }
 }
 
@@ -40,10 +43,16 @@ internal static class OspreyCommandLine
           --bind ADDRESS      address to listen on, default 0.0.0.0       [OSPREY_BIND]
           --source NAME=URI   add a feed from a source; repeatable        [OSPREY_SOURCE, several separated by spaces]
                               e.g. video0=testpattern:?width=640&height=480&fps=30
+          --jpeg-quality Q    quality 1-100 of JPEGs Osprey encodes, default 80  [OSPREY_JPEG_QUALITY]
           --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
           -h, --help          show this help
 
-        Endpoints: /  (page)  /ws/{feed}/raw  /eyetoy  /api/feeds  /api/feeds/{feed}  /healthz
+        Source URIs: testpattern:?width=640&height=480&fps=30
+                     ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv&size=WxH&fps=N&quality=Q
+                       e.g. 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30'
+
+        Endpoints: /  (page)  /ws/{feed}/raw  /ws/{feed}/jpeg  /mjpeg/{feed}  /snapshot/{feed}.jpg
+                   /eyetoy  /api/feeds  /api/feeds/{feed}  /healthz
         """;
 
     public static OspreyOptions Parse(IReadOnlyList<string> args, Func<string, string?> environment)
@@ -51,7 +60,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
-        string? port = null, bind = null, logLevel = null;
+        string? port = null, bind = null, logLevel = null, jpegQuality = null;
         var sources = new List<string>();
         var help = false;
         var commandGiven = false;
@@ -78,6 +87,9 @@ internal static class OspreyCommandLine
                 case "--source":
                     sources.Add(inline ?? Next(args, ref i, flag));
                     break;
+                case "--jpeg-quality":
+                    jpegQuality = inline ?? Next(args, ref i, flag);
+                    break;
                 case "--log-level":
                     logLevel = inline ?? Next(args, ref i, flag);
                     break;
@@ -88,6 +100,7 @@ internal static class OspreyCommandLine
 
         port ??= environment("OSPREY_PORT") ?? environment("VW_PORT");
         bind ??= environment("OSPREY_BIND");
+        jpegQuality ??= environment("OSPREY_JPEG_QUALITY");
         logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL");
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
@@ -102,6 +115,7 @@ internal static class OspreyCommandLine
             Bind = bind is null ? IPAddress.Any : ParseAddress(bind),
             Sources = sources,
             LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
+            JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality),
         };
     }
 
@@ -133,6 +147,11 @@ internal static class OspreyCommandLine
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
             ? port
             : throw new FormatException($"Port '{text}' is not a number from 0 to 65535.");
+
+    private static int ParseQuality(string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var quality) && quality is >= 1 and <= 100
+            ? quality
+            : throw new FormatException($"JPEG quality '{text}' is not a number from 1 to 100.");
 
     private static IPAddress ParseAddress(string text)
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Server.Endpoints;
 using Osprey.Sources;
@@ -17,8 +18,9 @@ internal static partial class OspreyServer
 
     public static WebApplication Build(OspreyOptions options)
     {
-        // Sources are parsed before anything starts, so a typo fails fast with a clear message.
-        var sources = new List<(string Name, IFrameSource Source)>();
+        // Sources are parsed before anything starts, so a typo fails fast with a clear message; the real ones
+        // are made with the loggers once the host exists.
+        var sources = new List<(string Name, string Uri)>();
         foreach (var spec in options.Sources)
         {
             var (name, uri) = SourceFactory.ParseNamedSource(spec);
@@ -27,12 +29,13 @@ internal static partial class OspreyServer
                 throw new FormatException($"--source: feed name '{name}' is given twice.");
             }
 
-            sources.Add((name, SourceFactory.Create(uri)));
+            _ = SourceFactory.Create(uri);
+            sources.Add((name, uri));
         }
 
         if (sources.Count == 0 && options.Command == "serve")
         {
-            sources.Add((DefaultFeedName, SourceFactory.Create(DefaultSourceUri)));
+            sources.Add((DefaultFeedName, DefaultSourceUri));
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -56,7 +59,9 @@ internal static partial class OspreyServer
         // bytes to the kernel, so those direct sends can never overtake the 101 still in Kestrel's pipe.
         builder.WebHost.UseSockets(sockets => sockets.MaxWriteBufferSize = 2);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
-        builder.Services.AddSingleton(provider => CreateRegistry(provider, sources));
+        var jpegAvailable = TurboJpegLibrary.IsAvailable(out var jpegError);
+        var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
+        builder.Services.AddSingleton(provider => CreateRegistry(provider, sources, jpeg));
 
         var app = builder.Build();
         app.MapFeedEndpoints();
@@ -81,15 +86,26 @@ internal static partial class OspreyServer
 
     public static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
-    private static FeedRegistry CreateRegistry(IServiceProvider provider, List<(string Name, IFrameSource Source)> sources)
+    private static FeedRegistry CreateRegistry(IServiceProvider provider, List<(string Name, string Uri)> sources, JpegSettings jpeg)
     {
         var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
-        var registry = new FeedRegistry(loggerFactory);
-        foreach (var (name, source) in sources)
+        if (!jpeg.Available)
         {
-            registry.AddSource(name, source);
+            Log.JpegUnavailable(loggerFactory.CreateLogger("Osprey"), jpeg.UnavailableReason ?? "");
+        }
+
+        var registry = new FeedRegistry(loggerFactory, jpeg: jpeg);
+        foreach (var (name, uri) in sources)
+        {
+            registry.AddSource(name, SourceFactory.Create(uri, loggers: loggerFactory));
         }
 
         return registry;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(10, LogLevel.Error, "JPEG outputs (/mjpeg, /snapshot, /ws/{{feed}}/jpeg of raw feeds) are off: {Reason}")]
+        public static partial void JpegUnavailable(ILogger logger, string reason);
     }
 }

@@ -24,13 +24,22 @@ internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource
     }
 
     /// <summary>Sends <paramref name="header"/> then <paramref name="payload"/>; completes when the kernel has all of it.</summary>
-    public ValueTask<SocketError> SendAsync(ArraySegment<byte> header, ArraySegment<byte> payload)
+    public ValueTask<SocketError> SendAsync(ArraySegment<byte> header, ArraySegment<byte> payload) =>
+        SendAsync(header, payload, default);
+
+    /// <summary>Sends the three segments in order (empty ones are skipped) in one vectored send.</summary>
+    public ValueTask<SocketError> SendAsync(ArraySegment<byte> first, ArraySegment<byte> second, ArraySegment<byte> third)
     {
         _segments.Clear();
-        _segments.Add(header);
-        if (payload.Count > 0)
+        _segments.Add(first);
+        if (second.Count > 0)
         {
-            _segments.Add(payload);
+            _segments.Add(second);
+        }
+
+        if (third.Count > 0)
+        {
+            _segments.Add(third);
         }
 
         BufferList = _segments;

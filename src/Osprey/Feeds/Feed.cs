@@ -94,6 +94,12 @@ public sealed class Feed : IDisposable
     /// <summary>Publish rate over the last second or so; 0 when frames stopped coming.</summary>
     public double MeasuredFps => _fps.Current(Stopwatch.GetTimestamp());
 
+    /// <summary>
+    /// Called with the new reader count whenever a reader attaches or leaves, outside the feed's lock; lazy
+    /// transforms use it to run only while someone watches. Set once, before readers come.
+    /// </summary>
+    public Action<Feed, int>? ReaderCountChanged { get; set; }
+
     /// <summary>Sets the state shown by the API.</summary>
     public void SetState(FeedState state, string? detail = null)
     {
@@ -160,6 +166,7 @@ public sealed class Feed : IDisposable
     public FeedReader OpenReader(bool startAtLatest = true)
     {
         var reader = new FeedReader(this, startAtLatest ? 0 : LatestSequence);
+        int count;
         lock (_lock)
         {
             if (_disposed)
@@ -169,8 +176,10 @@ public sealed class Feed : IDisposable
             }
 
             _readers = [.. _readers, reader];
+            count = _readers.Length;
         }
 
+        ReaderCountChanged?.Invoke(this, count);
         return reader;
     }
 
@@ -219,6 +228,7 @@ public sealed class Feed : IDisposable
 
     internal void Detach(FeedReader reader)
     {
+        int count;
         lock (_lock)
         {
             var index = Array.IndexOf(_readers, reader);
@@ -231,7 +241,26 @@ public sealed class Feed : IDisposable
             Array.Copy(_readers, 0, readers, 0, index);
             Array.Copy(_readers, index + 1, readers, index, readers.Length - index);
             _readers = readers;
+            count = readers.Length;
         }
+
+        ReaderCountChanged?.Invoke(this, count);
+    }
+
+    /// <summary>
+    /// Lets go of the latched frame without ending the feed, so that the next reader waits for a fresh frame
+    /// instead of getting a stale one (a lazy transform that stopped and starts again).
+    /// </summary>
+    public void ClearLatest()
+    {
+        Frame? latest;
+        lock (_lock)
+        {
+            latest = _latest;
+            _latest = null;
+        }
+
+        latest?.Release();
     }
 
     /// <summary>Ends the feed: readers wake and finish, and the latched frame goes back to the pool.</summary>

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Osprey.Media;
 using Osprey.Sources;
+using Osprey.Transforms;
 
 namespace Osprey.Feeds;
 
@@ -14,16 +16,69 @@ public sealed class FeedRegistry : IAsyncDisposable
     private readonly ConcurrentDictionary<string, SourceSupervisor> _supervisors = new(StringComparer.Ordinal);
     private readonly Lock _orderLock = new();
     private readonly List<string> _order = [];
+    private readonly ConcurrentDictionary<string, JpegEncodeTransform> _jpegViews = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, JpegDecodeTransform> _rawViews = new(StringComparer.Ordinal);
+    private readonly Lock _viewLock = new();
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
     private int _disposed;
 
     /// <summary>Creates an empty registry.</summary>
-    public FeedRegistry(ILoggerFactory loggerFactory, TimeProvider? time = null)
+    public FeedRegistry(ILoggerFactory loggerFactory, TimeProvider? time = null, JpegSettings? jpeg = null)
     {
         _loggerFactory = loggerFactory;
         _time = time ?? TimeProvider.System;
+        Jpeg = jpeg ?? new JpegSettings();
     }
+
+    /// <summary>JPEG encoding settings, and whether libjpeg-turbo is there at all.</summary>
+    public JpegSettings Jpeg { get; }
+
+    /// <summary>
+    /// The feed to read for <paramref name="feed"/> in <paramref name="format"/> (<see cref="MediaFormat.Jpeg"/>
+    /// or <see cref="MediaFormat.Yuyv"/>): the feed itself when it already is, else its lazy derived feed. Null,
+    /// with a reason, when no conversion exists or the codec is missing.
+    /// </summary>
+    public Feed? GetView(Feed feed, MediaFormat format, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(feed);
+        var own = feed.Info.Format;
+        error = null;
+        if (own == format)
+        {
+            return feed;
+        }
+
+        var raw = own is MediaFormat.Yuyv or MediaFormat.Nv12;
+        if (format == MediaFormat.Jpeg && raw || format == MediaFormat.Yuyv && own == MediaFormat.Jpeg)
+        {
+            if (!Jpeg.Available)
+            {
+                error = Jpeg.UnavailableReason ?? "JPEG support is not available.";
+                return null;
+            }
+
+            lock (_viewLock)
+            {
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    error = "the server is stopping";
+                    return null;
+                }
+
+                var logger = _loggerFactory.CreateLogger("Osprey.Transforms");
+                return format == MediaFormat.Jpeg
+                    ? _jpegViews.GetOrAdd(feed.Name, _ => new JpegEncodeTransform(feed, Jpeg.Quality, logger)).Output
+                    : _rawViews.GetOrAdd(feed.Name, _ => new JpegDecodeTransform(feed, logger)).Output;
+            }
+        }
+
+        error = $"feed '{feed.Name}' carries {own.ToApiName()}, which cannot be shown as {format.ToApiName()}";
+        return null;
+    }
+
+    /// <summary>The JPEG encoder of a raw feed, if a JPEG viewer ever made one.</summary>
+    public bool TryGetJpegTransform(string name, out JpegEncodeTransform transform) => _jpegViews.TryGetValue(name, out transform!);
 
     /// <summary>Feeds in the order they were added.</summary>
     public IReadOnlyList<Feed> Feeds
@@ -107,9 +162,37 @@ public sealed class FeedRegistry : IAsyncDisposable
             await supervisor.DisposeAsync();
         }
 
+        lock (_viewLock)
+        {
+            // Taken so that no view is made while they are being disposed.
+        }
+
+        foreach (var view in _jpegViews.Values)
+        {
+            await view.DisposeAsync();
+        }
+
+        foreach (var view in _rawViews.Values)
+        {
+            await view.DisposeAsync();
+        }
+
         foreach (var feed in _feeds.Values)
         {
             feed.Dispose();
         }
     }
+}
+
+/// <summary>How JPEG is made, and whether it can be.</summary>
+public sealed record JpegSettings
+{
+    /// <summary>JPEG quality 1-100 for encoded frames (default 80).</summary>
+    public int Quality { get; init; } = 80;
+
+    /// <summary>False when libjpeg-turbo could not be loaded.</summary>
+    public bool Available { get; init; } = true;
+
+    /// <summary>Why JPEG is unavailable, naming the package to install.</summary>
+    public string? UnavailableReason { get; init; }
 }

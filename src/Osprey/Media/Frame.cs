@@ -75,6 +75,16 @@ public sealed class Frame
         return new Span<byte>(_buffer, 0, length);
     }
 
+    /// <summary>The buffer as memory, for a producer that fills it with asynchronous reads (a pipe, a socket).</summary>
+    public Memory<byte> GetWritableMemory(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _buffer.Length);
+        Debug.Assert(Volatile.Read(ref _references) == 1, "only the sole owner may write a frame");
+        _length = length;
+        return new Memory<byte>(_buffer, 0, length);
+    }
+
     /// <summary>Sets how many bytes of the buffer are media, after writing through <see cref="GetWritableSpan"/>.</summary>
     public void SetLength(int length)
     {

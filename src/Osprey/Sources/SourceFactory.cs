@@ -1,5 +1,7 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
+using Osprey.Sources.Ffmpeg;
 using Osprey.Sources.TestPattern;
 
 namespace Osprey.Sources;
@@ -8,10 +10,10 @@ namespace Osprey.Sources;
 public static class SourceFactory
 {
     /// <summary>The schemes this build understands.</summary>
-    public static IReadOnlyList<string> Schemes { get; } = ["testpattern"];
+    public static IReadOnlyList<string> Schemes { get; } = ["testpattern", "ffmpeg"];
 
     /// <summary>Makes the source <paramref name="uri"/> names; throws <see cref="FormatException"/> with a clear message.</summary>
-    public static IFrameSource Create(string uri, TimeProvider? time = null)
+    public static IFrameSource Create(string uri, TimeProvider? time = null, ILoggerFactory? loggers = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(uri);
         var colon = uri.IndexOf(':', StringComparison.Ordinal);
@@ -21,6 +23,11 @@ public static class SourceFactory
         }
 
         var scheme = uri[..colon].ToLowerInvariant();
+        if (scheme == "ffmpeg")
+        {
+            return new FfmpegSource(FfmpegOptions.Parse(uri), loggers?.CreateLogger("Osprey.Sources.Ffmpeg"), time);
+        }
+
         var query = ParseQuery(uri);
         return scheme switch
         {

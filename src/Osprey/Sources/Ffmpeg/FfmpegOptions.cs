@@ -1,0 +1,240 @@
+using System.Globalization;
+using System.Text;
+
+namespace Osprey.Sources.Ffmpeg;
+
+/// <summary>What ffmpeg writes to its stdout for Osprey.</summary>
+public enum FfmpegOutput
+{
+    /// <summary>Concatenated JPEG images (<c>-f mjpeg</c>), passed to JPEG viewers as they are.</summary>
+    Mjpeg,
+
+    /// <summary>Raw YUYV 4:2:2 frames of a fixed size (<c>-f rawvideo -pix_fmt yuyv422</c>).</summary>
+    Yuyv,
+}
+
+/// <summary>
+/// Options of an ffmpeg source, from <c>ffmpeg:&lt;input arguments&gt;#output=mjpeg|yuyv&amp;size=WxH&amp;fps=N&amp;qscale=Q&amp;codec=copy</c>.
+/// </summary>
+/// <remarks>
+/// The part before <c>#</c> is ffmpeg's input side, split like a shell would (quotes group words), e.g.
+/// <c>-re -f lavfi -i testsrc2=size=640x480:rate=30</c>, <c>-f v4l2 -input_format mjpeg -i /dev/video0</c> or
+/// <c>-rtsp_transport tcp -i rtsp://camera/stream</c>. Osprey adds the output side.
+/// </remarks>
+public sealed record FfmpegOptions
+{
+    /// <summary>ffmpeg's input arguments.</summary>
+    public IReadOnlyList<string> InputArguments { get; init; } = [];
+
+    /// <summary>What ffmpeg should write.</summary>
+    public FfmpegOutput Output { get; init; } = FfmpegOutput.Mjpeg;
+
+    /// <summary>Scale to this width (required for <see cref="FfmpegOutput.Yuyv"/>, default 640); 0 keeps the input's.</summary>
+    public int Width { get; init; }
+
+    /// <summary>Scale to this height; 0 keeps the input's.</summary>
+    public int Height { get; init; }
+
+    /// <summary>Output frame rate (ffmpeg <c>-r</c>); 0 keeps the input's.</summary>
+    public double Fps { get; init; }
+
+    /// <summary>MJPEG quantiser scale (ffmpeg <c>-q:v</c>, 2 best to 31 worst), default 5.</summary>
+    public int QScale { get; init; } = 5;
+
+    /// <summary>Pass an MJPEG input through without re-encoding (<c>-c:v copy</c>): for MJPEG cameras.</summary>
+    public bool Copy { get; init; }
+
+    /// <summary>The ffmpeg executable.</summary>
+    public string Executable { get; init; } = "ffmpeg";
+
+    /// <summary>The largest JPEG accepted from ffmpeg; larger ones are dropped and counted.</summary>
+    public int MaxImageSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Bytes in one raw frame.</summary>
+    public int RawFrameSize => Width * Height * 2;
+
+    /// <summary>The whole command line after the executable.</summary>
+    public IReadOnlyList<string> BuildArguments()
+    {
+        var args = new List<string> { "-hide_banner", "-nostdin", "-loglevel", "error" };
+        args.AddRange(InputArguments);
+        args.AddRange(["-an", "-sn", "-dn"]);
+        var scale = Width > 0 && Height > 0 ? $"scale={Width}:{Height}" : null;
+        if (Output == FfmpegOutput.Mjpeg)
+        {
+            if (Copy)
+            {
+                args.AddRange(["-c:v", "copy"]);
+            }
+            else
+            {
+                if (scale is not null)
+                {
+                    args.AddRange(["-vf", scale]);
+                }
+
+                args.AddRange(["-c:v", "mjpeg", "-q:v", QScale.ToString(CultureInfo.InvariantCulture)]);
+            }
+        }
+        else
+        {
+            args.AddRange(["-vf", scale ?? "scale=640:480", "-pix_fmt", "yuyv422"]);
+        }
+
+        if (Fps > 0 && !Copy)
+        {
+            args.AddRange(["-r", Fps.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        args.AddRange(["-f", Output == FfmpegOutput.Mjpeg ? "mjpeg" : "rawvideo", "pipe:1"]);
+        return args;
+    }
+
+    /// <summary>The canonical URI of these options.</summary>
+    public string ToUri()
+    {
+        var uri = new StringBuilder("ffmpeg:");
+        uri.AppendJoin(' ', InputArguments.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"'{a}'" : a));
+        uri.Append(CultureInfo.InvariantCulture, $"#output={(Output == FfmpegOutput.Mjpeg ? "mjpeg" : "yuyv")}");
+        if (Width > 0)
+        {
+            uri.Append(CultureInfo.InvariantCulture, $"&size={Width}x{Height}");
+        }
+
+        if (Fps > 0)
+        {
+            uri.Append(CultureInfo.InvariantCulture, $"&fps={Fps}");
+        }
+
+        if (Copy)
+        {
+            uri.Append("&codec=copy");
+        }
+
+        return uri.ToString();
+    }
+
+    /// <summary>Parses the URI; throws <see cref="FormatException"/> with a clear message.</summary>
+    public static FfmpegOptions Parse(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        var body = uri["ffmpeg:".Length..];
+        var hash = body.IndexOf('#', StringComparison.Ordinal);
+        var input = hash < 0 ? body : body[..hash];
+        var fragment = hash < 0 ? "" : body[(hash + 1)..];
+        var arguments = SplitArguments(input, uri);
+        if (!arguments.Contains("-i"))
+        {
+            throw new FormatException($"Source '{uri}': ffmpeg needs an input, e.g. ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30");
+        }
+
+        var options = new FfmpegOptions { InputArguments = arguments };
+        foreach (var pair in fragment.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = equals < 0 ? pair : pair[..equals];
+            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            options = key.ToLowerInvariant() switch
+            {
+                "output" => options with
+                {
+                    Output = value.ToLowerInvariant() switch
+                    {
+                        "mjpeg" or "jpeg" => FfmpegOutput.Mjpeg,
+                        "yuyv" or "raw" => FfmpegOutput.Yuyv,
+                        _ => throw new FormatException($"Source '{uri}': output '{value}' is not mjpeg or yuyv."),
+                    },
+                },
+                "size" => ParseSize(options, value, uri),
+                "fps" => options with { Fps = ParseNumber(value, "fps", uri, 0.1, 240) },
+                "qscale" => options with { QScale = (int)ParseNumber(value, "qscale", uri, 2, 31) },
+                "codec" when value == "copy" => options with { Copy = true },
+                _ => throw new FormatException($"Source '{uri}': unknown option '{key}' (known: output, size, fps, qscale, codec=copy)."),
+            };
+        }
+
+        if (options.Output == FfmpegOutput.Yuyv && options.Width == 0)
+        {
+            options = options with { Width = 640, Height = 480 };
+        }
+
+        if (options.Copy && (options.Output != FfmpegOutput.Mjpeg || options.Width > 0))
+        {
+            throw new FormatException($"Source '{uri}': codec=copy passes MJPEG through as it is; it cannot scale or output yuyv.");
+        }
+
+        return options;
+    }
+
+    private static FfmpegOptions ParseSize(FfmpegOptions options, string value, string uri)
+    {
+        var x = value.IndexOf('x', StringComparison.OrdinalIgnoreCase);
+        if (x <= 0 || !int.TryParse(value.AsSpan(0, x), NumberStyles.None, CultureInfo.InvariantCulture, out var width) ||
+            !int.TryParse(value.AsSpan(x + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var height) ||
+            width < 16 || height < 8 || width > 8192 || height > 8192 || width % 2 != 0)
+        {
+            throw new FormatException($"Source '{uri}': size '{value}' must be WIDTHxHEIGHT, width even, from 16x8 to 8192x8192.");
+        }
+
+        return options with { Width = width, Height = height };
+    }
+
+    private static double ParseNumber(string value, string key, string uri, double min, double max) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
+            ? number
+            : throw new FormatException($"Source '{uri}': {key} '{value}' must be a number from {min} to {max}.");
+
+    /// <summary>Splits like a shell: spaces separate words, single or double quotes group them.</summary>
+    internal static List<string> SplitArguments(string text, string uri)
+    {
+        var result = new List<string>();
+        var current = new StringBuilder();
+        char? quote = null;
+        var inWord = false;
+        foreach (var c in text)
+        {
+            if (quote is not null)
+            {
+                if (c == quote)
+                {
+                    quote = null;
+                }
+                else
+                {
+                    current.Append(c);
+                }
+            }
+            else if (c is '\'' or '"')
+            {
+                quote = c;
+                inWord = true;
+            }
+            else if (char.IsWhiteSpace(c))
+            {
+                if (inWord)
+                {
+                    result.Add(current.ToString());
+                    current.Clear();
+                    inWord = false;
+                }
+            }
+            else
+            {
+                current.Append(c);
+                inWord = true;
+            }
+        }
+
+        if (quote is not null)
+        {
+            throw new FormatException($"Source '{uri}': a quote is not closed.");
+        }
+
+        if (inWord)
+        {
+            result.Add(current.ToString());
+        }
+
+        return result;
+    }
+}

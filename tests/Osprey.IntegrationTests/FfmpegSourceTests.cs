@@ -1,0 +1,112 @@
+using System.Text.Json;
+using Osprey.Codecs.Jpeg;
+using Osprey.Containers.Jpeg;
+using Osprey.IntegrationTests.Infrastructure;
+
+namespace Osprey.IntegrationTests;
+
+public class FfmpegSourceTests
+{
+    private const string MjpegSource = "cam=ffmpeg:-re -f lavfi -i testsrc2=size=320x240:rate=30";
+    private const string RawSource = "raw=ffmpeg:-re -f lavfi -i testsrc2=size=320x240:rate=30#output=yuyv&size=320x240";
+
+    [Fact]
+    public async Task MjpegFromFfmpeg_ReachesMjpegAndWebSocketViewers_AndARawViewerThroughTheDecoder()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", MjpegSource);
+        using var mjpeg = await MjpegClient.ConnectAsync(server.Http("mjpeg/cam"));
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        using var raw = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/raw"));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var decoder = new JpegDecoder();
+        var yuyv = new byte[320 * 240 * 2];
+        uint last = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            var (_, jpeg) = await mjpeg.ReadPartAsync(cts.Token);
+            Assert.True(JpegProbe.TryRead(jpeg, out var probe));
+            Assert.True(probe.Counter > last);
+            last = probe.Counter;
+            Assert.True(decoder.TryDecodeToYuyv(jpeg, yuyv, out var w, out var h, out var error), error);
+            Assert.Equal((320, 240), (w, h));
+        }
+
+        await ws.ReceiveFramesAsync(5, TimeSpan.FromSeconds(20));
+        Assert.True(JpegProbe.TryRead(ws.LastFrame, out _));
+
+        await raw.ReceiveFramesAsync(5, TimeSpan.FromSeconds(20));
+        Assert.All(raw.Sizes, size => Assert.Equal(320 * 240 * 2, size));
+        Assert.Equal(0, raw.TornFrames);
+        Assert.True(raw.Headers.Count > 0, "the probe travels from the JPEG into the decoded raw frame");
+
+        using var http = new HttpClient();
+        using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/cam")));
+        Assert.Equal("jpeg", feed.RootElement.GetProperty("format").GetString());
+        Assert.Equal(320, feed.RootElement.GetProperty("width").GetInt32());
+    }
+
+    [Fact]
+    public async Task RawYuyvFromFfmpeg_ReachesRawViewers_AndIsEncodedForJpegViewers()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", RawSource);
+        using var raw = await RawFrameClient.ConnectAsync(server.Ws("ws/raw/raw"));
+        using var jpeg = await RawFrameClient.ConnectAsync(server.Ws("ws/raw/jpeg"));
+        await raw.ReceiveFramesAsync(10, TimeSpan.FromSeconds(20));
+        await jpeg.ReceiveFramesAsync(10, TimeSpan.FromSeconds(20));
+        Assert.All(raw.Sizes, size => Assert.Equal(320 * 240 * 2, size));
+        using var decoder = new JpegDecoder();
+        Assert.True(decoder.TryDecodeToYuyv(jpeg.LastFrame, new byte[320 * 240 * 2], out var w, out var h, out var error), error);
+        Assert.Equal((320, 240), (w, h));
+    }
+
+    [Fact]
+    public async Task KillingTheFfmpegChild_RestartsTheSource_WhileViewersContinue_AndStoppingOspreyLeavesNoFfmpeg()
+    {
+        var server = await OspreyProcess.StartAsync("stream", "--source", MjpegSource);
+        await using var _ = server;
+        using var viewer = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await viewer.ReceiveFramesAsync(5, TimeSpan.FromSeconds(20));
+
+        var children = ChildProcesses.Of(server.Pid, "ffmpeg");
+        Assert.Single(children);
+        Assert.Equal(0, ChildProcesses.Signal(children[0], 9));
+
+        // Backoff is 1 s; the viewer stays connected and frames resume from a new ffmpeg.
+        await viewer.ReceiveFramesAsync(20, TimeSpan.FromSeconds(20));
+        var restarted = ChildProcesses.Of(server.Pid, "ffmpeg");
+        Assert.Single(restarted);
+        Assert.NotEqual(children[0], restarted[0]);
+        using var http = new HttpClient();
+        using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/cam")));
+        Assert.True(feed.RootElement.GetProperty("restarts").GetInt64() >= 1);
+
+        server.Terminate();
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        for (var i = 0; i < 20 && ChildProcesses.IsAlive(restarted[0]); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.False(ChildProcesses.IsAlive(restarted[0]), "ffmpeg outlived osprey");
+    }
+
+    [Fact]
+    public async Task AnFfmpegInputThatFails_ShowsItsErrorInTheFeedState_AndIsRetried()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", "bad=ffmpeg:-f lavfi -i nosuchfilter");
+        using var http = new HttpClient();
+        string? detail = null;
+        for (var i = 0; i < 50 && detail is null; i++)
+        {
+            await Task.Delay(100);
+            using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/bad")));
+            if (feed.RootElement.GetProperty("state").GetString() == "restarting")
+            {
+                detail = feed.RootElement.GetProperty("stateDetail").GetString();
+            }
+        }
+
+        Assert.NotNull(detail);
+        Assert.Contains("ffmpeg exited", detail);
+    }
+}
