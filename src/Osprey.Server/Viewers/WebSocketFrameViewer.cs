@@ -163,7 +163,8 @@ internal sealed partial class WebSocketFrameViewer
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = new byte[4096];
+        // Viewers send little (pings, a close): a small buffer per connection keeps thousands of them cheap.
+        var buffer = new byte[512];
         try
         {
             while (!_clientClosed)

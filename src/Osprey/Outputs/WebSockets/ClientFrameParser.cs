@@ -13,7 +13,9 @@ public sealed class ClientFrameParser
     public const int MaxPayload = 64 * 1024;
 
     private readonly byte[] _header = new byte[14];
-    private readonly byte[] _payload = new byte[MaxPayload];
+    // Sized for control frames (at most 125 bytes); grown only if a client sends a larger message, so that
+    // thousands of viewers that never speak cost 128 bytes each here, not 64 KiB.
+    private byte[] _payload = new byte[128];
     private int _headerFilled;
     private int _headerNeeded = 2;
     private long _payloadLength;
@@ -133,6 +135,11 @@ public sealed class ClientFrameParser
         if (_payloadLength > MaxPayload)
         {
             return Fail($"client message of {_payloadLength} bytes is over the {MaxPayload}-byte limit", 1009);
+        }
+
+        if (_payloadLength > _payload.Length)
+        {
+            _payload = new byte[Math.Min(MaxPayload, Math.Max((int)_payloadLength, _payload.Length * 2))];
         }
 
         _payloadFilled = 0;
