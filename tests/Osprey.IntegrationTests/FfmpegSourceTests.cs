@@ -46,6 +46,42 @@ public class FfmpegSourceTests
     }
 
     [Fact]
+    public async Task MjpegPassedThroughWithCodecCopy_ReachesViewersByteForByte_PlusOnlyTheProbe()
+    {
+        // An MJPEG file stands in for an MJPEG camera: its frames must arrive unchanged (no re-encode).
+        var directory = Directory.CreateTempSubdirectory("osprey-mjpeg-");
+        try
+        {
+            var file = Path.Combine(directory.FullName, "clip.mjpg");
+            using (var ffmpeg = System.Diagnostics.Process.Start("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-frames:v", "30", "-q:v", "4", "-f", "mjpeg", file])!)
+            {
+                await ffmpeg.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.Equal(0, ffmpeg.ExitCode);
+            }
+
+            var originals = new HashSet<string>();
+            new JpegStreamSplitter().Push(await File.ReadAllBytesAsync(file), originals, static (set, jpeg) => set.Add(Convert.ToBase64String(jpeg)));
+            Assert.Equal(30, originals.Count);
+
+            await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=ffmpeg:-re -stream_loop -1 -f mjpeg -i {file}#codec=copy");
+            using var viewer = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+            for (var i = 0; i < 10; i++)
+            {
+                await viewer.ReceiveFramesAsync(1, TimeSpan.FromSeconds(20));
+                var received = viewer.LastFrame;
+                Assert.True(JpegProbe.TryRead(received, out var probe));
+                Assert.Equal((uint)received.Length, probe.PayloadSize);
+                byte[] original = [0xFF, 0xD8, .. received[JpegProbe.PrefixSize..]];
+                Assert.Contains(Convert.ToBase64String(original), originals);
+            }
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task RawYuyvFromFfmpeg_ReachesRawViewers_AndIsEncodedForJpegViewers()
     {
         await using var server = await OspreyProcess.StartAsync("stream", "--source", RawSource);
