@@ -11,28 +11,57 @@ public class FfmpegSourceTests
     private const string RawSource = "raw=ffmpeg:-re -f lavfi -i testsrc2=size=320x240:rate=30#output=yuyv&size=320x240";
 
     [Fact]
-    public async Task MjpegFromFfmpeg_ReachesMjpegAndWebSocketViewers_AndARawViewerThroughTheDecoder()
+    public async Task MjpegFromFfmpeg_ReachesTwentyMjpegAndTwentyWebSocketViewers_AndARawViewerThroughTheDecoder()
     {
         await using var server = await OspreyProcess.StartAsync("stream", "--source", MjpegSource);
-        using var mjpeg = await MjpegClient.ConnectAsync(server.Http("mjpeg/cam"));
-        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        var mjpegViewers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => MjpegClient.ConnectAsync(server.Http("mjpeg/cam"))));
+        var wsViewers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"))));
         using var raw = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/raw"));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        using var decoder = new JpegDecoder();
-        var yuyv = new byte[320 * 240 * 2];
-        uint last = 0;
-        for (var i = 0; i < 10; i++)
+        try
         {
-            var (_, jpeg) = await mjpeg.ReadPartAsync(cts.Token);
-            Assert.True(JpegProbe.TryRead(jpeg, out var probe));
-            Assert.True(probe.Counter > last);
-            last = probe.Counter;
-            Assert.True(decoder.TryDecodeToYuyv(jpeg, yuyv, out var w, out var h, out var error), error);
-            Assert.Equal((320, 240), (w, h));
-        }
+            var received = await Task.WhenAll(
+                mjpegViewers.Select(async viewer =>
+                {
+                    var images = new List<byte[]>();
+                    for (var i = 0; i < 10; i++)
+                    {
+                        images.Add((await viewer.ReadPartAsync(cts.Token)).Jpeg);
+                    }
 
-        await ws.ReceiveFramesAsync(5, TimeSpan.FromSeconds(20));
-        Assert.True(JpegProbe.TryRead(ws.LastFrame, out _));
+                    return images;
+                }).Concat(wsViewers.Select(async viewer =>
+                {
+                    var images = new List<byte[]>();
+                    for (var i = 0; i < 10; i++)
+                    {
+                        await viewer.ReceiveFramesAsync(1, TimeSpan.FromSeconds(20));
+                        images.Add(viewer.LastFrame.ToArray());
+                    }
+
+                    return images;
+                })));
+
+            using var decoder = new JpegDecoder();
+            var yuyv = new byte[320 * 240 * 2];
+            foreach (var images in received)
+            {
+                uint last = 0;
+                foreach (var jpeg in images)
+                {
+                    Assert.True(JpegProbe.TryRead(jpeg, out var probe));
+                    Assert.True(probe.Counter > last, $"counter {probe.Counter} after {last}");
+                    last = probe.Counter;
+                    Assert.True(decoder.TryDecodeToYuyv(jpeg, yuyv, out var w, out var h, out var error), error);
+                    Assert.Equal((320, 240), (w, h));
+                }
+            }
+        }
+        finally
+        {
+            Array.ForEach(mjpegViewers, v => v.Dispose());
+            Array.ForEach(wsViewers, v => v.Dispose());
+        }
 
         await raw.ReceiveFramesAsync(5, TimeSpan.FromSeconds(20));
         Assert.All(raw.Sizes, size => Assert.Equal(320 * 240 * 2, size));

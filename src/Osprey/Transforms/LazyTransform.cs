@@ -171,7 +171,7 @@ public abstract partial class LazyTransform<TWorker> : IAsyncDisposable
                 continue;
             }
 
-            PublishInOrder(input.Sequence, output);
+            PublishInOrder(input.Sequence, output, cancellationToken);
         }
     }
 
@@ -194,10 +194,18 @@ public abstract partial class LazyTransform<TWorker> : IAsyncDisposable
         }
     }
 
-    private void PublishInOrder(long sourceSequence, Frame output)
+    private void PublishInOrder(long sourceSequence, Frame output, CancellationToken run)
     {
         lock (_lock)
         {
+            if (run.IsCancellationRequested)
+            {
+                // The last viewer left while this frame was in work: stopping cancels under this lock and
+                // drops the latched result, so publishing now would latch a stale frame for the next viewer.
+                output.Release();
+                return;
+            }
+
             if (sourceSequence < _lastPublished)
             {
                 // A faster worker published a newer frame: this one would go back in time.
