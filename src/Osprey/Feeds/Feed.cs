@@ -21,6 +21,11 @@ public sealed class Feed : IDisposable
     private Frame? _latest;
     private long _sequence;
     private FeedReader[] _readers = [];
+    private OrderedFeedReader[] _orderedReaders = [];
+    private readonly List<Frame> _groupOfPictures = [];
+    private long _groupOfPicturesBytes;
+    private bool _groupOfPicturesBroken;
+    private StreamHeader? _header;
     private long _frames;
     private long _bytes;
     private long _drops;
@@ -76,8 +81,31 @@ public sealed class Feed : IDisposable
     /// <summary>The sequence number of the newest frame (0 before the first).</summary>
     public long LatestSequence => Volatile.Read(ref _sequence);
 
-    /// <summary>Readers attached now.</summary>
-    public int ReaderCount => Volatile.Read(ref _readers).Length;
+    /// <summary>Readers attached now, in either mode.</summary>
+    public int ReaderCount => Volatile.Read(ref _readers).Length + Volatile.Read(ref _orderedReaders).Length;
+
+    /// <summary>
+    /// Keep the frames since the latest key frame so that a new ordered reader starts at once from it (H.264,
+    /// fMP4, MPEG-TS feeds). Bounded by <see cref="MaxGroupOfPicturesFrames"/> and
+    /// <see cref="MaxGroupOfPicturesBytes"/>; past them the cache is dropped until the next key frame.
+    /// </summary>
+    public bool KeepGroupOfPictures { get; init; }
+
+    /// <summary>The most frames the group-of-pictures cache holds.</summary>
+    public int MaxGroupOfPicturesFrames { get; init; } = 600;
+
+    /// <summary>The most bytes the group-of-pictures cache holds.</summary>
+    public long MaxGroupOfPicturesBytes { get; init; } = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// What a container stream's viewers need before its frames (an fMP4 init segment and MIME type); frames
+    /// carry the <see cref="StreamHeader.Version"/> they belong to in <see cref="Frame.HeaderVersion"/>.
+    /// </summary>
+    public StreamHeader? Header
+    {
+        get => Volatile.Read(ref _header);
+        set => Volatile.Write(ref _header, value);
+    }
 
     /// <summary>Frames published.</summary>
     public long Frames => Interlocked.Read(ref _frames);
@@ -132,6 +160,13 @@ public sealed class Feed : IDisposable
                 previous = _latest;
                 _latest = frame;
                 readers = _readers;
+                CacheGroupOfPictures(frame);
+                // Ordered readers get every frame, in sequence order: offered under the lock.
+                foreach (var ordered in _orderedReaders)
+                {
+                    ordered.Offer(frame);
+                }
+
                 _frames++;
                 _bytes += frame.Length;
                 _fps.Tick(Stopwatch.GetTimestamp());
@@ -183,6 +218,50 @@ public sealed class Feed : IDisposable
         return reader;
     }
 
+    /// <summary>
+    /// Attaches a reader in the <em>ordered</em> mode: every frame in order through a queue of
+    /// <paramref name="capacity"/> frames, skipping to the next key frame when it falls behind.
+    /// </summary>
+    /// <param name="capacity">The most frames queued for the reader.</param>
+    /// <param name="startAtNextKeyFrame">Wait for the next key frame (the live edge) instead of starting with the cached group of pictures.</param>
+    public OrderedFeedReader OpenOrderedReader(int capacity = 90, bool startAtNextKeyFrame = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
+        var reader = new OrderedFeedReader(this, capacity, waitForKeyFrame: true);
+        int count;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                reader.MarkClosed();
+                return reader;
+            }
+
+            if (!startAtNextKeyFrame)
+            {
+                reader.Prime(_groupOfPictures);
+            }
+
+            _orderedReaders = [.. _orderedReaders, reader];
+            count = _readers.Length + _orderedReaders.Length;
+        }
+
+        ReaderCountChanged?.Invoke(this, count);
+        return reader;
+    }
+
+    /// <summary>Frames in the group-of-pictures cache now (for tests and the API).</summary>
+    public int CachedGroupOfPicturesFrames
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _groupOfPictures.Count;
+            }
+        }
+    }
+
     /// <summary>Waits for the first frame, up to <paramref name="timeout"/>; null when none came.</summary>
     public async Task<Frame?> WaitForFrameAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -231,20 +310,89 @@ public sealed class Feed : IDisposable
         int count;
         lock (_lock)
         {
-            var index = Array.IndexOf(_readers, reader);
-            if (index < 0)
+            if (!TryRemove(ref _readers, reader))
             {
                 return;
             }
 
-            var readers = new FeedReader[_readers.Length - 1];
-            Array.Copy(_readers, 0, readers, 0, index);
-            Array.Copy(_readers, index + 1, readers, index, readers.Length - index);
-            _readers = readers;
-            count = readers.Length;
+            count = _readers.Length + _orderedReaders.Length;
         }
 
         ReaderCountChanged?.Invoke(this, count);
+    }
+
+    internal void Detach(OrderedFeedReader reader)
+    {
+        int count;
+        lock (_lock)
+        {
+            if (!TryRemove(ref _orderedReaders, reader))
+            {
+                return;
+            }
+
+            count = _readers.Length + _orderedReaders.Length;
+        }
+
+        ReaderCountChanged?.Invoke(this, count);
+    }
+
+    private static bool TryRemove<T>(ref T[] array, T item)
+        where T : class
+    {
+        var index = Array.IndexOf(array, item);
+        if (index < 0)
+        {
+            return false;
+        }
+
+        var copy = new T[array.Length - 1];
+        Array.Copy(array, 0, copy, 0, index);
+        Array.Copy(array, index + 1, copy, index, copy.Length - index);
+        array = copy;
+        return true;
+    }
+
+    /// <summary>Under the lock: the cache restarts at each key frame and gives up when it grows past its bounds.</summary>
+    private void CacheGroupOfPictures(Frame frame)
+    {
+        if (!KeepGroupOfPictures)
+        {
+            return;
+        }
+
+        if (frame.IsKeyFrame)
+        {
+            ReleaseGroupOfPictures();
+            _groupOfPicturesBroken = false;
+        }
+        else if (_groupOfPicturesBroken || _groupOfPictures.Count == 0)
+        {
+            return; // no key frame to start from yet
+        }
+
+        if (_groupOfPictures.Count >= MaxGroupOfPicturesFrames || _groupOfPicturesBytes + frame.Length > MaxGroupOfPicturesBytes)
+        {
+            // A group too long to keep: new readers wait for the next key frame instead.
+            ReleaseGroupOfPictures();
+            _groupOfPicturesBroken = true;
+            return;
+        }
+
+        frame.AddReference();
+        _groupOfPictures.Add(frame);
+        _groupOfPicturesBytes += frame.Length;
+    }
+
+    private void ReleaseGroupOfPictures()
+    {
+        foreach (var cached in _groupOfPictures)
+        {
+            cached.Release();
+        }
+
+        _groupOfPictures.Clear();
+        _groupOfPicturesBytes = 0;
     }
 
     /// <summary>
@@ -258,6 +406,7 @@ public sealed class Feed : IDisposable
         {
             latest = _latest;
             _latest = null;
+            ReleaseGroupOfPictures();
         }
 
         latest?.Release();
@@ -268,6 +417,7 @@ public sealed class Feed : IDisposable
     {
         Frame? latest;
         FeedReader[] readers;
+        OrderedFeedReader[] ordered;
         lock (_lock)
         {
             if (_disposed)
@@ -281,10 +431,18 @@ public sealed class Feed : IDisposable
             _latest = null;
             readers = _readers;
             _readers = [];
+            ordered = _orderedReaders;
+            _orderedReaders = [];
+            ReleaseGroupOfPictures();
         }
 
         latest?.Release();
         foreach (var reader in readers)
+        {
+            reader.MarkClosed();
+        }
+
+        foreach (var reader in ordered)
         {
             reader.MarkClosed();
         }
@@ -309,6 +467,12 @@ public enum FeedState
     /// <summary>Shut down.</summary>
     Stopped,
 }
+
+/// <summary>
+/// What a container stream's viewers get before any frame: for fMP4, the MIME type with its codec string and the
+/// init segment. A new version (new SPS/PPS) means viewers must be sent the new header before its frames.
+/// </summary>
+public sealed record StreamHeader(int Version, string MimeType, ReadOnlyMemory<byte> InitSegment, string? DecoderConfigJson = null);
 
 /// <summary>What a feed carries: format, picture size and nominal frame rate.</summary>
 public readonly record struct VideoInfo(MediaFormat Format, int Width, int Height, double Fps);

@@ -50,6 +50,9 @@ public sealed class Frame
     /// <summary>Picture height in pixels (0 when not a picture).</summary>
     public int Height { get; set; }
 
+    /// <summary>The <see cref="Feeds.StreamHeader.Version"/> of the container header this frame belongs to (fMP4 fragments).</summary>
+    public int HeaderVersion { get; set; }
+
     /// <summary>True when a decoder can start at this frame (always true for raw and JPEG).</summary>
     public bool IsKeyFrame { get; set; }
 
@@ -125,6 +128,7 @@ public sealed class Frame
         Width = 0;
         Height = 0;
         IsKeyFrame = true;
+        HeaderVersion = 0;
     }
 
     private static void ThrowOverReleased() =>

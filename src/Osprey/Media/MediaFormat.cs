@@ -20,6 +20,12 @@ public enum MediaFormat
 
     /// <summary>A chunk of an MPEG transport stream.</summary>
     MpegTs,
+
+    /// <summary>One fragmented-MP4 media segment (moof + mdat) of an H.264 stream; the init segment is the feed's header.</summary>
+    Fmp4,
+
+    /// <summary>One media segment in BerryMSE's exact layout (one slice NAL per segment).</summary>
+    BerryMse,
 }
 
 /// <summary>Lower-case names used in URLs and the REST API.</summary>
@@ -33,6 +39,8 @@ public static class MediaFormatNames
         MediaFormat.Jpeg => "jpeg",
         MediaFormat.H264 => "h264",
         MediaFormat.MpegTs => "mpegts",
+        MediaFormat.Fmp4 => "fmp4",
+        MediaFormat.BerryMse => "berrymse",
         _ => "unknown",
     };
 }
