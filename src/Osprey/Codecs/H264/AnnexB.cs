@@ -1,0 +1,111 @@
+namespace Osprey.Codecs.H264;
+
+/// <summary>
+/// The H.264 Annex B byte stream format: NAL units separated by start codes (ITU-T H.264 Annex B.1).
+/// </summary>
+/// <remarks>
+/// <code>
+/// [00]* 00 00 01 [NAL] [00]* 00 00 01 [NAL] ... [00]*
+///  │     └ start code prefix (3 bytes; a 4-byte start code is a zero_byte plus these 3)
+///  └ leading_zero_8bits / trailing_zero_8bits: belong to no NAL
+/// NAL:  [header: forbidden_zero_bit(1) nal_ref_idc(2) nal_unit_type(5)] [payload with emulation prevention]
+/// </code>
+/// Emulation prevention (§7.4.1) guarantees that 00 00 00, 00 00 01 and 00 00 02 never occur inside a NAL, and a
+/// NAL's last byte is never 00 (rbsp_trailing_bits end with a 1 bit; cabac_zero_words are written 00 00 03), so
+/// trimming trailing zeros never cuts into a NAL.
+/// </remarks>
+public static class AnnexB
+{
+    /// <summary>The 3-byte start code prefix 00 00 01.</summary>
+    internal static ReadOnlySpan<byte> StartCode => [0, 0, 1];
+
+    /// <summary>
+    /// Enumerates NAL units (start codes removed, trailing zero bytes trimmed) of an Annex B buffer with 3- and
+    /// 4-byte start codes; bytes before the first start code are skipped.
+    /// </summary>
+    /// <remarks>
+    /// A buffer with no start code yields no NAL unit. NAL units that are empty after trimming are skipped. A
+    /// truncated last NAL unit is yielded as it is: the buffer cannot tell it from a whole one. Allocates nothing.
+    /// </remarks>
+    public static NalEnumerator EnumerateNalUnits(ReadOnlySpan<byte> annexB) => new(annexB);
+
+    /// <summary>The type of a NAL unit (<c>nal[0] &amp; 0x1F</c>); <see cref="NalUnitType.Unspecified"/> for an empty one.</summary>
+    public static NalUnitType TypeOf(ReadOnlySpan<byte> nal) => nal.IsEmpty ? NalUnitType.Unspecified : (NalUnitType)(nal[0] & 0x1F);
+
+    /// <summary>True when the buffer holds a NAL unit of type <see cref="NalUnitType.Idr"/>.</summary>
+    public static bool ContainsIdr(ReadOnlySpan<byte> annexB)
+    {
+        foreach (var nal in EnumerateNalUnits(annexB))
+        {
+            if (TypeOf(nal) == NalUnitType.Idr)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>True for the coded-slice types 1 to 5 (VCL NAL units of a primary picture).</summary>
+    internal static bool IsVcl(NalUnitType type) => type is >= NalUnitType.Slice and <= NalUnitType.Idr;
+
+    /// <summary>The span without its trailing zero bytes.</summary>
+    internal static ReadOnlySpan<byte> TrimTrailingZeros(ReadOnlySpan<byte> span)
+    {
+        var last = span.LastIndexOfAnyExcept((byte)0);
+        return span[..(last + 1)];
+    }
+}
+
+/// <summary>Enumerates the NAL units of an Annex B buffer; see <see cref="AnnexB.EnumerateNalUnits"/>.</summary>
+public ref struct NalEnumerator
+{
+    // Bytes after the last start code found; _done once the buffer is exhausted.
+    private ReadOnlySpan<byte> _rest;
+    private bool _done;
+
+    internal NalEnumerator(ReadOnlySpan<byte> annexB)
+    {
+        var first = annexB.IndexOf(AnnexB.StartCode);
+        _done = first < 0;
+        _rest = _done ? default : annexB[(first + 3)..];
+        Current = default;
+    }
+
+    /// <summary>The current NAL unit: header byte first, no start code, no trailing zeros.</summary>
+    public ReadOnlySpan<byte> Current { readonly get; private set; }
+
+    /// <summary>Returns this enumerator, for <c>foreach</c>.</summary>
+    public readonly NalEnumerator GetEnumerator() => this;
+
+    /// <summary>Moves to the next non-empty NAL unit.</summary>
+    public bool MoveNext()
+    {
+        while (!_done)
+        {
+            // The vectorised sequence search does the work: inside a NAL, 00 00 only occurs as 00 00 03.
+            var next = _rest.IndexOf(AnnexB.StartCode);
+            ReadOnlySpan<byte> nal;
+            if (next < 0)
+            {
+                nal = _rest;
+                _done = true;
+            }
+            else
+            {
+                nal = _rest[..next];
+                _rest = _rest[(next + 3)..];
+            }
+
+            nal = AnnexB.TrimTrailingZeros(nal);
+            if (!nal.IsEmpty)
+            {
+                Current = nal;
+                return true;
+            }
+        }
+
+        Current = default;
+        return false;
+    }
+}

@@ -1,0 +1,184 @@
+using System.Buffers.Binary;
+
+namespace Osprey.Containers.Mp4;
+
+/// <summary>
+/// BerryMSE's exact fragmented-MP4 layout (Ch3ri0ur/berrymse <c>src/bmff/bmff.go</c>), so that its unmodified
+/// page (<c>msevideo.js</c>) plays Osprey's <c>/video_websocket</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The page classifies each WebSocket message by absolute offsets: bytes 76-79 == "trun" mean a media segment,
+/// and byte 92, the top byte of trun's first_sample_flags, is 2 for an IDR and 1 otherwise; anything else is an
+/// init segment. So nothing here may move: no extra box, no other tfhd or trun flags, one sample per trun.
+/// </para>
+/// <para>Init segment (S, P: SPS and PPS lengths), which differs from <see cref="Fmp4Writer"/>'s where noted:</para>
+/// <code>
+/// ftyp  36         isom, 0x200, [isom iso2 iso5 avc1 mp41]
+/// moov  628+S+P
+///   mvhd  108      timescale 1000, next_track_ID 0xFFFFFFFF
+///   trak  456+S+P
+///     tkhd  92     flags 7 (enabled, in movie, in preview), track 1, width, height 16.16
+///     mdia  356+S+P
+///       mdhd  32   timescale 10000, language und
+///       hdlr  55   'vide', "MicroMSE Video Handler\0"
+///       minf  261+S+P
+///         vmhd 20, dinf 36
+///         stbl  197+S+P
+///           stsd  121+S+P   avc1 86 + avcC 19+S+P (no high-profile tail)
+///           stsz 20, stsc 16, stts 16, stco 16   (this order)
+///   mvex  56
+///     mehd  16     fragment_duration 0
+///     trex  32     default_sample_flags 0x00010000
+/// </code>
+/// <para>Media segment: one NAL unit (normally a slice) as one sample.</para>
+/// <code>
+/// offset size
+///   0  104  moof
+///   8   16    mfhd        sequence_number
+///  24   80    traf
+///  32   20      tfhd      flags 0x020020 (default-base-is-moof, default-sample-flags), track 1, 0x01010000
+///  52   20      tfdt      version 1, baseMediaDecodeTime (64-bit, 10 kHz)
+///  72   32      trun      flags 0x000305 ('trun' at 76-79), sample_count 1, data_offset 112 (88),
+///                         first_sample_flags (92: 0x02000000 IDR, else 0x01010000), duration (96), size (100)
+/// 104    8  mdat header
+/// 112    4  NAL length
+/// 116       NAL
+/// </code>
+/// <para>
+/// BerryMSE itself sends 330 per frame in duration and tfdt (30.3 fps in its 10 kHz timescale) whatever the camera
+/// does; here the caller passes real values. All methods are pure and thread-safe; nothing is allocated.
+/// </para>
+/// </remarks>
+public static class BerryMseWriter
+{
+    /// <summary>Bytes of the moof box of every media segment; the page depends on it.</summary>
+    public const int MoofSize = 104;
+
+    /// <summary>The media timescale (mdhd) BerryMSE declares: tfdt and durations count 1/10000 s.</summary>
+    public const uint Timescale = 10000;
+
+    /// <summary>Where the page looks for the 'trun' fourcc.</summary>
+    public const int TrunTypeOffset = 76;
+
+    /// <summary>Where the page reads the top byte of first_sample_flags: 2 for IDR, 1 otherwise.</summary>
+    public const int SyncFlagOffset = 92;
+
+    private const int MehdSize = BoxWriter.FullHeaderSize + 4;
+    private const int MvexSize = BoxWriter.HeaderSize + MehdSize + BoxWriter.TrexSize;
+    private const int MfhdSize = BoxWriter.FullHeaderSize + 4;
+    private const int TfhdSize = BoxWriter.FullHeaderSize + 8;
+    private const int TfdtSize = BoxWriter.FullHeaderSize + 8;
+    private const int TrunSize = BoxWriter.FullHeaderSize + 4 + 4 + 12;
+    private const int TrafSize = BoxWriter.HeaderSize + TfhdSize + TfdtSize + TrunSize;
+    private const int DataOffset = MoofSize + BoxWriter.HeaderSize;
+
+    private static ReadOnlySpan<byte> HandlerName => "MicroMSE Video Handler\0"u8;
+
+    /// <summary>Bytes of the init segment for these parameter sets (NAL units with header byte, no start code).</summary>
+    public static int GetInitSegmentSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps)
+    {
+        Fmp4Writer.ValidateParameterSets(sps, pps);
+        return BoxWriter.FtypSize + MoovSize(AvcCSize(sps, pps));
+    }
+
+    /// <summary>Writes BerryMSE's ftyp and moov; returns the bytes written, <see cref="GetInitSegmentSize"/>.</summary>
+    /// <param name="destination">At least <see cref="GetInitSegmentSize"/> bytes.</param>
+    /// <param name="sps">The SPS NAL unit, header byte included: avcC's profile, compatibility and level are its bytes 1-3.</param>
+    /// <param name="pps">The PPS NAL unit, header byte included.</param>
+    /// <param name="width">tkhd and avc1 width (BerryMSE takes it from its configuration; pass the SPS's).</param>
+    /// <param name="height">tkhd and avc1 height.</param>
+    public static int WriteInitSegment(Span<byte> destination, ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps, int width, int height)
+    {
+        var size = GetInitSegmentSize(sps, pps);
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
+        ArgumentOutOfRangeException.ThrowIfNegative(width);
+        ArgumentOutOfRangeException.ThrowIfNegative(height);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(width, ushort.MaxValue);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(height, ushort.MaxValue);
+
+        var avcC = AvcCSize(sps, pps);
+        var stsd = BoxWriter.StsdSizeWithoutEntry + BoxWriter.Avc1SizeWithoutAvcC + avcC;
+        var stbl = BoxWriter.HeaderSize + stsd + 3 * BoxWriter.EmptyTableSize + BoxWriter.EmptyStszSize;
+        var minf = BoxWriter.HeaderSize + BoxWriter.VmhdSize + BoxWriter.DinfSize + stbl;
+        var mdia = BoxWriter.HeaderSize + BoxWriter.MdhdSize + BoxWriter.HdlrSizeWithoutName + HandlerName.Length + minf;
+        var trak = BoxWriter.HeaderSize + BoxWriter.TkhdSize + mdia;
+
+        var w = new BoxWriter(destination);
+        w.Ftyp();
+        w.Box(MoovSize(avcC), "moov"u8);
+        w.Mvhd(timescale: 1000, nextTrackId: 0xFFFFFFFF);
+        w.Box(trak, "trak"u8);
+        w.Tkhd(flags: 7, width, height);
+        w.Box(mdia, "mdia"u8);
+        w.Mdhd(Timescale);
+        w.Hdlr(HandlerName);
+        w.Box(minf, "minf"u8);
+        w.Vmhd();
+        w.Dinf();
+        w.Box(stbl, "stbl"u8);
+        w.Stsd(avcC);
+        w.Avc1(avcC, width, height);
+        w.AvcC(avcC, sps, pps, tail: default);
+        w.EmptyStsz();
+        w.EmptyTable("stsc"u8);
+        w.EmptyTable("stts"u8);
+        w.EmptyTable("stco"u8);
+        w.Box(MvexSize, "mvex"u8);
+        w.FullBox(MehdSize, "mehd"u8, 0, 0);
+        w.U32(0); // fragment_duration
+        w.Trex(defaultSampleFlags: 0x00010000);
+        return w.Position;
+    }
+
+    /// <summary>Bytes of the media segment for one NAL unit: 104 + 8 + 4 + its length.</summary>
+    public static int GetMediaSegmentSize(ReadOnlySpan<byte> sliceNal) => DataOffset + 4 + sliceNal.Length;
+
+    /// <summary>
+    /// Writes BerryMSE's 104-byte moof and an mdat holding <paramref name="sliceNal"/> behind its 4-byte length;
+    /// returns the bytes written, 104 + 8 + 4 + the NAL's length.
+    /// </summary>
+    /// <param name="destination">At least <see cref="GetMediaSegmentSize"/> bytes.</param>
+    /// <param name="sliceNal">One NAL unit, header byte included, no start code (BerryMSE sends slices only).</param>
+    /// <param name="sequenceNumber">mfhd sequence_number (BerryMSE counts per client from 1).</param>
+    /// <param name="baseMediaDecodeTime">tfdt in 1/10000 s (<see cref="Timescale"/>).</param>
+    /// <param name="duration">The sample's duration in 1/10000 s.</param>
+    /// <param name="isIdr">True for an IDR slice: first_sample_flags 0x02000000 (byte 92 = 2), else 0x01010000.</param>
+    public static int WriteMediaSegment(Span<byte> destination, ReadOnlySpan<byte> sliceNal, uint sequenceNumber, ulong baseMediaDecodeTime, uint duration, bool isIdr)
+    {
+        var size = GetMediaSegmentSize(sliceNal);
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
+
+        var w = new BoxWriter(destination);
+        w.Box(MoofSize, "moof"u8);
+        w.FullBox(MfhdSize, "mfhd"u8, 0, 0);
+        w.U32(sequenceNumber);
+        w.Box(TrafSize, "traf"u8);
+        w.FullBox(TfhdSize, "tfhd"u8, 0, 0x020020); // default-base-is-moof | default-sample-flags-present
+        w.U32(1); // track_ID
+        w.U32(SampleFlags.NonSync); // default_sample_flags
+        w.FullBox(TfdtSize, "tfdt"u8, 1, 0);
+        w.U64(baseMediaDecodeTime);
+        w.FullBox(TrunSize, "trun"u8, 0, 0x000305); // data-offset | first-sample-flags | duration | size
+        w.U32(1); // sample_count
+        w.U32(DataOffset);
+        w.U32(isIdr ? SampleFlags.Sync : SampleFlags.NonSync); // first_sample_flags
+        w.U32(duration);
+        w.U32((uint)(4 + sliceNal.Length)); // sample_size
+        w.Box(BoxWriter.HeaderSize + 4 + sliceNal.Length, "mdat"u8);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[w.Position..], (uint)sliceNal.Length);
+        sliceNal.CopyTo(destination[(w.Position + 4)..]);
+        return size;
+    }
+
+    private static int AvcCSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>
+        BoxWriter.AvcCSizeWithoutSets + sps.Length + pps.Length;
+
+    private static int MoovSize(int avcC) =>
+        BoxWriter.HeaderSize + BoxWriter.MvhdSize + MvexSize +
+        BoxWriter.HeaderSize + BoxWriter.TkhdSize +
+        BoxWriter.HeaderSize + BoxWriter.MdhdSize + BoxWriter.HdlrSizeWithoutName + HandlerName.Length +
+        BoxWriter.HeaderSize + BoxWriter.VmhdSize + BoxWriter.DinfSize +
+        BoxWriter.HeaderSize + BoxWriter.StsdSizeWithoutEntry + BoxWriter.Avc1SizeWithoutAvcC + avcC +
+        3 * BoxWriter.EmptyTableSize + BoxWriter.EmptyStszSize;
+}
