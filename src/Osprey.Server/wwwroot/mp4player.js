@@ -93,11 +93,11 @@ export function parseInit(buffer) {
 }
 
 /**
- * The first fragment of a media segment: decode time, first sample's duration, whether
- * it starts with a sync sample (null if the segment does not say), and where its mdat
- * payload is.
+ * The first fragment of a media segment: sequence number, decode time, first sample's
+ * duration, whether it starts with a sync sample (null if the segment does not say), and
+ * where its mdat payload is.
  * @param {ArrayBuffer} buffer
- * @returns {{tfdt:number|null, duration:number|null, key:boolean|null, mdatStart:number, mdatEnd:number} | null}
+ * @returns {{seq:number|null, tfdt:number|null, duration:number|null, key:boolean|null, mdatStart:number, mdatEnd:number} | null}
  */
 export function parseMoof(buffer) {
   const b = new Uint8Array(buffer);
@@ -109,7 +109,9 @@ export function parseMoof(buffer) {
     else if (x.type === 'mdat' && moof && !mdat) mdat = x;
   }
   if (!moof) return null;
-  const out = { tfdt: null, duration: null, key: null, mdatStart: mdat ? mdat.body : 0, mdatEnd: mdat ? mdat.end : 0 };
+  const out = { seq: null, tfdt: null, duration: null, key: null, mdatStart: mdat ? mdat.body : 0, mdatEnd: mdat ? mdat.end : 0 };
+  const mfhd = findBox(b, ['mfhd'], moof.body, moof.end);
+  if (mfhd && mfhd.end - mfhd.body >= 8) out.seq = dv.getUint32(mfhd.body + 4);
   const traf = findBox(b, ['traf'], moof.body, moof.end);
   if (!traf) return out;
   let defaultDuration = null;
@@ -252,6 +254,7 @@ export class MseView extends SocketView {
     this.presented = 0;     // rVFC presentedFrames
     this.presentTimes = [];
     this.lastQuality = { t: performance.now(), total: 0 };
+    this.qualityBase = { total: 0, dropped: 0 };
 
     this.renderStats();
     if (!MediaSourceImpl) {
@@ -281,9 +284,16 @@ export class MseView extends SocketView {
     this.queue = [];
     this.pendingMime = null;
     this.lastTfdt = null;
+    this.lastSeq = null;
     this.lastDuration = null;
     this.waitKey = false;
     this.probes = [];
+    // Playback quality restarts with a new source: keep the totals of the old ones.
+    const q = this.video.getVideoPlaybackQuality?.();
+    if (q) {
+      this.qualityBase.total += q.totalVideoFrames;
+      this.qualityBase.dropped += q.droppedVideoFrames;
+    }
     this.catchingUp = false;
     this.presented = 0; // a new source restarts presentedFrames and the playback quality counts
     this.lastQuality = { t: performance.now(), total: 0 };
@@ -378,6 +388,7 @@ export class MseView extends SocketView {
         }
         this.timescale = item.timescale;
         this.lastTfdt = null; // a new configuration may restart the decode clock
+        this.lastSeq = null;
         this.sb.appendBuffer(item.data);
         this.state.inits++;
       } else {
@@ -422,12 +433,17 @@ export class MseView extends SocketView {
     if (this.lastTfdt !== null) {
       const delta = m.tfdt - this.lastTfdt;
       const frame = this.lastDuration || delta;
-      // The server only ever moves a viewer on to a key frame, so jitter on a P frame is not a skip.
-      if (m.key === true && frame > 0 && delta > 1.5 * frame) s.keyFrameSkips++;
+      // A skip is a jump of more than 1.5 frames in tfdt onto a key frame (the server only
+      // moves a viewer on to a key frame, so a late P frame is jitter), unless the fragment
+      // sequence number (the feed's, one per frame) says no fragment was left out: then it
+      // is a key frame that came late.
+      const consecutive = m.seq !== null && this.lastSeq !== null && m.seq === this.lastSeq + 1;
+      if (m.key === true && frame > 0 && delta > 1.5 * frame && !consecutive) s.keyFrameSkips++;
       if (!m.duration && delta > 0 && delta < 1.5 * frame) this.lastDuration = delta;
     }
     if (m.duration) this.lastDuration = m.duration;
     this.lastTfdt = m.tfdt;
+    this.lastSeq = m.seq;
     if (m.mdatEnd > m.mdatStart) {
       const probe = findSeiProbe(new Uint8Array(item.data, m.mdatStart, m.mdatEnd - m.mdatStart));
       if (probe) {
@@ -505,14 +521,14 @@ export class MseView extends SocketView {
     const q = v.getVideoPlaybackQuality?.();
     const now = performance.now();
     if (q) {
-      s.decodedFrames = q.totalVideoFrames;
-      s.droppedFrames = q.droppedVideoFrames;
+      s.decodedFrames = this.qualityBase.total + q.totalVideoFrames;
+      s.droppedFrames = this.qualityBase.dropped + q.droppedVideoFrames;
       if (!this.rvfc) {
         // No requestVideoFrameCallback: fps from the decoder's frame count.
         if (now - this.lastQuality.t >= 1000) {
           const shown = q.totalVideoFrames - q.droppedVideoFrames;
           s.fps = Math.round(((shown - this.lastQuality.total) * 1000) / (now - this.lastQuality.t));
-          s.frames = shown;
+          s.frames = this.qualityBase.total - this.qualityBase.dropped + shown;
           this.lastQuality = { t: now, total: shown };
         }
       }
