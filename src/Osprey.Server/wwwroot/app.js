@@ -1,9 +1,17 @@
 // Osprey page: lists the server's feeds and shows each one that can be shown,
-// in the view picked per feed (raw canvas, JPEG over WebSocket, MJPEG <img>).
+// in the view picked per feed (raw canvas, JPEG over WebSocket, MJPEG <img>,
+// H.264 through Media Source Extensions or WebCodecs).
 import { el, feedPath, RawView, JpegView, MjpegView } from './players.js';
+import { MseView, WebCodecsView, hasMse, hasWebCodecs } from './mp4player.js';
 
 const REFRESH_MS = 2000;
-const VIEW_LABELS = { raw: 'raw (canvas)', jpeg: 'JPEG over WebSocket', mjpeg: 'MJPEG <img>' };
+const VIEW_LABELS = {
+  raw: 'raw (canvas)',
+  jpeg: 'JPEG over WebSocket',
+  mjpeg: 'MJPEG <img>',
+  mp4: 'H.264 (MSE)',
+  webcodecs: 'H.264 (WebCodecs)',
+};
 
 const params = new URLSearchParams(location.search);
 
@@ -15,7 +23,7 @@ const rendererMode = (() => {
   return r === '2d' || r === 'webgl' ? r : 'auto';
 })();
 
-// ?view=<feed>:<raw|jpeg|mjpeg>, repeatable or comma-separated, so a test can
+// ?view=<feed>:<raw|jpeg|mjpeg|mp4|webcodecs>, repeatable or comma-separated, so a test can
 // open a given view directly. Feed names never hold ':' or ',', but may hold
 // '/', so the view is what follows the last ':'.
 const viewChoices = new Map();
@@ -36,16 +44,28 @@ function saveViewChoices() {
   history.replaceState(null, '', `${location.pathname}${query ? '?' + query : ''}${location.hash}`);
 }
 
+// ?catchup=<s>: how far behind the live edge the MSE view may fall before it
+// speeds up (default 0.5 s); also settable live as osprey.players[feed].settings.
+const mseSettings = (() => {
+  const v = Number(params.get('catchup'));
+  return v > 0 ? { catchUpLag: v } : {};
+})();
+
 /**
  * The views a feed offers, default first: the raw canvas only plays YUYV; the
- * JPEG views exist when the server lists their endpoints (it does for every
- * feed it can serve as JPEG, and a JPEG feed has no raw endpoint).
+ * JPEG and H.264 views exist when the server lists their endpoints (a JPEG feed
+ * has no raw endpoint), and the H.264 ones when the browser has MSE or
+ * WebCodecs. An H.264 feed opens in MSE.
  */
 function viewsOf(feed) {
   const views = [];
+  const mp4 = feed.endpoints?.mp4 && hasMse();
+  if (feed.format === 'h264' && mp4) views.push('mp4');
   if (feed.format === 'yuyv') views.push('raw');
   if (feed.endpoints?.jpeg) views.push('jpeg');
   if (feed.endpoints?.mjpeg) views.push('mjpeg');
+  if (feed.format !== 'h264' && mp4) views.push('mp4');
+  if (feed.endpoints?.h264 && hasWebCodecs()) views.push('webcodecs');
   return views;
 }
 
@@ -106,6 +126,8 @@ class Panel {
     this.view =
       view === 'raw' ? new RawView(this.feed, this.badge, rendererMode)
       : view === 'jpeg' ? new JpegView(this.feed, this.badge)
+      : view === 'mp4' ? new MseView(this.feed, this.badge, mseSettings)
+      : view === 'webcodecs' ? new WebCodecsView(this.feed, this.badge)
       : new MjpegView(this.feed, this.badge);
     this.body.replaceChildren(...this.view.nodes);
     window.osprey.players[this.name] = this.view.state;

@@ -1,7 +1,10 @@
-// The three ways the Osprey page can show a feed, one class each:
+// The ways the Osprey page can show a feed, one class each:
 //   RawView   - raw YUYV frames over a WebSocket, converted in the browser (yuyv.js)
 //   JpegView  - one JPEG per WebSocket message, decoded with createImageBitmap
 //   MjpegView - a multipart/x-mixed-replace stream in an <img>, decoded by the browser
+// and, in mp4player.js, the two H.264 views built on View and SocketView:
+//   MseView        - fragmented MP4 over a WebSocket into Media Source Extensions
+//   WebCodecsView  - H.264 access units over a WebSocket into a VideoDecoder
 //
 // Every view has the same surface for the page: `nodes` (what to put in the
 // player's box), `state` (the object tests read as window.osprey.players[feed]),
@@ -11,8 +14,8 @@
 import { readProbe, create2dRenderer, createWebglRenderer } from './yuyv.js';
 
 // Reconnect delays after a drop; the last one repeats until a connection delivers frames.
-const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
-const STATS_EVERY_MS = 250; // the stat line is text: no need to touch the DOM every frame
+export const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+export const STATS_EVERY_MS = 250; // the stat line is text: no need to touch the DOM every frame
 const POLL_MS = 1000;       // MJPEG: how often to ask the server for its measured fps
 
 /** Makes an element with a class and optional text, to keep DOM code short. */
@@ -29,7 +32,7 @@ export const feedPath = (name) => name.split('/').map(encodeURIComponent).join('
 const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
 
 /** Counts timestamps within the last second, dropping older ones. */
-function perSecond(times, now) {
+export function perSecond(times, now) {
   while (times.length && now - times[0] > 1000) times.shift();
   return times.length;
 }
@@ -50,7 +53,7 @@ export function readJpegProbe(buffer) {
   return readProbe(buffer, 6);
 }
 
-function newCanvas(name, width, height) {
+export function newCanvas(name, width, height) {
   const c = document.createElement('canvas');
   // A feed may report 0×0 before its first frame; keep the default size until a frame says otherwise.
   if (width > 0 && height > 0) {
@@ -66,11 +69,11 @@ function newCanvas(name, width, height) {
 // Base classes
 // ---------------------------------------------------------------------------
 
-class View {
+export class View {
   /**
    * @param {object} feed  the /api/feeds entry
    * @param {HTMLElement} badge  the player's status badge (owned by the page, shared by successive views)
-   * @param {'raw'|'jpeg'|'mjpeg'} view
+   * @param {'raw'|'jpeg'|'mjpeg'|'mp4'|'webcodecs'} view
    */
   constructor(feed, badge, view) {
     this.name = feed.name;
@@ -141,7 +144,7 @@ class View {
 }
 
 /** A view fed by a WebSocket of binary frames, reconnecting with BACKOFF_MS. */
-class SocketView extends View {
+export class SocketView extends View {
   constructor(feed, badge, view) {
     super(feed, badge, view);
     this.ws = null;
@@ -169,8 +172,9 @@ class SocketView extends View {
       this.setStatus('live');
     };
     ws.onmessage = (e) => {
-      // Text messages are not frames.
+      // Text messages are not frames; the H.264 views take their codec configuration from them.
       if (e.data instanceof ArrayBuffer) this.onFrame(e.data);
+      else this.onText(e.data);
     };
     // An error is always followed by a close, so only close schedules the retry
     // (handling both would reconnect twice).
@@ -187,6 +191,9 @@ class SocketView extends View {
       this.retryTimer = setTimeout(() => this.connect(), delay);
     };
   }
+
+  /** A text message; the raw and JPEG endpoints send none. */
+  onText() {}
 
   /** Counts a received frame, and the frames the probe counter says never arrived. */
   received(probe) {
