@@ -8,11 +8,15 @@ internal sealed class CommandLine
     public const string Usage = """
         usage: osprey-load --url ws://127.0.0.1:8888/ws/test/raw [options]
                osprey-load --url ws://127.0.0.1:8888/ws/test/jpeg [options]
+               osprey-load --url ws://127.0.0.1:8888/ws/test/mp4 [options]
+               osprey-load --url ws://127.0.0.1:8888/video_websocket [options]
                osprey-load --url http://127.0.0.1:8888/mjpeg/test [options]
 
           --url URL              feed to load (ws:// or http://; required)
-          --mode MODE            raw | jpeg | mjpeg (default: from the URL: http:// is mjpeg,
-                                 a ws:// path ending in /jpeg is jpeg, any other ws:// is raw)
+          --mode MODE            raw | jpeg | mp4 | mjpeg (default: from the URL: http:// is mjpeg,
+                                 a ws:// path ending in /jpeg is jpeg, in /mp4 or /video_websocket
+                                 is mp4 (fMP4 media segments; /video_websocket: BerryMSE layout,
+                                 no probe), any other ws:// is raw)
           --viewers N            measured viewers (default 10)
           --seconds T            measurement window in seconds (default 10)
           --warmup S             seconds between the last handshake and the window (default 1)
@@ -141,6 +145,7 @@ internal sealed class CommandLine
                             "RAW" => StreamMode.Raw,
                             "JPEG" => StreamMode.Jpeg,
                             "MJPEG" => StreamMode.Mjpeg,
+                            "MP4" => StreamMode.Mp4,
                             _ => throw new FormatException($"unknown mode \"{modeName}\""),
                         };
                         break;

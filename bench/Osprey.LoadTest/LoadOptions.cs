@@ -30,6 +30,14 @@ public enum StreamMode
 
     /// <summary><c>http://host/mjpeg/{feed}</c>: a <c>multipart/x-mixed-replace</c> HTTP response, one JPEG per part, chunked or not.</summary>
     Mjpeg,
+
+    /// <summary>
+    /// <c>ws://host/ws/{feed}/mp4</c>: fragmented MP4 for Media Source Extensions. A text message with the MIME type,
+    /// a binary init segment (<c>ftyp</c> + <c>moov</c>), then one binary media segment (<c>moof</c> + <c>mdat</c>)
+    /// per H.264 access unit, whose sample starts with an SEI NAL carrying the probe header. Also BerryMSE's layout
+    /// on <c>ws://host/video_websocket</c>: no text message, one media segment per slice NAL, and no probe.
+    /// </summary>
+    Mp4,
 }
 
 /// <summary>Settings of one fan-out load run; see <see cref="LoadRunner.RunAsync"/>.</summary>
@@ -39,7 +47,8 @@ public sealed class LoadOptions
     public const int MaxTotalViewers = 5000;
 
     /// <summary>
-    /// Address of the feed: <c>ws://127.0.0.1:8888/ws/test/raw</c>, <c>ws://127.0.0.1:8888/ws/test/jpeg</c> or
+    /// Address of the feed: <c>ws://127.0.0.1:8888/ws/test/raw</c>, <c>ws://127.0.0.1:8888/ws/test/jpeg</c>,
+    /// <c>ws://127.0.0.1:8888/ws/test/mp4</c>, <c>ws://127.0.0.1:8888/video_websocket</c> or
     /// <c>http://127.0.0.1:8888/mjpeg/test</c>. Only <c>ws://</c> and <c>http://</c> are supported (no TLS).
     /// </summary>
     public required Uri Url { get; init; }
@@ -150,8 +159,9 @@ public sealed class LoadOptions
 
     /// <summary>
     /// The mode a URL implies: <c>http(s)://</c> is <see cref="StreamMode.Mjpeg"/>; a <c>ws(s)://</c> path ending in
-    /// <c>/jpeg</c> is <see cref="StreamMode.Jpeg"/>; any other <c>ws(s)://</c> address (<c>/raw</c>, <c>/eyetoy</c>)
-    /// is <see cref="StreamMode.Raw"/>.
+    /// <c>/jpeg</c> is <see cref="StreamMode.Jpeg"/>; one ending in <c>/mp4</c> or <c>/video_websocket</c> is
+    /// <see cref="StreamMode.Mp4"/>; any other <c>ws(s)://</c> address (<c>/raw</c>, <c>/eyetoy</c>) is
+    /// <see cref="StreamMode.Raw"/>.
     /// </summary>
     /// <param name="url">An absolute address.</param>
     public static StreamMode ModeFromUrl(Uri url)
@@ -167,7 +177,15 @@ public sealed class LoadOptions
             return StreamMode.Mjpeg;
         }
 
-        return url.AbsolutePath.TrimEnd('/').EndsWith("/jpeg", StringComparison.OrdinalIgnoreCase) ? StreamMode.Jpeg : StreamMode.Raw;
+        var path = url.AbsolutePath.TrimEnd('/');
+        if (path.EndsWith("/jpeg", StringComparison.OrdinalIgnoreCase))
+        {
+            return StreamMode.Jpeg;
+        }
+
+        return path.EndsWith("/mp4", StringComparison.OrdinalIgnoreCase) || path.EndsWith("/video_websocket", StringComparison.OrdinalIgnoreCase)
+            ? StreamMode.Mp4
+            : StreamMode.Raw;
     }
 
     /// <summary>Capacity of each viewer's latency sample array: two samples per frame at 60 fps, so a 30 fps feed is never sampled down.</summary>

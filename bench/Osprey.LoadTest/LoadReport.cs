@@ -57,7 +57,7 @@ public sealed class LoadReport
     /// <summary>Spread of frame sizes in the window (raw frames, whole JPEGs), over well-probed frames; null when there were none.</summary>
     public FrameSizeSummary? FrameBytes { get; init; }
 
-    /// <summary>Delivered frames per second across the connected measured viewers.</summary>
+    /// <summary>Delivered frames per second across the connected measured viewers (mp4: media segments per second, which BerryMSE's layout sends one per slice NAL).</summary>
     public FpsSummary Fps { get; init; } = new();
 
     /// <summary>Frames received by all measured viewers in the window.</summary>
@@ -78,17 +78,40 @@ public sealed class LoadReport
     /// <summary>
     /// Damaged frames. Raw: the trailing counter differed from the probe header's counter. JPEG and MJPEG: the
     /// message (part) length differed from the probe's payload size, or the image did not end with EOI (FF D9).
+    /// fMP4: the moof and mdat box sizes, or the NAL lengths walked, did not add up to the message length.
     /// </summary>
     public long Torn { get; init; }
 
     /// <summary>Frames whose counter went backwards or repeated.</summary>
     public long OutOfOrder { get; init; }
 
-    /// <summary>Frames without the FOUT magic (JPEG: or without the SOI + COM probe prefix); for raw frames also those whose declared size disagreed with the message length.</summary>
+    /// <summary>Frames without the FOUT magic (JPEG: or without the SOI + COM probe prefix; fMP4: no probe in an SEI NAL before the first slice); for raw frames also those whose declared size disagreed with the message length.</summary>
     public long BadProbes { get; init; }
 
     /// <summary>Messages that were not video frames nor ping, pong or close (text, fragments, runts); for MJPEG, parts that were not <c>image/jpeg</c> and junk between parts.</summary>
     public long UnexpectedMessages { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: the MIME type the server announced in its text message (as the first viewer that got one saw it last); null otherwise and in BerryMSE's layout.</summary>
+    public string? MimeType { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: WebSocket data messages (text and binary) received by all measured viewers over the whole run, warm-up included; 0 in other modes.</summary>
+    public long Messages { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: init segments (each after its MIME text message, except in BerryMSE's layout) received by all measured viewers over the whole run; 0 in other modes.</summary>
+    public long Headers { get; init; }
+
+    /// <summary>
+    /// <see cref="StreamMode.Mp4"/>: true when every measured viewer that received a media segment started on a
+    /// key frame (a sample whose first VCL NAL is IDR; BerryMSE: a trun whose first_sample_flags say the sample
+    /// depends on no other); null in other modes or when no viewer received a media segment.
+    /// </summary>
+    public bool? KeyFrameStarts { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: media segments in the window that were key frames (BerryMSE: IDR slices), over all measured viewers.</summary>
+    public long KeyFrames { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: counter gaps after which the next segment was not a key frame (a viewer that skips must resume at a key frame to decode); should be 0.</summary>
+    public long ResumesOnNonKeyFrame { get; init; }
 
     /// <summary>Server CPU and memory over the window; null when no pid was given.</summary>
     public ServerStats? Server { get; init; }
@@ -122,7 +145,19 @@ public sealed class LoadReport
             : $"never opened{(Interrupted ? " (INTERRUPTED)" : " (no viewer connected)")}");
         Row("mode", string.IsNullOrEmpty(TransportDetail) ? ModeName(Mode) : $"{ModeName(Mode)}: {TransportDetail}");
         Row("discard", DiscardMode.ToString());
-        if (FrameWidth is not null)
+        if (Mode == StreamMode.Mp4)
+        {
+            if (FrameBytes is { } segment)
+            {
+                var size = FrameWidth is null ? "H.264" : string.Create(c, $"{FrameWidth}x{FrameHeight} H.264");
+                Row("frames", string.Create(c, $"{size}, media segment size min {segment.Min} / median {segment.Median} / max {segment.Max} B"));
+            }
+
+            var started = Viewers.Where(v => v.KeyFrameStart is not null).ToList();
+            Row("mp4", string.Create(c, $"{(MimeType is null ? "no MIME message" : $"MIME {MimeType}")}; {Headers} headers, {Messages} messages"));
+            Row("key frames", string.Create(c, $"{started.Count(v => v.KeyFrameStart == true)}/{started.Count} viewers started on a key frame; {KeyFrames} key frames in window; {ResumesOnNonKeyFrame} resumes on a non-key frame"));
+        }
+        else if (FrameWidth is not null)
         {
             Row("frames", Mode is StreamMode.Jpeg or StreamMode.Mjpeg && FrameBytes is { } size
                 ? string.Create(c, $"{FrameWidth}x{FrameHeight} JPEG, frame size min {size.Min} / median {size.Median} / max {size.Max} B")
@@ -168,6 +203,7 @@ public sealed class LoadReport
         StreamMode.Raw => "raw (WebSocket)",
         StreamMode.Jpeg => "jpeg (WebSocket)",
         StreamMode.Mjpeg => "mjpeg (HTTP multipart)",
+        StreamMode.Mp4 => "mp4 (WebSocket)",
         _ => mode.ToString(),
     };
 
@@ -206,7 +242,7 @@ public sealed class FrameSizeSummary
     public long Samples { get; init; }
 }
 
-/// <summary>Latency from capture (probe header) to arrival of the frame's last byte (a raw frame's tail counter, a JPEG's EOI), in milliseconds; null when there were no frames.</summary>
+/// <summary>Latency from capture (probe header) to arrival of the frame's last byte (a raw frame's tail counter, a JPEG's EOI, the end of an fMP4 media segment), in milliseconds; null when there were no frames.</summary>
 public sealed class LatencySummary
 {
     /// <summary>Number of samples the percentiles were taken over (reservoir-sampled per viewer when there were more frames).</summary>
@@ -278,6 +314,21 @@ public sealed class ViewerResult
 
     /// <summary>Pings answered with a pong over the whole run.</summary>
     public long PingsAnswered { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: data messages (text and binary) over the whole run; 0 in other modes.</summary>
+    public long Messages { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: init segments over the whole run; 0 in other modes.</summary>
+    public long Headers { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: whether the first media segment was a key frame; null in other modes or before the first.</summary>
+    public bool? KeyFrameStart { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: key-frame media segments in the window.</summary>
+    public long KeyFrames { get; init; }
+
+    /// <summary><see cref="StreamMode.Mp4"/>: counter gaps in the window after which the segment was not a key frame.</summary>
+    public long ResumesOnNonKeyFrame { get; init; }
 
     /// <summary>Median latency of this viewer's samples.</summary>
     public double? LatencyP50Ms { get; init; }

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 
 namespace Osprey.LoadTest;
 
-/// <summary>Runs a fan-out load test: many viewers of one feed (raw or JPEG WebSocket, or MJPEG over HTTP), measured over a fixed window.</summary>
+/// <summary>Runs a fan-out load test: many viewers of one feed (raw, JPEG or fMP4 WebSocket, or MJPEG over HTTP), measured over a fixed window.</summary>
 public static class LoadRunner
 {
     private static readonly TimeSpan s_loopStopGrace = TimeSpan.FromSeconds(2);
@@ -358,8 +358,9 @@ public static class LoadRunner
             Interrupted = interrupted,
             DiscardMode = discarder.Mode,
             DiscardDetail = discarder.Detail,
-            FrameWidth = sample?.Width,
-            FrameHeight = sample?.Height,
+            // A stream without a probe (BerryMSE's layout) has sizes but no dimensions.
+            FrameWidth = sample is { Width: > 0 } ? sample.Width : null,
+            FrameHeight = sample is { Width: > 0 } ? sample.Height : null,
             FramePayloadBytes = sample?.PayloadLength,
             FrameBytes = frameBytes,
             Fps = fps.Count == 0 ? new FpsSummary() : new FpsSummary { Min = fps[0], Median = Median(fps), Max = fps[^1], Mean = Math.Round(fps.Average(), 3) },
@@ -372,6 +373,12 @@ public static class LoadRunner
             OutOfOrder = results.Sum(r => r.OutOfOrder),
             BadProbes = results.Sum(r => r.BadProbes),
             UnexpectedMessages = results.Sum(r => r.UnexpectedMessages),
+            MimeType = watchers.OfType<Mp4WebSocketViewer>().Select(v => v.MimeType).FirstOrDefault(m => m is not null),
+            Messages = results.Sum(r => r.Messages),
+            Headers = results.Sum(r => r.Headers),
+            KeyFrameStarts = results.Any(r => r.KeyFrameStart is not null) ? results.All(r => r.KeyFrameStart is not false) : null,
+            KeyFrames = results.Sum(r => r.KeyFrames),
+            ResumesOnNonKeyFrame = results.Sum(r => r.ResumesOnNonKeyFrame),
             Server = server,
             Tool = new ToolStats { CpuSeconds = Round(measured.ToolCpuSeconds, 3), AllocatedBytesInWindow = measured.AllocatedBytes },
             Viewers = results,
@@ -391,6 +398,7 @@ public static class LoadRunner
     {
         var samples = viewer.LatencySamples.ToArray();
         Array.Sort(samples);
+        var mp4 = viewer as Mp4WebSocketViewer;
         return new ViewerResult
         {
             Id = viewer.Id,
@@ -408,6 +416,11 @@ public static class LoadRunner
             BadProbes = viewer.BadProbes,
             UnexpectedMessages = viewer.UnexpectedMessages,
             PingsAnswered = viewer.PingsAnswered,
+            Messages = mp4?.Messages ?? 0,
+            Headers = mp4?.Headers ?? 0,
+            KeyFrameStart = mp4?.KeyFrameStart,
+            KeyFrames = mp4?.KeyFrames ?? 0,
+            ResumesOnNonKeyFrame = mp4?.ResumesOnNonKeyFrame ?? 0,
             LatencyP50Ms = PercentileMs(samples, 50),
             LatencyMaxMs = viewer.LatencyCount > 0 ? viewer.LatencyMaxUs / 1000.0 : null,
         };

@@ -8,7 +8,8 @@ namespace Osprey.LoadTest;
 /// <summary>
 /// One viewer on a raw TCP socket: connection, per-frame bookkeeping (counters, latency and size reservoirs) and
 /// the stalled-viewer probe. Subclasses speak the protocol: <see cref="RawWebSocketViewer"/> (raw and JPEG
-/// WebSocket messages) and <see cref="MjpegViewer"/> (multipart HTTP).
+/// WebSocket messages), <see cref="Mp4WebSocketViewer"/> (fMP4 media segments) and <see cref="MjpegViewer"/>
+/// (multipart HTTP).
 /// </summary>
 /// <remarks>
 /// Steady-state reading allocates nothing: each subclass reads in a single async method that awaits only the
@@ -42,6 +43,7 @@ internal abstract class Viewer : IDisposable
     private long _latencyCandidates;
     private long _latencyMaxUs = long.MinValue;
     private long _latencySumUs;
+    private long _unprobedSizeCandidates;
 
     // Probe header of the frame being read.
     private bool _probeMagicOk;
@@ -140,6 +142,7 @@ internal abstract class Viewer : IDisposable
     public static Viewer Create(StreamMode mode, int id, bool stalled, LoadOptions options, PayloadDiscarder discarder, MeasurementWindow window) => mode switch
     {
         StreamMode.Mjpeg => new MjpegViewer(id, stalled, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
+        StreamMode.Mp4 => new Mp4WebSocketViewer(id, stalled, Mp4WebSocketViewer.IsBerryMseUrl(options.Url), options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
         StreamMode.Jpeg => new RawWebSocketViewer(id, stalled, jpeg: true, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
         _ => new RawWebSocketViewer(id, stalled, jpeg: false, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
     };
@@ -398,7 +401,8 @@ internal abstract class Viewer : IDisposable
     /// <param name="length">The frame's length in bytes (message payload or part body).</param>
     /// <param name="probeUsable">The probe header is trustworthy (magic, prefix; for raw frames also the declared size).</param>
     /// <param name="intact">The frame is whole (raw: tail counter matches; JPEG: declared size matches and it ends with EOI).</param>
-    protected void CompleteFrame(long length, bool probeUsable, bool intact)
+    /// <returns>Whether the frame counted in the window, and the counter gap before it that was booked as skipped.</returns>
+    protected (bool InWindow, long Skipped) CompleteFrame(long length, bool probeUsable, bool intact)
     {
         var arrivedUs = (DateTime.UtcNow.Ticks - UnixEpochTicks) / 10;
         var arrived = Stopwatch.GetTimestamp();
@@ -419,13 +423,14 @@ internal abstract class Viewer : IDisposable
                 BadProbes++;
             }
 
-            return;
+            return (inWindow, 0);
         }
 
         var counter = _probeCounter;
         Width = _probeWidth;
         Height = _probeHeight;
         PayloadLength = length;
+        long skipped = 0;
         if (inWindow)
         {
             if (!intact)
@@ -437,7 +442,8 @@ internal abstract class Viewer : IDisposable
             {
                 if (counter > _lastCounter)
                 {
-                    Skipped += counter - _lastCounter - 1;
+                    skipped = counter - _lastCounter - 1;
+                    Skipped += skipped;
                 }
                 else
                 {
@@ -455,6 +461,49 @@ internal abstract class Viewer : IDisposable
         {
             _lastCounter = counter;
         }
+
+        return (inWindow, skipped);
+    }
+
+    /// <summary>Books one frame of a stream that carries no probe (no counter, no capture time): count, bytes and size only.</summary>
+    /// <param name="length">The frame's length in bytes.</param>
+    /// <param name="intact">The frame's own framing agrees with its length; false counts it as torn.</param>
+    /// <returns>Whether the frame counted in the window.</returns>
+    protected bool CompleteUnprobedFrame(long length, bool intact)
+    {
+        TotalFrames++;
+        PayloadLength = length;
+        if (!_window.Contains(Stopwatch.GetTimestamp()))
+        {
+            return false;
+        }
+
+        FramesInWindow++;
+        BytesInWindow += length;
+        if (!intact)
+        {
+            Torn++;
+        }
+
+        MinFrameBytes = Math.Min(MinFrameBytes, length);
+        MaxFrameBytes = Math.Max(MaxFrameBytes, length);
+        var size = (int)Math.Min(length, int.MaxValue);
+        _unprobedSizeCandidates++;
+        if (_sizeSampleCount < _sizeSamples.Length)
+        {
+            _sizeSamples[_sizeSampleCount++] = size;
+        }
+        else if (_sizeSamples.Length > 0)
+        {
+            // Reservoir sampling, as in RecordSamples, over the unprobed frames.
+            var slot = _sampleRandom.NextInt64(_unprobedSizeCandidates);
+            if (slot < _sizeSamples.Length)
+            {
+                _sizeSamples[slot] = size;
+            }
+        }
+
+        return true;
     }
 
     protected bool Fail(string error)

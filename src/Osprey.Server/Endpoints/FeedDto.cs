@@ -32,7 +32,7 @@ internal sealed record FeedDto(
     {
         var info = feed.Info;
         var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
-        var raw = info.Format is MediaFormat.Yuyv or MediaFormat.Nv12 or MediaFormat.Unknown;
+        var raw = info.Format is MediaFormat.Yuyv or MediaFormat.Nv12;
         var jpegCapable = info.Format == MediaFormat.Jpeg || (raw && registry.Jpeg.Available);
         if (raw || (info.Format == MediaFormat.Jpeg && registry.Jpeg.Available))
         {
@@ -44,6 +44,12 @@ internal sealed record FeedDto(
             endpoints["jpeg"] = $"/ws/{feed.Name}/jpeg";
             endpoints["mjpeg"] = $"/mjpeg/{feed.Name}";
             endpoints["snapshot"] = $"/snapshot/{feed.Name}.jpg";
+        }
+
+        if (info.Format is MediaFormat.H264 or MediaFormat.Yuyv)
+        {
+            endpoints["mp4"] = $"/ws/{feed.Name}/mp4";
+            endpoints["h264"] = $"/ws/{feed.Name}/h264";
         }
 
         JpegViewDto? jpeg = null;

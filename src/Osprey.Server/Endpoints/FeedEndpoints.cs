@@ -18,20 +18,25 @@ internal static class FeedEndpoints
         app.Map("/ws/{**path}", async context =>
         {
             var path = (string?)context.Request.RouteValues["path"] ?? "";
-            var format = path.EndsWith("/raw", StringComparison.Ordinal) ? MediaFormat.Yuyv
-                : path.EndsWith("/jpeg", StringComparison.Ordinal) ? MediaFormat.Jpeg
-                : MediaFormat.Unknown;
+            var slash = path.LastIndexOf('/');
+            var (format, framing) = (slash < 0 ? "" : path[(slash + 1)..]) switch
+            {
+                "raw" => (MediaFormat.Yuyv, ViewerFraming.Frames),
+                "jpeg" => (MediaFormat.Jpeg, ViewerFraming.Frames),
+                "mp4" => (MediaFormat.Fmp4, ViewerFraming.Fmp4),
+                "h264" => (MediaFormat.Fmp4, ViewerFraming.WebCodecs),
+                _ => (MediaFormat.Unknown, ViewerFraming.Frames),
+            };
             if (format == MediaFormat.Unknown)
             {
-                await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No viewer endpoint at /ws/{path}; frames are at /ws/{{feed}}/raw and /ws/{{feed}}/jpeg.");
+                await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No viewer endpoint at /ws/{path}; feeds are at /ws/{{feed}}/raw, /jpeg, /mp4 and /h264.");
                 return;
             }
 
-            var name = path[..path.LastIndexOf('/')];
-            var feed = await ResolveAsync(context, registry, name, format);
+            var feed = await ResolveAsync(context, registry, path[..slash], format);
             if (feed is not null)
             {
-                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
+                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, framing);
             }
         });
 
@@ -48,6 +53,22 @@ internal static class FeedEndpoints
             if (feed is not null)
             {
                 await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
+            }
+        });
+
+        // BerryMSE's page connects here: the first feed as H.264 in BerryMSE's exact fragment layout.
+        app.Map("/video_websocket", async context =>
+        {
+            if (registry.Default is not { } first)
+            {
+                await WriteErrorAsync(context, StatusCodes.Status404NotFound, "No feed to serve: Osprey was started without sources.");
+                return;
+            }
+
+            var feed = await ResolveAsync(context, registry, first.Name, MediaFormat.BerryMse);
+            if (feed is not null)
+            {
+                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.BerryMse);
             }
         });
 

@@ -4,7 +4,9 @@ using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Osprey.Containers.Mp4;
 using Osprey.Feeds;
+using Osprey.Transforms;
 using Osprey.Media;
 using Osprey.Outputs.WebSockets;
 
@@ -38,7 +40,11 @@ internal sealed partial class WebSocketFrameViewer
     private readonly byte[] _controlPayload = new byte[125];
     private readonly byte[] _pongPayload = new byte[125];
     private readonly ClientFrameParser _parser = new();
-    private FeedReader? _reader;
+    private readonly ViewerFraming _framing;
+    private readonly byte[] _prefix = new byte[BerryMseWriter.MoofSize];
+    private IFrameReader? _reader;
+    private int _headerVersionSent = -1;
+    private uint _berryMseSequence;
     private Stream? _stream;
     private SocketFrameSender? _sender;
     private volatile int _pongLength = -1;
@@ -49,29 +55,31 @@ internal sealed partial class WebSocketFrameViewer
     private volatile bool _stopping;
     private volatile bool _finished;
 
-    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger)
+    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger, ViewerFraming framing)
     {
         _context = context;
         _feed = feed;
         _logger = logger;
+        _framing = framing;
     }
 
     /// <summary>Serves <paramref name="feed"/> to the WebSocket client of <paramref name="context"/> until either side ends.</summary>
-    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping)
+    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping, ViewerFraming framing = ViewerFraming.Frames)
     {
         if (!await WebSocketUpgrade.ValidateAsync(context))
         {
             return;
         }
 
-        var viewer = new WebSocketFrameViewer(context, feed, logger);
+        var viewer = new WebSocketFrameViewer(context, feed, logger, framing);
         await viewer.RunAsync(serverStopping);
     }
 
     private async Task RunAsync(CancellationToken serverStopping)
     {
-        // Open the reader before the 101 so that the first frame is already latched for this viewer.
-        using var reader = _feed.OpenReader();
+        // Open the reader before the 101 so that the first frame is already latched (or queued) for this viewer.
+        // Container streams are read in order from a key frame; pictures need only the newest frame.
+        using IFrameReader reader = _framing == ViewerFraming.Frames ? _feed.OpenReader() : _feed.OpenOrderedReader();
         _reader = reader;
         try
         {
@@ -109,10 +117,10 @@ internal sealed partial class WebSocketFrameViewer
         await FinishAsync(receiving);
         _finished = true;
         _sender?.Dispose();
-        Log.ViewerDisconnected(_logger, _feed.Name, reader.Frames, reader.Drops);
+        Log.ViewerDisconnected(_logger, _feed.Name, reader.Frames, reader.Skipped);
     }
 
-    private async Task SendLoopAsync(FeedReader reader)
+    private async Task SendLoopAsync(IFrameReader reader)
     {
         while (await reader.WaitAsync())
         {
@@ -135,28 +143,101 @@ internal sealed partial class WebSocketFrameViewer
                 }
             }
 
-            if (reader.TryTakeLatest(out Frame frame))
+            while (reader.TryTake(out Frame frame))
             {
                 using var lease = new FrameLease(frame);
-                if (!await SendAsync(WebSocketOpcode.Binary, frame.Segment))
+                if (!await SendFrameAsync(frame))
                 {
                     _clientGone = true;
                     return;
+                }
+
+                if (_framing == ViewerFraming.Frames)
+                {
+                    break; // latest mode: one frame per wake, the newest
                 }
             }
         }
     }
 
-    private async ValueTask<bool> SendAsync(WebSocketOpcode opcode, ArraySegment<byte> payload)
+    /// <summary>
+    /// Sends one frame as this viewer's framing wants it, preceded by the stream header when the frame belongs to a
+    /// header version this viewer has not had yet. Per-viewer bytes are only the small prefix (or BerryMSE's
+    /// patched moof); the frame's bytes go from the shared buffer.
+    /// </summary>
+    private async ValueTask<bool> SendFrameAsync(Frame frame)
     {
-        var headerLength = WebSocketFrames.WriteServerHeader(_header, opcode, payload.Count);
+        if (_framing == ViewerFraming.Frames)
+        {
+            return await SendAsync(WebSocketOpcode.Binary, frame.Segment);
+        }
+
+        if (frame.HeaderVersion != _headerVersionSent)
+        {
+            var header = _feed.Header;
+            if (header is null || header.Version != frame.HeaderVersion)
+            {
+                return true; // a fragment of a header this viewer cannot get any more: wait for the next one
+            }
+
+            if (_framing is ViewerFraming.Fmp4 or ViewerFraming.WebCodecs)
+            {
+                var text = _framing == ViewerFraming.Fmp4 ? header.MimeType : header.DecoderConfigJson ?? "{}";
+                if (!await SendAsync(WebSocketOpcode.Text, new ArraySegment<byte>(Encoding.UTF8.GetBytes(text))))
+                {
+                    return false;
+                }
+            }
+
+            if (_framing != ViewerFraming.WebCodecs &&
+                !await SendAsync(WebSocketOpcode.Binary, new ArraySegment<byte>(header.InitSegment.ToArray())))
+            {
+                return false;
+            }
+
+            _headerVersionSent = header.Version;
+        }
+
+        var bytes = frame.Segment;
+        switch (_framing)
+        {
+            case ViewerFraming.WebCodecs:
+            {
+                // [u64 capture time µs][u8 flags: bit0 key frame][the AVCC sample: the fMP4 fragment's mdat payload]
+                var moofSize = (int)BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan());
+                BinaryPrimitives.WriteInt64BigEndian(_prefix, frame.CaptureTimeMicros);
+                _prefix[8] = frame.IsKeyFrame ? (byte)1 : (byte)0;
+                return await SendAsync(WebSocketOpcode.Binary, new ArraySegment<byte>(_prefix, 0, 9), bytes[(moofSize + 8)..]);
+            }
+
+            case ViewerFraming.BerryMse:
+                // BerryMSE counts fragments per client: patch this viewer's copy of the 104-byte moof.
+                bytes.AsSpan(0, BerryMseWriter.MoofSize).CopyTo(_prefix);
+                BerryMseMuxer.PatchForViewer(_prefix, ++_berryMseSequence);
+                return await SendAsync(WebSocketOpcode.Binary, new ArraySegment<byte>(_prefix, 0, BerryMseWriter.MoofSize), bytes[BerryMseWriter.MoofSize..]);
+            default:
+                return await SendAsync(WebSocketOpcode.Binary, bytes);
+        }
+    }
+
+    private ValueTask<bool> SendAsync(WebSocketOpcode opcode, ArraySegment<byte> payload) =>
+        SendAsync(opcode, payload, default);
+
+    private async ValueTask<bool> SendAsync(WebSocketOpcode opcode, ArraySegment<byte> payload, ArraySegment<byte> more)
+    {
+        var headerLength = WebSocketFrames.WriteServerHeader(_header, opcode, payload.Count + more.Count);
         if (_sender is not null)
         {
-            return await _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), payload) == SocketError.Success;
+            return await _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), payload, more) == SocketError.Success;
         }
 
         await _stream!.WriteAsync(_header.AsMemory(0, headerLength));
         await _stream.WriteAsync(payload.AsMemory());
+        if (more.Count > 0)
+        {
+            await _stream.WriteAsync(more.AsMemory());
+        }
+
         await _stream.FlushAsync();
         return true;
     }
@@ -303,4 +384,20 @@ internal sealed partial class WebSocketFrameViewer
         [LoggerMessage(102, LogLevel.Information, "Feed {Feed}: closing a viewer for a protocol error: {Error}")]
         public static partial void ClientProtocolError(ILogger logger, string feed, string error);
     }
+}
+
+/// <summary>How a WebSocket viewer frames what it sends.</summary>
+internal enum ViewerFraming
+{
+    /// <summary>One binary message per frame, the frame's bytes only (raw, JPEG); newest frame first.</summary>
+    Frames,
+
+    /// <summary>fMP4 for MSE: a text message with the MIME type and the init segment first (again when it changes), then one media segment per message, in order.</summary>
+    Fmp4,
+
+    /// <summary>WebCodecs: a text message with the decoder config JSON, then [u64 µs timestamp][u8 flags][AVCC access unit] per message.</summary>
+    WebCodecs,
+
+    /// <summary>BerryMSE's layout: the init segment, then its 104-byte-moof fragments numbered per viewer.</summary>
+    BerryMse,
 }

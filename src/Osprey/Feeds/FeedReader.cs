@@ -14,7 +14,7 @@ namespace Osprey.Feeds;
 /// <para>Thread safety: one consumer calls <see cref="WaitAsync"/> and <see cref="TryTakeLatest"/>; any thread
 /// may call <see cref="Wake"/>, <see cref="Close"/> and <see cref="Dispose"/>.</para>
 /// </remarks>
-public sealed class FeedReader : IValueTaskSource<bool>, IDisposable
+public sealed class FeedReader : IValueTaskSource<bool>, IFrameReader
 {
     private const int Idle = 0;
     private const int Waiting = 1;
@@ -44,6 +44,12 @@ public sealed class FeedReader : IValueTaskSource<bool>, IDisposable
 
     /// <summary>Frames this reader took.</summary>
     public long Frames => Interlocked.Read(ref _frames);
+
+    /// <inheritdoc />
+    long IFrameReader.Skipped => Drops;
+
+    /// <inheritdoc />
+    bool IFrameReader.TryTake(out Frame frame) => TryTakeLatest(out frame);
 
     /// <summary>The sequence number of the last frame taken.</summary>
     public long LastSequence => _lastSequence;

@@ -16,8 +16,7 @@ public sealed class FeedRegistry : IAsyncDisposable
     private readonly ConcurrentDictionary<string, SourceSupervisor> _supervisors = new(StringComparer.Ordinal);
     private readonly Lock _orderLock = new();
     private readonly List<string> _order = [];
-    private readonly ConcurrentDictionary<string, JpegEncodeTransform> _jpegViews = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, JpegDecodeTransform> _rawViews = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Feed, MediaFormat Format), LazyFeed> _views = new();
     private readonly Lock _viewLock = new();
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
@@ -35,9 +34,10 @@ public sealed class FeedRegistry : IAsyncDisposable
     public JpegSettings Jpeg { get; }
 
     /// <summary>
-    /// The feed to read for <paramref name="feed"/> in <paramref name="format"/> (<see cref="MediaFormat.Jpeg"/>
-    /// or <see cref="MediaFormat.Yuyv"/>): the feed itself when it already is, else its lazy derived feed. Null,
-    /// with a reason, when no conversion exists or the codec is missing.
+    /// The feed to read for <paramref name="feed"/> in <paramref name="format"/>: the feed itself when it already
+    /// is, else its lazy derived feed (made once, kept for the feed's life, running only while read): raw ⇄ JPEG
+    /// through libjpeg-turbo, raw → H.264 through an ffmpeg encoder, H.264 → fMP4 or BerryMSE fragments. Null,
+    /// with a reason, when no conversion exists or a codec is missing.
     /// </summary>
     public Feed? GetView(Feed feed, MediaFormat format, out string? error)
     {
@@ -50,35 +50,60 @@ public sealed class FeedRegistry : IAsyncDisposable
         }
 
         var raw = own is MediaFormat.Yuyv or MediaFormat.Nv12;
-        if (format == MediaFormat.Jpeg && raw || format == MediaFormat.Yuyv && own == MediaFormat.Jpeg)
+        var logger = _loggerFactory.CreateLogger("Osprey.Transforms");
+        switch (format)
         {
-            if (!Jpeg.Available)
-            {
-                error = Jpeg.UnavailableReason ?? "JPEG support is not available.";
-                return null;
-            }
-
-            lock (_viewLock)
-            {
-                if (Volatile.Read(ref _disposed) != 0)
+            case MediaFormat.Jpeg when raw:
+            case MediaFormat.Yuyv when own == MediaFormat.Jpeg:
+                if (!Jpeg.Available)
                 {
-                    error = "the server is stopping";
+                    error = Jpeg.UnavailableReason ?? "JPEG support is not available.";
                     return null;
                 }
 
-                var logger = _loggerFactory.CreateLogger("Osprey.Transforms");
-                return format == MediaFormat.Jpeg
-                    ? _jpegViews.GetOrAdd(feed.Name, _ => new JpegEncodeTransform(feed, Jpeg.Quality, logger)).Output
-                    : _rawViews.GetOrAdd(feed.Name, _ => new JpegDecodeTransform(feed, logger)).Output;
-            }
-        }
+                return GetOrAddView(feed, format, () => format == MediaFormat.Jpeg
+                    ? new JpegEncodeTransform(feed, Jpeg.Quality, logger)
+                    : new JpegDecodeTransform(feed, logger), out error);
+            case MediaFormat.H264 when own == MediaFormat.Yuyv:
+                return GetOrAddView(feed, format, () => new H264EncodeTransform(feed, logger), out error);
+            case MediaFormat.Fmp4 or MediaFormat.BerryMse:
+                var h264 = GetView(feed, MediaFormat.H264, out error);
+                if (h264 is null)
+                {
+                    return null;
+                }
 
-        error = $"feed '{feed.Name}' carries {own.ToApiName()}, which cannot be shown as {format.ToApiName()}";
-        return null;
+                return GetOrAddView(feed, format, () => format == MediaFormat.Fmp4 ? new Fmp4Muxer(h264, logger) : new BerryMseMuxer(h264, logger), out error);
+            default:
+                error = $"feed '{feed.Name}' carries {own.ToApiName()}, which cannot be shown as {format.ToApiName()}";
+                return null;
+        }
     }
 
     /// <summary>The JPEG encoder of a raw feed, if a JPEG viewer ever made one.</summary>
-    public bool TryGetJpegTransform(string name, out JpegEncodeTransform transform) => _jpegViews.TryGetValue(name, out transform!);
+    public bool TryGetJpegTransform(string name, out JpegEncodeTransform transform)
+    {
+        transform = _views.TryGetValue((name, MediaFormat.Jpeg), out var view) ? view as JpegEncodeTransform ?? null! : null!;
+        return transform is not null;
+    }
+
+    /// <summary>The derived feed of <paramref name="name"/> in <paramref name="format"/>, if a viewer ever made it.</summary>
+    public bool TryGetView(string name, MediaFormat format, out LazyFeed view) => _views.TryGetValue((name, format), out view!);
+
+    private Feed? GetOrAddView(Feed feed, MediaFormat format, Func<LazyFeed> create, out string? error)
+    {
+        lock (_viewLock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                error = "the server is stopping";
+                return null;
+            }
+
+            error = null;
+            return _views.GetOrAdd((feed.Name, format), _ => create()).Output;
+        }
+    }
 
     /// <summary>Feeds in the order they were added.</summary>
     public IReadOnlyList<Feed> Feeds
@@ -167,14 +192,10 @@ public sealed class FeedRegistry : IAsyncDisposable
             // Taken so that no view is made while they are being disposed.
         }
 
-        foreach (var view in _jpegViews.Values)
+        // Derived views of derived views (fMP4 of H.264 of raw) stop before what they read.
+        foreach (var view in _views.Where(v => v.Key.Format is MediaFormat.Fmp4 or MediaFormat.BerryMse).Concat(_views.Where(v => v.Key.Format is not (MediaFormat.Fmp4 or MediaFormat.BerryMse))))
         {
-            await view.DisposeAsync();
-        }
-
-        foreach (var view in _rawViews.Values)
-        {
-            await view.DisposeAsync();
+            await view.Value.DisposeAsync();
         }
 
         foreach (var feed in _feeds.Values)

@@ -18,7 +18,7 @@ namespace Osprey.Feeds;
 /// <para>Thread safety: one consumer calls <see cref="WaitAsync"/> and <see cref="TryDequeue"/>; the feed
 /// offers frames from the publisher's thread; <see cref="Wake"/> and <see cref="Close"/> from any thread.</para>
 /// </remarks>
-public sealed class OrderedFeedReader : IValueTaskSource<bool>, IDisposable
+public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
 {
     private const int Idle = 0;
     private const int Waiting = 1;
@@ -59,6 +59,12 @@ public sealed class OrderedFeedReader : IValueTaskSource<bool>, IDisposable
 
     /// <summary>Frames taken.</summary>
     public long Frames => Interlocked.Read(ref _frames);
+
+    /// <inheritdoc />
+    long IFrameReader.Skipped => SkippedFrames;
+
+    /// <inheritdoc />
+    bool IFrameReader.TryTake(out Frame frame) => TryDequeue(out frame);
 
     /// <summary>Frames queued now.</summary>
     public int Queued

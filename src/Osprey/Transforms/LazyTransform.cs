@@ -19,52 +19,28 @@ namespace Osprey.Transforms;
 /// the registry's.</para>
 /// </remarks>
 /// <typeparam name="TWorker">Per-worker state, e.g. a codec handle (not thread-safe, so one per worker).</typeparam>
-public abstract partial class LazyTransform<TWorker> : IAsyncDisposable
+public abstract partial class LazyTransform<TWorker> : LazyFeed
     where TWorker : class, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly ILogger _logger;
-    private CancellationTokenSource? _running;
-    private Task _runTask = Task.CompletedTask;
     private long _lastClaimed;
     private long _lastPublished;
     private long _processed;
     private long _skipped;
     private long _failed;
-    private bool _disposed;
 
     /// <summary>Creates the transform; nothing runs until the output feed has a reader.</summary>
     protected LazyTransform(Feed source, string outputName, int workers, ILogger logger)
+        : base(source, new Feed(outputName) { SourceUri = source?.SourceUri }, logger)
     {
-        ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
-        Source = source;
         Workers = workers;
         _logger = logger;
-        Output = new Feed(outputName) { SourceUri = source.SourceUri };
-        Output.ReaderCountChanged = OnOutputReadersChanged;
     }
-
-    /// <summary>The feed transformed.</summary>
-    public Feed Source { get; }
-
-    /// <summary>The derived feed viewers read.</summary>
-    public Feed Output { get; }
 
     /// <summary>Workers run in parallel while the transform runs.</summary>
     public int Workers { get; }
-
-    /// <summary>True while someone watches the output.</summary>
-    public bool IsRunning
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _running is not null;
-            }
-        }
-    }
 
     /// <summary>Source frames transformed (once each, whatever the number of viewers).</summary>
     public long ProcessedFrames => Interlocked.Read(ref _processed);
@@ -87,41 +63,8 @@ public abstract partial class LazyTransform<TWorker> : IAsyncDisposable
     /// </summary>
     protected abstract Frame? Transform(TWorker worker, Frame input, Feed output, out string? error);
 
-    private void OnOutputReadersChanged(Feed output, int readers)
-    {
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            if (readers > 0 && _running is null)
-            {
-                _running = new CancellationTokenSource();
-                var previous = _runTask;
-                var token = _running.Token;
-                // A previous run may still be finishing its last frame; the new one starts after it.
-                _runTask = Task.Run(async () =>
-                {
-                    await previous;
-                    await RunAsync(token);
-                });
-                Log.Started(_logger, Output.Name, Workers);
-            }
-            else if (readers == 0 && _running is not null)
-            {
-                _running.Cancel();
-                _running.Dispose();
-                _running = null;
-                // The latched result goes stale from now on: the next viewer waits for a fresh one.
-                Output.ClearLatest();
-                Log.Stopped(_logger, Output.Name, ProcessedFrames, SkippedFrames);
-            }
-        }
-    }
-
-    private async Task RunAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         Output.Info = DescribeOutput(Source.Info);
         var workers = new Task[Workers];
@@ -194,14 +137,17 @@ public abstract partial class LazyTransform<TWorker> : IAsyncDisposable
         }
     }
 
-    private void PublishInOrder(long sourceSequence, Frame output, CancellationToken run)
+    private void PublishInOrder(long sourceSequence, Frame output, CancellationToken run) =>
+        // Under the lifecycle lock: a stop cancels the run and drops the latched result under the same lock, so a
+        // frame finished after the last viewer left can never be latched stale for the next one.
+        UnderLifecycleLock((Transform: this, Sequence: sourceSequence, Output: output, Run: run), static s => s.Transform.PublishLocked(s.Sequence, s.Output, s.Run));
+
+    private void PublishLocked(long sourceSequence, Frame output, CancellationToken run)
     {
         lock (_lock)
         {
             if (run.IsCancellationRequested)
             {
-                // The last viewer left while this frame was in work: stopping cancels under this lock and
-                // drops the latched result, so publishing now would latch a stale frame for the next viewer.
                 output.Release();
                 return;
             }
@@ -221,37 +167,8 @@ public abstract partial class LazyTransform<TWorker> : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the work and ends the output feed.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        Task run;
-        lock (_lock)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _running?.Cancel();
-            _running?.Dispose();
-            _running = null;
-            run = _runTask;
-        }
-
-        await run;
-        Output.Dispose();
-        GC.SuppressFinalize(this);
-    }
-
     private static partial class Log
     {
-        [LoggerMessage(200, LogLevel.Debug, "Derived feed {Feed}: started with {Workers} worker(s) for its first viewer")]
-        public static partial void Started(ILogger logger, string feed, int workers);
-
-        [LoggerMessage(201, LogLevel.Debug, "Derived feed {Feed}: stopped after its last viewer ({Processed} frames done, {Skipped} skipped)")]
-        public static partial void Stopped(ILogger logger, string feed, long processed, long skipped);
-
         [LoggerMessage(202, LogLevel.Debug, "Derived feed {Feed}: source frame {Sequence} could not be transformed: {Error}")]
         public static partial void FrameFailed(ILogger logger, string feed, long sequence, string error);
     }

@@ -71,7 +71,8 @@ public static class BerryMseWriter
     private const int TfdtSize = BoxWriter.FullHeaderSize + 8;
     private const int TrunSize = BoxWriter.FullHeaderSize + 4 + 4 + 12;
     private const int TrafSize = BoxWriter.HeaderSize + TfhdSize + TfdtSize + TrunSize;
-    private const int DataOffset = MoofSize + BoxWriter.HeaderSize;
+    /// <summary>Where the sample starts: the 104-byte moof and the mdat header (trun's data_offset, 112).</summary>
+    public const int DataOffset = MoofSize + BoxWriter.HeaderSize;
 
     private static ReadOnlySpan<byte> HandlerName => "MicroMSE Video Handler\0"u8;
 
@@ -148,7 +149,61 @@ public static class BerryMseWriter
     {
         var size = GetMediaSegmentSize(sliceNal);
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
+        var w = WriteMoofAndMdatHeader(destination, 4 + sliceNal.Length, sequenceNumber, baseMediaDecodeTime, duration, isIdr);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[w..], (uint)sliceNal.Length);
+        sliceNal.CopyTo(destination[(w + 4)..]);
+        return size;
+    }
 
+    /// <summary>Bytes of the media segment for all the slice NALs of an Annex B access unit.</summary>
+    public static int GetAccessUnitSegmentSize(ReadOnlySpan<byte> annexBAccessUnit) => DataOffset + SliceSampleSize(annexBAccessUnit);
+
+    /// <summary>
+    /// Writes the same 104-byte moof (so BerryMSE's page finds <c>trun</c> at 76 and the sync flag at 92) with one
+    /// sample holding every slice NAL of the access unit, each behind its 4-byte length. For a single-slice
+    /// camera (BerryMSE's Pi camera) this is byte for byte <see cref="WriteMediaSegment"/>; for multi-slice
+    /// encoders (x264 zerolatency's sliced threads, many USB cameras) it keeps a picture's slices in one sample,
+    /// where one sample per slice would give each slice its own timestamp and decode as broken pictures.
+    /// </summary>
+    public static int WriteAccessUnitSegment(Span<byte> destination, ReadOnlySpan<byte> annexBAccessUnit, uint sequenceNumber, ulong baseMediaDecodeTime, uint duration, bool isIdr)
+    {
+        var sampleSize = SliceSampleSize(annexBAccessUnit);
+        var size = DataOffset + sampleSize;
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
+        var position = WriteMoofAndMdatHeader(destination, sampleSize, sequenceNumber, baseMediaDecodeTime, duration, isIdr);
+        foreach (var nal in Osprey.Codecs.H264.AnnexB.EnumerateNalUnits(annexBAccessUnit))
+        {
+            if (IsSlice(nal))
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(destination[position..], (uint)nal.Length);
+                nal.CopyTo(destination[(position + 4)..]);
+                position += 4 + nal.Length;
+            }
+        }
+
+        return size;
+    }
+
+    private static bool IsSlice(ReadOnlySpan<byte> nal) =>
+        Osprey.Codecs.H264.AnnexB.TypeOf(nal) is Osprey.Codecs.H264.NalUnitType.Slice or Osprey.Codecs.H264.NalUnitType.Idr;
+
+    private static int SliceSampleSize(ReadOnlySpan<byte> annexBAccessUnit)
+    {
+        var size = 0;
+        foreach (var nal in Osprey.Codecs.H264.AnnexB.EnumerateNalUnits(annexBAccessUnit))
+        {
+            if (IsSlice(nal))
+            {
+                size += 4 + nal.Length;
+            }
+        }
+
+        return size;
+    }
+
+    /// <summary>Writes the moof and the mdat box header for one sample of <paramref name="sampleSize"/> bytes; returns where the sample goes.</summary>
+    private static int WriteMoofAndMdatHeader(Span<byte> destination, int sampleSize, uint sequenceNumber, ulong baseMediaDecodeTime, uint duration, bool isIdr)
+    {
         var w = new BoxWriter(destination);
         w.Box(MoofSize, "moof"u8);
         w.FullBox(MfhdSize, "mfhd"u8, 0, 0);
@@ -164,11 +219,9 @@ public static class BerryMseWriter
         w.U32(DataOffset);
         w.U32(isIdr ? SampleFlags.Sync : SampleFlags.NonSync); // first_sample_flags
         w.U32(duration);
-        w.U32((uint)(4 + sliceNal.Length)); // sample_size
-        w.Box(BoxWriter.HeaderSize + 4 + sliceNal.Length, "mdat"u8);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[w.Position..], (uint)sliceNal.Length);
-        sliceNal.CopyTo(destination[(w.Position + 4)..]);
-        return size;
+        w.U32((uint)sampleSize); // sample_size
+        w.Box(BoxWriter.HeaderSize + sampleSize, "mdat"u8);
+        return w.Position;
     }
 
     private static int AvcCSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>

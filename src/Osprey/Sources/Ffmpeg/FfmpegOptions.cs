@@ -11,6 +11,9 @@ public enum FfmpegOutput
 
     /// <summary>Raw YUYV 4:2:2 frames of a fixed size (<c>-f rawvideo -pix_fmt yuyv422</c>).</summary>
     Yuyv,
+
+    /// <summary>H.264 Annex B (<c>-f h264</c>): libx264 zerolatency, or the input's own H.264 with <c>codec=copy</c>.</summary>
+    H264,
 }
 
 /// <summary>
@@ -41,6 +44,12 @@ public sealed record FfmpegOptions
     /// <summary>MJPEG quantiser scale (ffmpeg <c>-q:v</c>, 2 best to 31 worst), default 5.</summary>
     public int QScale { get; init; } = 5;
 
+    /// <summary>H.264 bit rate in kbit/s (0: libx264's constant quality default).</summary>
+    public int BitrateKbps { get; init; }
+
+    /// <summary>H.264 key frame interval in frames (default 60).</summary>
+    public int Gop { get; init; } = 60;
+
     /// <summary>Pass an MJPEG input through without re-encoding (<c>-c:v copy</c>): for MJPEG cameras.</summary>
     public bool Copy { get; init; }
 
@@ -60,7 +69,32 @@ public sealed record FfmpegOptions
         args.AddRange(InputArguments);
         args.AddRange(["-an", "-sn", "-dn"]);
         var scale = Width > 0 && Height > 0 ? $"scale={Width}:{Height}" : null;
-        if (Output == FfmpegOutput.Mjpeg)
+        if (Output == FfmpegOutput.H264)
+        {
+            if (Copy)
+            {
+                args.AddRange(["-c:v", "copy"]);
+            }
+            else
+            {
+                if (scale is not null)
+                {
+                    args.AddRange(["-vf", scale]);
+                }
+
+                // Live: no B-frames (output order = capture order), no lookahead, SPS/PPS repeated before each IDR.
+                args.AddRange(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-pix_fmt", "yuv420p",
+                    "-g", Gop.ToString(CultureInfo.InvariantCulture),
+                    // ffmpeg converts to YUV with the BT.601 matrix: say so in the VUI, or browsers assume BT.709.
+                    "-color_range", "tv", "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m"]);
+                if (BitrateKbps > 0)
+                {
+                    var rate = BitrateKbps.ToString(CultureInfo.InvariantCulture) + "k";
+                    args.AddRange(["-b:v", rate, "-maxrate", rate, "-bufsize", rate]);
+                }
+            }
+        }
+        else if (Output == FfmpegOutput.Mjpeg)
         {
             if (Copy)
             {
@@ -86,7 +120,7 @@ public sealed record FfmpegOptions
             args.AddRange(["-r", Fps.ToString(CultureInfo.InvariantCulture)]);
         }
 
-        args.AddRange(["-f", Output == FfmpegOutput.Mjpeg ? "mjpeg" : "rawvideo", "pipe:1"]);
+        args.AddRange(["-f", Output switch { FfmpegOutput.Mjpeg => "mjpeg", FfmpegOutput.H264 => "h264", _ => "rawvideo" }, "pipe:1"]);
         return args;
     }
 
@@ -95,7 +129,7 @@ public sealed record FfmpegOptions
     {
         var uri = new StringBuilder("ffmpeg:");
         uri.AppendJoin(' ', InputArguments.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"'{a}'" : a));
-        uri.Append(CultureInfo.InvariantCulture, $"#output={(Output == FfmpegOutput.Mjpeg ? "mjpeg" : "yuyv")}");
+        uri.Append(CultureInfo.InvariantCulture, $"#output={Output.ToString().ToLowerInvariant()}");
         if (Width > 0)
         {
             uri.Append(CultureInfo.InvariantCulture, $"&size={Width}x{Height}");
@@ -142,14 +176,17 @@ public sealed record FfmpegOptions
                     {
                         "mjpeg" or "jpeg" => FfmpegOutput.Mjpeg,
                         "yuyv" or "raw" => FfmpegOutput.Yuyv,
-                        _ => throw new FormatException($"Source '{uri}': output '{value}' is not mjpeg or yuyv."),
+                        "h264" => FfmpegOutput.H264,
+                        _ => throw new FormatException($"Source '{uri}': output '{value}' is not mjpeg, yuyv or h264."),
                     },
                 },
                 "size" => ParseSize(options, value, uri),
                 "fps" => options with { Fps = ParseNumber(value, "fps", uri, 0.1, 240) },
                 "qscale" => options with { QScale = (int)ParseNumber(value, "qscale", uri, 2, 31) },
+                "bitrate" => options with { BitrateKbps = (int)ParseNumber(value, "bitrate (kbit/s)", uri, 50, 100_000) },
+                "gop" => options with { Gop = (int)ParseNumber(value, "gop", uri, 1, 1000) },
                 "codec" when value == "copy" => options with { Copy = true },
-                _ => throw new FormatException($"Source '{uri}': unknown option '{key}' (known: output, size, fps, qscale, codec=copy)."),
+                _ => throw new FormatException($"Source '{uri}': unknown option '{key}' (known: output, size, fps, qscale, bitrate, gop, codec=copy)."),
             };
         }
 
@@ -158,9 +195,9 @@ public sealed record FfmpegOptions
             options = options with { Width = 640, Height = 480 };
         }
 
-        if (options.Copy && (options.Output != FfmpegOutput.Mjpeg || options.Width > 0))
+        if (options.Copy && (options.Output == FfmpegOutput.Yuyv || options.Width > 0))
         {
-            throw new FormatException($"Source '{uri}': codec=copy passes MJPEG through as it is; it cannot scale or output yuyv.");
+            throw new FormatException($"Source '{uri}': codec=copy passes MJPEG or H.264 through as it is; it cannot scale or output yuyv.");
         }
 
         return options;

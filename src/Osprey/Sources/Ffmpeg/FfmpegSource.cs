@@ -47,7 +47,10 @@ public sealed partial class FfmpegSource : IFrameSource
 
     /// <inheritdoc />
     public VideoInfo ExpectedInfo => new(
-        Options.Output == FfmpegOutput.Mjpeg ? MediaFormat.Jpeg : MediaFormat.Yuyv, Options.Width, Options.Height, Options.Fps);
+        Options.Output switch { FfmpegOutput.Mjpeg => MediaFormat.Jpeg, FfmpegOutput.H264 => MediaFormat.H264, _ => MediaFormat.Yuyv },
+        Options.Width,
+        Options.Height,
+        Options.Fps);
 
     /// <inheritdoc />
     public async Task RunAsync(Feed feed, CancellationToken cancellationToken)
@@ -87,6 +90,10 @@ public sealed partial class FfmpegSource : IFrameSource
                 if (Options.Output == FfmpegOutput.Mjpeg)
                 {
                     await ReadJpegsAsync(stdout, feed, cancellationToken);
+                }
+                else if (Options.Output == FfmpegOutput.H264)
+                {
+                    await H264Publisher.ReadAccessUnitsAsync(stdout, feed, () => (ProbeHeader.NowMicros(_time), ++_counter), cancellationToken);
                 }
                 else
                 {

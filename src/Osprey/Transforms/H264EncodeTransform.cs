@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Osprey.Feeds;
+using Osprey.Media;
+using Osprey.Sources.Ffmpeg;
+
+namespace Osprey.Transforms;
+
+/// <summary>
+/// A raw feed seen as H.264: one ffmpeg encoder process per feed (libx264 zerolatency, no B-frames), fed the
+/// newest raw frames on its stdin while someone watches, its Annex B output split into access units and
+/// published with the probe SEI. Encoded once for all viewers; started by the first viewer, stopped after the
+/// last.
+/// </summary>
+/// <remarks>
+/// Capture times survive the encoder: with zerolatency and no B-frames, access units come out in the order
+/// frames went in, one each, so a queue of the frames written gives each access unit its capture time and
+/// probe counter. When the encoder is slower than the source, the newest frame is written and the skipped ones
+/// counted (the source reader's drops).
+/// </remarks>
+public sealed partial class H264EncodeTransform : LazyFeed
+{
+    private readonly ILogger _logger;
+    private long _encoded;
+
+    /// <summary>Creates the transform of <paramref name="source"/> (YUYV).</summary>
+    public H264EncodeTransform(Feed source, ILogger logger, int bitrateKbps = 0)
+        : base(source, new Feed(source?.Name ?? "") { SourceUri = source?.SourceUri, KeepGroupOfPictures = true }, logger)
+    {
+        _logger = logger;
+        BitrateKbps = bitrateKbps;
+    }
+
+    /// <summary>Target bit rate in kbit/s, 0 for constant quality.</summary>
+    public int BitrateKbps { get; }
+
+    /// <summary>Access units the encoder produced.</summary>
+    public long EncodedFrames => Interlocked.Read(ref _encoded);
+
+    /// <inheritdoc />
+    protected override async Task RunAsync(CancellationToken cancellationToken)
+    {
+        // The size is the raw feed's; wait for its first frame if the source has not said yet.
+        var info = Source.Info;
+        var fps = info.Fps > 0 ? info.Fps : 30;
+        Output.Info = info with { Format = MediaFormat.H264 };
+        var start = new ProcessStartInfo("ffmpeg")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        string[] arguments =
+        [
+            "-hide_banner", "-nostdin", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "yuyv422", "-s", $"{info.Width}x{info.Height}",
+            "-r", fps.ToString(CultureInfo.InvariantCulture), "-i", "pipe:0",
+            "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-pix_fmt", "yuv420p",
+            // Raw frames are BT.601 limited range; say so in the VUI, or browsers decode SD video as BT.709.
+            "-color_range", "tv", "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m",
+            "-g", ((int)Math.Round(fps * 2)).ToString(CultureInfo.InvariantCulture),
+            .. BitrateKbps > 0 ? (string[])["-b:v", $"{BitrateKbps}k", "-maxrate", $"{BitrateKbps}k", "-bufsize", $"{BitrateKbps}k"] : [],
+            "-f", "h264", "pipe:1",
+        ];
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("ffmpeg did not start");
+        Log.EncoderStarted(_logger, Output.Name, process.Id);
+        var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
+        using var kill = cancellationToken.UnsafeRegister(static p => KillQuietly((Process)p!), process);
+        var errors = DrainErrorsAsync(process);
+        var writing = WriteFramesAsync(process.StandardInput.BaseStream, stamps, cancellationToken);
+        try
+        {
+            await H264Publisher.ReadAccessUnitsAsync(
+                process.StandardOutput.BaseStream,
+                Output,
+                () =>
+                {
+                    Interlocked.Increment(ref _encoded);
+                    return stamps.TryDequeue(out var stamp) ? stamp : (ProbeHeader.NowMicros(), 0);
+                },
+                cancellationToken);
+        }
+        finally
+        {
+            KillQuietly(process);
+            await Task.WhenAll(writing, errors).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task WriteFramesAsync(Stream stdin, ConcurrentQueue<(long, uint)> stamps, CancellationToken cancellationToken)
+    {
+        using var reader = Source.OpenReader();
+        using var registration = cancellationToken.UnsafeRegister(static r => ((FeedReader)r!).Close(), reader);
+        try
+        {
+            while (await reader.WaitAsync())
+            {
+                if (!reader.TryTakeLatest(out Frame frame))
+                {
+                    continue;
+                }
+
+                using var lease = new FrameLease(frame);
+                var counter = ProbeHeader.TryRead(frame.Span, out var probe) ? probe.Counter : (uint)frame.Sequence;
+                stamps.Enqueue((frame.CaptureTimeMicros, counter));
+                await stdin.WriteAsync(frame.Memory, cancellationToken);
+                await stdin.FlushAsync(cancellationToken);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The encoder went away or the last viewer left.
+        }
+    }
+
+    private static async Task DrainErrorsAsync(Process process)
+    {
+        try
+        {
+            while (await process.StandardError.ReadLineAsync() is not null)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+    }
+
+    private static void KillQuietly(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(310, LogLevel.Information, "Feed {Feed}: H.264 encoder started (ffmpeg pid {Pid}) for its first viewer")]
+        public static partial void EncoderStarted(ILogger logger, string feed, int pid);
+    }
+}
