@@ -6,9 +6,9 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Osprey.Containers.Mp4;
 using Osprey.Feeds;
-using Osprey.Transforms;
 using Osprey.Media;
 using Osprey.Outputs.WebSockets;
+using Osprey.Transforms;
 
 namespace Osprey.Server.Viewers;
 
@@ -202,13 +202,13 @@ internal sealed partial class WebSocketFrameViewer
         switch (_framing)
         {
             case ViewerFraming.WebCodecs:
-            {
-                // [u64 capture time µs][u8 flags: bit0 key frame][the AVCC sample: the fMP4 fragment's mdat payload]
-                var moofSize = (int)BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan());
-                BinaryPrimitives.WriteInt64BigEndian(_prefix, frame.CaptureTimeMicros);
-                _prefix[8] = frame.IsKeyFrame ? (byte)1 : (byte)0;
-                return await SendAsync(WebSocketOpcode.Binary, new ArraySegment<byte>(_prefix, 0, 9), bytes[(moofSize + 8)..]);
-            }
+                {
+                    // [u64 capture time µs][u8 flags: bit0 key frame][the AVCC sample: the fMP4 fragment's mdat payload]
+                    var moofSize = (int)BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan());
+                    BinaryPrimitives.WriteInt64BigEndian(_prefix, frame.CaptureTimeMicros);
+                    _prefix[8] = frame.IsKeyFrame ? (byte)1 : (byte)0;
+                    return await SendAsync(WebSocketOpcode.Binary, new ArraySegment<byte>(_prefix, 0, 9), bytes[(moofSize + 8)..]);
+                }
 
             case ViewerFraming.BerryMse:
                 // BerryMSE counts fragments per client: patch this viewer's copy of the 104-byte moof.
