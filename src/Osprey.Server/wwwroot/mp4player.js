@@ -281,10 +281,20 @@ export class MseView extends SocketView {
     return this.feed.endpoints?.mp4 ?? `/ws/${feedPath(this.name)}/mp4`;
   }
 
-  /** Every connection gets a new MediaSource: a restarted server's timeline may start anywhere. */
+  /**
+   * Every connection gets a new MediaSource (a restarted server's timeline may start
+   * anywhere), made when its first message arrives so the last picture stays up while
+   * reconnecting.
+   */
   connect() {
-    this.newMediaSource();
+    this.needSource = true;
     super.connect();
+  }
+
+  freshSource() {
+    if (!this.needSource) return;
+    this.needSource = false;
+    this.newMediaSource();
   }
 
   newMediaSource() {
@@ -317,10 +327,12 @@ export class MseView extends SocketView {
   }
 
   onText(text) {
+    this.freshSource();
     this.pendingMime = text.trim();
   }
 
   onFrame(data) {
+    this.freshSource();
     const type = firstBoxType(data);
     if (type === 'ftyp' || type === 'moov') {
       const init = parseInit(data);
