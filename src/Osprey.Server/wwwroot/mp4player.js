@@ -218,6 +218,7 @@ export class MseView extends SocketView {
     video.dataset.feed = feed.name;
     video.dataset.view = 'mp4';
     video.muted = true; // autoplay needs it
+    video.setAttribute('muted', '');
     video.autoplay = true;
     video.playsInline = true;
     video.disableRemotePlayback = true; // ManagedMediaSource (Safari) asks for it
@@ -307,6 +308,7 @@ export class MseView extends SocketView {
     this.lastSeq = null;
     this.lastDuration = null;
     this.waitKey = false;
+    this.startupUntil = 0; // set by the first media append: 2 s in which any lag over catchUpLag is a seek
     this.probes = [];
     // Playback quality restarts with a new source: keep the totals of the old ones.
     const q = this.video.getVideoPlaybackQuality?.();
@@ -422,6 +424,7 @@ export class MseView extends SocketView {
         }
         this.noteSegment(item);
         this.sb.appendBuffer(item.data);
+        if (!this.startupUntil) this.startupUntil = performance.now() + 2000;
       }
       this.queue.shift();
     } catch (e) {
@@ -551,7 +554,9 @@ export class MseView extends SocketView {
         // Stalled at the end of a range with a gap after it (a key-frame skip): jump the gap.
         v.currentTime = b.start(range + 1);
         s.gapJumps++;
-      } else if (end - t > cfg.seekLag) {
+      } else if (end - t > cfg.seekLag || (end - t > cfg.catchUpLag && performance.now() < this.startupUntil)) {
+        // Far behind; or, just after (re)connecting, the server's burst of the current GOP
+        // left us behind: seek rather than spend seconds catching up.
         v.currentTime = end - cfg.seekTarget;
         s.seeks++;
       } else {
