@@ -97,7 +97,9 @@ export function parseInit(buffer) {
  * duration, whether it starts with a sync sample (null if the segment does not say), and
  * where its mdat payload is.
  * @param {ArrayBuffer} buffer
- * @returns {{seq:number|null, tfdt:number|null, duration:number|null, key:boolean|null, mdatStart:number, mdatEnd:number} | null}
+ * @returns {{seq:number|null, tfdt:number|null, tfdtAt:number, tfdtVersion:number, duration:number|null,
+ *            key:boolean|null, mdatStart:number, mdatEnd:number} | null}  tfdtAt: byte offset of the
+ *   baseMediaDecodeTime field (so it can be rewritten), -1 if there is no tfdt
  */
 export function parseMoof(buffer) {
   const b = new Uint8Array(buffer);
@@ -109,7 +111,7 @@ export function parseMoof(buffer) {
     else if (x.type === 'mdat' && moof && !mdat) mdat = x;
   }
   if (!moof) return null;
-  const out = { seq: null, tfdt: null, duration: null, key: null, mdatStart: mdat ? mdat.body : 0, mdatEnd: mdat ? mdat.end : 0 };
+  const out = { seq: null, tfdt: null, tfdtAt: -1, tfdtVersion: 0, duration: null, key: null, mdatStart: mdat ? mdat.body : 0, mdatEnd: mdat ? mdat.end : 0 };
   const mfhd = findBox(b, ['mfhd'], moof.body, moof.end);
   if (mfhd && mfhd.end - mfhd.body >= 8) out.seq = dv.getUint32(mfhd.body + 4);
   const traf = findBox(b, ['traf'], moof.body, moof.end);
@@ -129,6 +131,8 @@ export function parseMoof(buffer) {
       if (flags & 0x20) defaultFlags = dv.getUint32(p);
     } else if (x.type === 'tfdt') {
       out.tfdt = version === 1 ? dv.getUint32(p) * 4294967296 + dv.getUint32(p + 4) : dv.getUint32(p);
+      out.tfdtAt = p;
+      out.tfdtVersion = version;
     } else if (x.type === 'trun') {
       const count = dv.getUint32(p);
       p += 4;
@@ -187,7 +191,9 @@ export function findSeiProbe(sample) {
 
 /** Live-edge control of the MSE view; `state.settings` is this object, so it can be tuned live. */
 export const MSE_DEFAULTS = {
-  catchUpLag: 0.5,  // s behind the live edge above which playback speeds up
+  driftLag: 0.2,    // s behind above which playback runs at driftRate (undoes the creep of stalls)
+  driftRate: 1.03,
+  catchUpLag: 0.5,  // s behind the live edge above which playback speeds up proportionally
   minRate: 1.05,    // playbackRate at catchUpLag
   maxRate: 1.5,     // playbackRate at seekLag
   seekLag: 2,       // s behind above which the player seeks instead
@@ -212,6 +218,7 @@ export class MseView extends SocketView {
     video.dataset.feed = feed.name;
     video.dataset.view = 'mp4';
     video.muted = true; // autoplay needs it
+    video.setAttribute('muted', '');
     video.autoplay = true;
     video.playsInline = true;
     video.disableRemotePlayback = true; // ManagedMediaSource (Safari) asks for it
@@ -232,7 +239,9 @@ export class MseView extends SocketView {
       decodedFrames: 0,     // getVideoPlaybackQuality().totalVideoFrames
       droppedFrames: 0,     // getVideoPlaybackQuality().droppedVideoFrames
       keyFrameSkips: 0,     // server moved us on to a later key frame (tfdt jump)
-      seeks: 0,             // live-edge seeks (and jumps over gaps)
+      seeks: 0,             // seeks to the live edge when more than seekLag behind
+      gapJumps: 0,          // seeks into the buffer from outside it (start, holes after skips)
+      retimed: 0,           // samples moved later so as not to overlap the previous one
       trims: 0,             // SourceBuffer.remove calls
       quotaErrors: 0,
       inits: 0,             // init segments appended (1 + SPS/PPS changes + reconnects)
@@ -246,6 +255,7 @@ export class MseView extends SocketView {
     this.pendingMime = null;
     this.timescale = 90000;
     this.lastTfdt = null;
+    this.nextTfdt = null;
     this.lastDuration = null;
     this.waitKey = false;   // dropping media until a key frame (after a backlog or a failed append)
     this.lastTrim = 0;
@@ -272,10 +282,20 @@ export class MseView extends SocketView {
     return this.feed.endpoints?.mp4 ?? `/ws/${feedPath(this.name)}/mp4`;
   }
 
-  /** Every connection gets a new MediaSource: a restarted server's timeline may start anywhere. */
+  /**
+   * Every connection gets a new MediaSource (a restarted server's timeline may start
+   * anywhere), made when its first message arrives so the last picture stays up while
+   * reconnecting.
+   */
   connect() {
-    this.newMediaSource();
+    this.needSource = true;
     super.connect();
+  }
+
+  freshSource() {
+    if (!this.needSource) return;
+    this.needSource = false;
+    this.newMediaSource();
   }
 
   newMediaSource() {
@@ -284,9 +304,11 @@ export class MseView extends SocketView {
     this.queue = [];
     this.pendingMime = null;
     this.lastTfdt = null;
+    this.nextTfdt = null;
     this.lastSeq = null;
     this.lastDuration = null;
     this.waitKey = false;
+    this.startupUntil = 0; // set by the first media append: 2 s in which any lag over catchUpLag is a seek
     this.probes = [];
     // Playback quality restarts with a new source: keep the totals of the old ones.
     const q = this.video.getVideoPlaybackQuality?.();
@@ -307,10 +329,12 @@ export class MseView extends SocketView {
   }
 
   onText(text) {
+    this.freshSource();
     this.pendingMime = text.trim();
   }
 
   onFrame(data) {
+    this.freshSource();
     const type = firstBoxType(data);
     if (type === 'ftyp' || type === 'moov') {
       const init = parseInit(data);
@@ -388,6 +412,7 @@ export class MseView extends SocketView {
         }
         this.timescale = item.timescale;
         this.lastTfdt = null; // a new configuration may restart the decode clock
+        this.nextTfdt = null;
         this.lastSeq = null;
         this.sb.appendBuffer(item.data);
         this.state.inits++;
@@ -399,6 +424,7 @@ export class MseView extends SocketView {
         }
         this.noteSegment(item);
         this.sb.appendBuffer(item.data);
+        if (!this.startupUntil) this.startupUntil = performance.now() + 2000;
       }
       this.queue.shift();
     } catch (e) {
@@ -425,11 +451,33 @@ export class MseView extends SocketView {
     }
   }
 
-  /** Key-frame skips from tfdt, and the probe of the sample for latency at presentation. */
+  /**
+   * Key-frame skips from tfdt, the probe of the sample for latency at presentation, and
+   * retiming: a sample whose tfdt falls inside the previous sample (tfdt < previous tfdt +
+   * previous duration, as when frames captured late arrive in a burst) is moved to the end
+   * of the previous one. Left overlapping, the browser would drop the overlapped frame and
+   * every frame that depends on it up to the next key frame, leaving a hole in the buffer.
+   */
   noteSegment(item) {
     const m = item.moof;
     if (!m || m.tfdt === null) return;
     const s = this.state;
+    const duration = m.duration || this.lastDuration || 0;
+    let tfdt = m.tfdt;
+    if (this.nextTfdt !== null && tfdt < this.nextTfdt && m.tfdtAt >= 0) {
+      const dv = new DataView(item.data);
+      const t = this.nextTfdt;
+      if (m.tfdtVersion === 1) {
+        dv.setUint32(m.tfdtAt, Math.floor(t / 4294967296));
+        dv.setUint32(m.tfdtAt + 4, t % 4294967296);
+        tfdt = t;
+      } else if (t < 4294967296) {
+        dv.setUint32(m.tfdtAt, t);
+        tfdt = t;
+      }
+      if (tfdt === t) s.retimed++;
+    }
+    this.nextTfdt = duration > 0 ? tfdt + duration : null;
     if (this.lastTfdt !== null) {
       const delta = m.tfdt - this.lastTfdt;
       const frame = this.lastDuration || delta;
@@ -447,7 +495,7 @@ export class MseView extends SocketView {
     if (m.mdatEnd > m.mdatStart) {
       const probe = findSeiProbe(new Uint8Array(item.data, m.mdatStart, m.mdatEnd - m.mdatStart));
       if (probe) {
-        this.probes.push({ t: m.tfdt / this.timescale, captureMicros: probe.captureMicros, counter: probe.counter });
+        this.probes.push({ t: tfdt / this.timescale, captureMicros: probe.captureMicros, counter: probe.counter });
         if (this.probes.length > 600) this.probes.splice(0, this.probes.length - 600);
       }
     }
@@ -486,29 +534,43 @@ export class MseView extends SocketView {
     const cfg = this.settings;
     const b = v.buffered;
     if (b.length) {
-      const end = b.end(b.length - 1);
+      const last = b.length - 1;
+      const end = b.end(last);
       const t = v.currentTime;
+      // The range holding the playhead; a playhead stalled at the end of a range may read a
+      // hair past it, which must not count as outside (a needless seek costs a GOP's decode).
       let range = -1;
-      for (let i = 0; i < b.length; i++) {
-        if (t >= b.start(i) - 0.001 && t <= b.end(i)) range = i;
+      for (let i = 0; i <= last && range === -1; i++) {
+        if (t >= b.start(i) - 0.05 && t <= b.end(i) + 0.05) range = i;
       }
-      if (range === -1 || (range < b.length - 1 && b.end(range) - t < 0.15)) {
-        // Before the first frame (the timeline starts at the feed's decode time, not 0), or at
-        // the end of a range followed by a gap (a key-frame skip): go to the live edge.
-        v.currentTime = Math.max(b.start(b.length - 1), end - cfg.seekTarget);
-        s.seeks++;
-      } else if (end - t > cfg.seekLag) {
+      if (range === -1) {
+        // Outside the buffer: before the first frame (the timeline starts at the feed's decode
+        // time, not 0), or in a hole: go to the next range, or the live edge if that is the last.
+        let next = 0;
+        while (next < last && b.start(next) < t) next++;
+        v.currentTime = next === last ? Math.max(b.start(last), end - cfg.seekTarget) : b.start(next);
+        s.gapJumps++;
+      } else if (range < last && b.end(range) - t < 0.05 && v.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) {
+        // Stalled at the end of a range with a gap after it (a key-frame skip): jump the gap.
+        v.currentTime = b.start(range + 1);
+        s.gapJumps++;
+      } else if (end - t > cfg.seekLag || (end - t > cfg.catchUpLag && performance.now() < this.startupUntil)) {
+        // Far behind; or, just after (re)connecting, the server's burst of the current GOP
+        // left us behind: seek rather than spend seconds catching up.
         v.currentTime = end - cfg.seekTarget;
         s.seeks++;
       } else {
         const lag = end - t;
-        // Speed up above catchUpLag, proportionally to the lag; back to 1 once half of it is made up.
-        if (lag > cfg.catchUpLag) this.catchingUp = true;
-        else if (lag < cfg.catchUpLag / 2) this.catchingUp = false;
+        // Every stall (late data) leaves the playhead a little further behind when it resumes,
+        // so lag creeps: above driftLag play slightly fast (driftRate, not noticeable), above
+        // catchUpLag faster in proportion to the lag (minRate..maxRate up to seekLag), and
+        // back to 1 once under three quarters of driftLag.
+        if (lag > Math.min(cfg.driftLag, cfg.catchUpLag)) this.catchingUp = true;
+        else if (lag < Math.min(cfg.driftLag, cfg.catchUpLag) * 0.75) this.catchingUp = false;
         const span = Math.max(cfg.seekLag - cfg.catchUpLag, 0.001);
-        const rate = this.catchingUp
-          ? Math.min(cfg.maxRate, cfg.minRate + (cfg.maxRate - cfg.minRate) * Math.max(0, lag - cfg.catchUpLag) / span)
-          : 1;
+        const rate = !this.catchingUp ? 1
+          : lag <= cfg.catchUpLag ? cfg.driftRate
+          : Math.min(cfg.maxRate, cfg.minRate + (cfg.maxRate - cfg.minRate) * (lag - cfg.catchUpLag) / span);
         if (Math.abs(v.playbackRate - rate) > 0.005) v.playbackRate = rate;
       }
       s.behindLiveEdge = Math.max(0, end - v.currentTime);
