@@ -112,6 +112,28 @@ public class OpenMvSourceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Pty_CameraGoesSilent_LinkIsLostThenResumesWhenItAnswersAgain()
+    {
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs);
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}?timeout=100");
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await ws.ReceiveFramesAsync(3, TimeSpan.FromSeconds(20));
+
+        camera.Faults.Silent = true;
+        await WaitForAsync(server, "cam", feed => feed.GetProperty("openMv").GetProperty("link").GetString() == "lost");
+        camera.Faults.Silent = false;
+        await WaitForAsync(server, "cam", feed => feed.GetProperty("openMv").GetProperty("link").GetString() == "streaming");
+        using var decoder = new JpegDecoder();
+        var yuyv = new byte[320 * 240 * 2];
+        await ws.ReceiveFramesAsync(3, TimeSpan.FromSeconds(20));
+        AssertIntact(ws.LastFrame.ToArray(), decoder, yuyv);
+        using var feed = await GetFeedAsync(server, "cam");
+        Assert.True(feed.RootElement.GetProperty("openMv").GetProperty("timeouts").GetInt64() > 0);
+        Assert.True(feed.RootElement.GetProperty("openMv").GetProperty("resyncs").GetInt64() > 0);
+    }
+
+    [Fact]
     public async Task Udp_WithAcksOff_StreamsIntactFrames()
     {
         var port = FreeUdpPort();
