@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Sources.OpenMv;
 
 namespace Osprey.Server.Endpoints;
 
@@ -26,7 +27,8 @@ internal sealed record FeedDto(
     long FramesAllocated,
     int JpegQuality,
     JpegViewDto? Jpeg,
-    IReadOnlyDictionary<string, string> Endpoints)
+    IReadOnlyDictionary<string, string> Endpoints,
+    OpenMvStats? OpenMv = null)
 {
     public static FeedDto From(Feed feed, FeedRegistry registry)
     {
@@ -78,7 +80,9 @@ internal sealed record FeedDto(
             feed.Pool.Allocated,
             registry.Jpeg.Quality,
             jpeg,
-            endpoints);
+            endpoints,
+            // An OpenMV camera's link state (connecting, streaming, lost) and counters; null for other sources.
+            supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null);
     }
 
     private static string StateName(FeedState state) => state switch
@@ -119,4 +123,5 @@ internal static class OspreyJson
 [JsonSerializable(typeof(List<FeedDto>))]
 [JsonSerializable(typeof(ErrorDto))]
 [JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(OpenMvStats))]
 internal sealed partial class OspreyJsonContext : JsonSerializerContext;

@@ -10,5 +10,8 @@ internal static partial class Interop
         /// libturbojpeg.so link only comes with the -dev package, so the soname is what a runtime system has.
         /// </summary>
         internal const string TurboJpeg = "libturbojpeg.so.0";
+
+        /// <summary>The C library by its glibc soname: termios, open/read/write/poll for serial devices.</summary>
+        internal const string Libc = "libc.so.6";
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Sources.Ffmpeg;
+using Osprey.Sources.OpenMv;
 using Osprey.Sources.TestPattern;
 
 namespace Osprey.Sources;
@@ -10,7 +11,7 @@ namespace Osprey.Sources;
 public static class SourceFactory
 {
     /// <summary>The schemes this build understands.</summary>
-    public static IReadOnlyList<string> Schemes { get; } = ["testpattern", "ffmpeg"];
+    public static IReadOnlyList<string> Schemes { get; } = ["testpattern", "ffmpeg", "openmv", "openmv+udp"];
 
     /// <summary>Makes the source <paramref name="uri"/> names; throws <see cref="FormatException"/> with a clear message.</summary>
     public static IFrameSource Create(string uri, TimeProvider? time = null, ILoggerFactory? loggers = null)
@@ -26,6 +27,11 @@ public static class SourceFactory
         if (scheme == "ffmpeg")
         {
             return new FfmpegSource(FfmpegOptions.Parse(uri), loggers?.CreateLogger("Osprey.Sources.Ffmpeg"), time);
+        }
+
+        if (scheme is "openmv" or "openmv+udp")
+        {
+            return new OpenMvSource(OpenMvOptions.Parse(uri), loggers?.CreateLogger("Osprey.Sources.OpenMv"), time);
         }
 
         var query = ParseQuery(uri);

@@ -1,0 +1,460 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Osprey.Containers.Jpeg;
+using Osprey.Feeds;
+using Osprey.Media;
+using Osprey.Protocols.OpenMv;
+
+namespace Osprey.Sources.OpenMv;
+
+/// <summary>The link lost lockstep or got no reply: the session re-SYNCs, and gives up after a few tries.</summary>
+public sealed class OpenMvLinkException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public OpenMvLinkException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public OpenMvLinkException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public OpenMvLinkException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// One connection to a camera: the handshake (SYNC, GET_CAPS, SET_CAPS, CHANNEL_LIST, PROTO_VERSION) and the
+/// frame loop on the stream channel (wait for frame-ready, LOCK, SIZE, READ in max-payload requests, UNLOCK).
+/// </summary>
+/// <remarks>
+/// <para>Synchronous on purpose: the protocol is stop-and-wait, so one dedicated thread per camera blocking in
+/// poll(2) costs less than async state machines per packet, and the order of bytes on the link is obvious.</para>
+/// <para>Recovery: a request with no reply in time is sent again (same sequence: the device never saw it) up to 3
+/// times; a checksum NAK or a duplicate (the device retransmitted because our ACK was lost, so it dropped our
+/// request while it waited) sends it again at once. Losing lockstep (NAK SEQUENCE, no reply after the retries)
+/// re-SYNCs, which also unlocks the stream channel, so the frame being read is dropped and the next one read
+/// whole under a new LOCK: a published frame is never stitched from two captures.</para>
+/// <para>Owned by one run of <see cref="OpenMvSource"/>; not thread-safe.</para>
+/// </remarks>
+internal sealed class OpenMvHostSession
+{
+    private const int Retries = 3;
+    private const int MaxFrameBytes = 16 << 20;
+    private static readonly TimeSpan s_eventWait = TimeSpan.FromMilliseconds(200);
+
+    private readonly IOpenMvTransport _transport;
+    private readonly OpenMvOptions _options;
+    private readonly OpenMvStats _stats;
+    private readonly TimeProvider _time;
+    private readonly OpenMvPacketDecoder _decoder = new();
+    private readonly OpenMvHostLink _link = new();
+    private readonly ArrayBufferWriter<byte> _tx = new(OpenMvProtocol.MaxBufferSize);
+    private readonly ArrayBufferWriter<byte> _acks = new(64);
+    private byte _streamChannel = OpenMvProtocol.StreamChannel;
+    private bool _frameReady;
+    private bool _events;
+    private int _maxPayload = OpenMvProtocol.MinPayload;
+    private uint _counter;
+    private byte[] _scratch = [];
+    private (long HeaderCrc, long Garbage, long Rtx, long Duplicates, long Sequence, long Naks, long Events, long Acks) _reported;
+
+    public OpenMvHostSession(IOpenMvTransport transport, OpenMvOptions options, OpenMvStats stats, TimeProvider time, uint firstCounter)
+    {
+        _transport = transport;
+        _options = options;
+        _stats = stats;
+        _time = time;
+        _counter = firstCounter;
+    }
+
+    /// <summary>The probe counter of the last frame published (it carries on across connections).</summary>
+    public uint Counter => _counter;
+
+    /// <summary>The negotiated max payload.</summary>
+    public int MaxPayload => _maxPayload;
+
+    /// <summary>SYNC, GET_CAPS, SET_CAPS, CHANNEL_LIST, PROTO_VERSION. Returns what the device said it is.</summary>
+    public string Connect(CancellationToken cancellationToken)
+    {
+        Sync(cancellationToken);
+        var caps = Transact(0, OpenMvOpcode.ProtoGetCaps, default, cancellationToken);
+        if (caps.Kind != OpenMvReceiveKind.Data || _link.Reply.Length < 6)
+        {
+            throw new OpenMvLinkException($"GET_CAPS: unexpected {caps.Kind} ({_link.Reply.Length} bytes)");
+        }
+
+        var deviceFlags = (OpenMvCapabilities)BinaryPrimitives.ReadUInt32LittleEndian(_link.Reply);
+        var deviceMax = BinaryPrimitives.ReadUInt16LittleEndian(_link.Reply[4..]);
+        _events = _options.Events && (deviceFlags & OpenMvCapabilities.Events) != 0;
+        _maxPayload = Math.Clamp(Math.Min((int)deviceMax, _options.MaxPayload), OpenMvProtocol.MinPayload, OpenMvProtocol.MaxPayload);
+        SetCaps(cancellationToken);
+
+        var list = Transact(0, OpenMvOpcode.ChannelList, default, cancellationToken);
+        if (list.Kind == OpenMvReceiveKind.Data)
+        {
+            for (var entry = _link.Reply; entry.Length >= OpenMvProtocol.ChannelEntrySize; entry = entry[OpenMvProtocol.ChannelEntrySize..])
+            {
+                var name = entry.Slice(2, 14);
+                var end = name.IndexOf((byte)0);
+                if (name[..(end < 0 ? name.Length : end)].SequenceEqual("stream"u8))
+                {
+                    _streamChannel = entry[0];
+                }
+            }
+        }
+
+        var device = "OpenMV";
+        var version = Transact(0, OpenMvOpcode.ProtoVersion, default, cancellationToken);
+        if (version.Kind == OpenMvReceiveKind.Data && _link.Reply.Length >= 9)
+        {
+            var v = _link.Reply;
+            device = FormattableString.Invariant($"OpenMV firmware {v[6]}.{v[7]}.{v[8]}, protocol {v[0]}.{v[1]}.{v[2]}");
+        }
+
+        _stats.SetDevice(device, _maxPayload);
+        ReportCounters();
+        return device;
+    }
+
+    /// <summary>Reads frames into <paramref name="feed"/> until cancelled; throws when the link is lost for good.</summary>
+    public void Run(Feed feed, CancellationToken cancellationToken)
+    {
+        var failures = 0;
+        var resync = false;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                if (resync)
+                {
+                    _stats.AddResync();
+                    Sync(cancellationToken);
+                    SetCaps(cancellationToken);
+                    resync = false;
+                }
+
+                if (_events && !_frameReady)
+                {
+                    WaitForFrameReady(cancellationToken);
+                }
+
+                _frameReady = false;
+                var got = TryReadFrame(feed, cancellationToken);
+                failures = 0;
+                if (!got && !_events)
+                {
+                    cancellationToken.WaitHandle.WaitOne(_options.PollInterval);
+                }
+            }
+            catch (OpenMvLinkException) when (++failures <= Retries)
+            {
+                resync = true;
+            }
+            finally
+            {
+                ReportCounters();
+            }
+        }
+    }
+
+    private void Sync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < Retries; attempt++)
+        {
+            _decoder.Reset();
+            _tx.Clear();
+            _link.WriteSync(_tx);
+            _transport.Send(_tx.WrittenSpan);
+            _stats.AddRequest(attempt > 0);
+            var deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
+            while (TryReceive(deadline, cancellationToken, out var received))
+            {
+                if (received.Kind == OpenMvReceiveKind.Ack)
+                {
+                    _frameReady = false;
+                    return;
+                }
+            }
+
+            _stats.AddTimeout();
+        }
+
+        throw new OpenMvLinkException($"{_transport.Description}: no answer to SYNC (is it an OpenMV camera running protocol V2?)");
+    }
+
+    private void SetCaps(CancellationToken cancellationToken)
+    {
+        Span<byte> caps = stackalloc byte[OpenMvProtocol.CapsSize];
+        caps.Clear();
+        var flags = OpenMvCapabilities.Crc | OpenMvCapabilities.Sequence
+            | (_options.Acks ? OpenMvCapabilities.Ack : 0) | (_events ? OpenMvCapabilities.Events : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(caps, (uint)flags);
+        BinaryPrimitives.WriteUInt16LittleEndian(caps[4..], (ushort)_maxPayload);
+        var reply = Transact(0, OpenMvOpcode.ProtoSetCaps, caps, cancellationToken);
+        if (reply.Kind != OpenMvReceiveKind.Ack)
+        {
+            throw new OpenMvLinkException($"SET_CAPS max payload {_maxPayload}: {reply.Kind} {reply.Status}");
+        }
+    }
+
+    private bool TryReadFrame(Feed feed, CancellationToken cancellationToken)
+    {
+        var channel = _streamChannel;
+        var lockReply = Transact(channel, OpenMvOpcode.ChannelLock, default, cancellationToken);
+        if (lockReply.Kind == OpenMvReceiveKind.Nak && lockReply.Status == OpenMvStatus.Busy)
+        {
+            _stats.AddBusy();
+            return false; // No frame yet (or within 10 ms of the last lock).
+        }
+
+        Expect(lockReply, OpenMvReceiveKind.Ack, "LOCK");
+        var sizeReply = Transact(channel, OpenMvOpcode.ChannelSize, default, cancellationToken);
+        Expect(sizeReply, OpenMvReceiveKind.Data, "SIZE");
+        var total = _link.Reply.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(_link.Reply) : 0;
+        if (total == 0)
+        {
+            Unlock(channel, cancellationToken);
+            return false;
+        }
+
+        if (total < OpenMvFrameHeader.MinimumSize || total > MaxFrameBytes)
+        {
+            Unlock(channel, cancellationToken);
+            _stats.AddBadFrame();
+            return false;
+        }
+
+        if (_scratch.Length < total)
+        {
+            _scratch = GC.AllocateUninitializedArray<byte>((int)Math.Max(total, 64 * 1024));
+        }
+
+        // Every chunk under the one LOCK: the camera keeps this capture until UNLOCK, so the bytes are one frame.
+        Span<byte> request = stackalloc byte[8];
+        for (var offset = 0u; offset < total;)
+        {
+            var length = (uint)Math.Min(_maxPayload, total - offset);
+            BinaryPrimitives.WriteUInt32LittleEndian(request, offset);
+            BinaryPrimitives.WriteUInt32LittleEndian(request[4..], length);
+            var read = Transact(channel, OpenMvOpcode.ChannelRead, request, cancellationToken);
+            Expect(read, OpenMvReceiveKind.Data, "READ");
+            if (_link.Reply.Length != length)
+            {
+                throw new OpenMvLinkException($"READ {offset}+{length}: got {_link.Reply.Length} bytes");
+            }
+
+            _link.Reply.CopyTo(_scratch.AsSpan((int)offset));
+            offset += length;
+        }
+
+        Unlock(channel, cancellationToken);
+        Publish(feed, _scratch.AsSpan(0, (int)total));
+        return true;
+    }
+
+    private void Unlock(byte channel, CancellationToken cancellationToken) =>
+        Expect(Transact(channel, OpenMvOpcode.ChannelUnlock, default, cancellationToken), OpenMvReceiveKind.Ack, "UNLOCK");
+
+    private void Publish(Feed feed, ReadOnlySpan<byte> data)
+    {
+        var now = ProbeHeader.NowMicros(_time);
+        if (!OpenMvFrameHeader.TryRead(data, out var header) || header.Offset + header.ImageBytes > data.Length)
+        {
+            _stats.AddBadFrame();
+            return;
+        }
+
+        var image = data.Slice((int)header.Offset, (int)header.ImageBytes);
+        var width = (int)header.Width;
+        var height = (int)header.Height;
+        Frame frame;
+        MediaFormat format;
+        if (header.IsJpeg)
+        {
+            if (image.Length < 4 || image[0] != 0xFF || image[1] != 0xD8)
+            {
+                _stats.AddBadFrame();
+                return;
+            }
+
+            format = MediaFormat.Jpeg;
+            var length = image.Length - 2 + JpegProbe.PrefixSize;
+            frame = feed.Pool.Rent(length);
+            var destination = frame.GetWritableSpan(length);
+            JpegProbe.WritePrefix(destination, new ProbeHeader(++_counter, now, (ushort)width, (ushort)height, (uint)length));
+            image[2..].CopyTo(destination[JpegProbe.PrefixSize..]);
+        }
+        else if (header.PixelFormat is OpenMvFrameHeader.Rgb565 or OpenMvFrameHeader.Grayscale)
+        {
+            format = MediaFormat.Yuyv;
+            var length = OpenMvPixels.YuyvSize(width, height);
+            frame = feed.Pool.Rent(length);
+            var destination = frame.GetWritableSpan(length);
+            if (header.PixelFormat == OpenMvFrameHeader.Rgb565)
+            {
+                OpenMvPixels.Rgb565ToYuyv(image, width, height, destination);
+            }
+            else
+            {
+                OpenMvPixels.GrayscaleToYuyv(image, width, height, destination);
+            }
+
+            width &= ~1;
+            ++_counter;
+        }
+        else
+        {
+            _stats.AddBadFrame();
+            return;
+        }
+
+        frame.CaptureTimeMicros = now;
+        frame.CaptureTimestamp = Stopwatch.GetTimestamp();
+        frame.Format = format;
+        frame.Width = width;
+        frame.Height = height;
+        frame.IsKeyFrame = true;
+        var info = feed.Info;
+        if (info.Format != format || info.Width != width || info.Height != height)
+        {
+            feed.Info = info with { Format = format, Width = width, Height = height };
+        }
+
+        _stats.AddFrame(data.Length);
+        _stats.SetLink("streaming");
+        feed.Publish(frame);
+    }
+
+    private static void Expect(in OpenMvReceived received, OpenMvReceiveKind kind, string what)
+    {
+        if (received.Kind != kind)
+        {
+            throw new OpenMvLinkException($"{what}: {received.Kind}{(received.Kind == OpenMvReceiveKind.Nak ? " " + received.Status : "")}");
+        }
+    }
+
+    /// <summary>Sends a request and waits for its whole reply (ACK, NAK or data), retrying as the remarks say.</summary>
+    private OpenMvReceived Transact(byte channel, OpenMvOpcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt <= Retries; attempt++)
+        {
+            _tx.Clear();
+            _link.WriteRequest(_tx, channel, opcode, payload);
+            _transport.Send(_tx.WrittenSpan);
+            _stats.AddRequest(attempt > 0);
+            var deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
+            var resend = false;
+            while (!resend && TryReceive(deadline, cancellationToken, out var received))
+            {
+                switch (received.Kind)
+                {
+                    case OpenMvReceiveKind.Ack or OpenMvReceiveKind.Data:
+                        return received;
+                    case OpenMvReceiveKind.Nak when received.Status == OpenMvStatus.Checksum:
+                        resend = true; // Our request arrived damaged; the NAK advanced the sequence.
+                        break;
+                    case OpenMvReceiveKind.Nak when received.Status == OpenMvStatus.Sequence:
+                        throw new OpenMvLinkException($"{opcode}: NAK SEQUENCE");
+                    case OpenMvReceiveKind.Nak:
+                        return received;
+                    case OpenMvReceiveKind.Fragment:
+                        deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
+                        break;
+                    case OpenMvReceiveKind.Duplicate:
+                        // The device was blocked waiting for the ACK we sent and dropped our request meanwhile.
+                        resend = true;
+                        break;
+                    case OpenMvReceiveKind.OutOfSequence when received.Status == OpenMvStatus.Sequence:
+                        throw new OpenMvLinkException($"{opcode}: NAK SEQUENCE out of lockstep");
+                }
+            }
+
+            if (!resend)
+            {
+                _stats.AddTimeout();
+            }
+        }
+
+        throw new OpenMvLinkException($"{opcode}: no reply after {Retries + 1} tries");
+    }
+
+    private void WaitForFrameReady(CancellationToken cancellationToken)
+    {
+        // A lost event must not stall the stream: after a while, LOCK anyway (BUSY means there is no frame).
+        var deadline = _time.GetTimestamp() + Ticks(s_eventWait);
+        while (!_frameReady && TryReceive(deadline, cancellationToken, out _))
+        {
+        }
+    }
+
+    /// <summary>Receives the next meaningful packet before <paramref name="deadline"/>; false on timeout.</summary>
+    private bool TryReceive(long deadline, CancellationToken cancellationToken, out OpenMvReceived received)
+    {
+        while (true)
+        {
+            var result = _decoder.TryDecode(out var header, out var payload);
+            if (result == OpenMvDecodeResult.Packet)
+            {
+                _acks.Clear();
+                received = _link.OnPacket(header, payload, _acks);
+                FlushAcks();
+                if (received.Kind == OpenMvReceiveKind.Event && header.Channel == _streamChannel)
+                {
+                    _frameReady = true;
+                }
+
+                return true;
+            }
+
+            if (result == OpenMvDecodeResult.CorruptPayload)
+            {
+                _stats.AddPayloadCrcError();
+                _acks.Clear();
+                _link.OnCorruptPayload(header, _acks);
+                FlushAcks();
+                continue;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+            if (remaining <= TimeSpan.Zero)
+            {
+                received = default;
+                return false;
+            }
+
+            // At most 100 ms per wait, so cancellation is seen promptly.
+            var wait = (int)Math.Clamp(Math.Ceiling(remaining.TotalMilliseconds), 1, 100);
+            var memory = _decoder.GetMemory();
+            var read = _transport.Receive(memory.Span, wait);
+            _decoder.Advance(read);
+        }
+    }
+
+    private void FlushAcks()
+    {
+        if (_acks.WrittenCount > 0)
+        {
+            _transport.Send(_acks.WrittenSpan);
+        }
+    }
+
+    private void ReportCounters()
+    {
+        var now = (_decoder.HeaderCrcErrors, _decoder.GarbageBytes, _link.RetransmitsReceived, _link.Duplicates, _link.SequenceErrors, _link.Naks, _link.Events, _link.AcksSent);
+        var last = _reported;
+        _stats.AddDeltas(now.HeaderCrcErrors - last.HeaderCrc, now.GarbageBytes - last.Garbage, now.RetransmitsReceived - last.Rtx,
+            now.Duplicates - last.Duplicates, now.SequenceErrors - last.Sequence, now.Naks - last.Naks, now.Events - last.Events, now.AcksSent - last.Acks);
+        _reported = now;
+    }
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+}

@@ -1,0 +1,134 @@
+using System.Globalization;
+using Osprey.Protocols.OpenMv;
+
+namespace Osprey.Sources.OpenMv;
+
+/// <summary>How Osprey reaches an OpenMV camera.</summary>
+public enum OpenMvLinkKind
+{
+    /// <summary>A serial device: USB CDC (<c>/dev/ttyACM0</c>) or a UART.</summary>
+    Serial,
+
+    /// <summary>The protocol's network transport over UDP.</summary>
+    Udp,
+}
+
+/// <summary>
+/// Options of an OpenMV source, from its URI: <c>openmv:///dev/ttyACM0?baud=921600</c> or
+/// <c>openmv+udp://host:5555</c>. Query: <c>baud</c>, <c>payload</c> (max payload asked for), <c>ack</c> and
+/// <c>events</c> (1/0), <c>timeout</c> (ms per request), <c>poll</c> (ms between LOCK attempts without events).
+/// </summary>
+public sealed record OpenMvOptions
+{
+    /// <summary>Serial or UDP.</summary>
+    public OpenMvLinkKind Kind { get; init; }
+
+    /// <summary>The device path (serial).</summary>
+    public string Path { get; init; } = "/dev/ttyACM0";
+
+    /// <summary>The camera's host name or address (UDP).</summary>
+    public string Host { get; init; } = "";
+
+    /// <summary>The camera's port (UDP), 5555 by default.</summary>
+    public int Port { get; init; } = OpenMvProtocol.DefaultUdpPort;
+
+    /// <summary>Line rate; 921600 is the USB CDC transport's magic rate (any other rate means the REPL).</summary>
+    public int BaudRate { get; init; } = OpenMvProtocol.MagicBaudRate;
+
+    /// <summary>The largest payload Osprey asks for; the device's own limit may lower it.</summary>
+    public int MaxPayload { get; init; } = OpenMvProtocol.MaxPayload;
+
+    /// <summary>Ask the device to request ACKs (stop-and-wait); off by default over UDP, as OpenMV's examples do.</summary>
+    public bool Acks { get; init; } = true;
+
+    /// <summary>Use frame-ready events when the device has them.</summary>
+    public bool Events { get; init; } = true;
+
+    /// <summary>How long one request waits for its reply before it is sent again.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Pause between LOCK attempts while no frame is ready and events are off.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The canonical URI.</summary>
+    public string ToUri() => Kind == OpenMvLinkKind.Serial
+        ? FormattableString.Invariant($"openmv://{Path}?baud={BaudRate}&payload={MaxPayload}&ack={(Acks ? 1 : 0)}&events={(Events ? 1 : 0)}")
+        : FormattableString.Invariant($"openmv+udp://{Host}:{Port}?payload={MaxPayload}&ack={(Acks ? 1 : 0)}&events={(Events ? 1 : 0)}");
+
+    /// <summary>Parses <c>openmv:///dev/ttyACM0?baud=N</c> or <c>openmv+udp://host:port</c>; throws <see cref="FormatException"/>.</summary>
+    public static OpenMvOptions Parse(string uri)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(uri);
+        var question = uri.IndexOf('?', StringComparison.Ordinal);
+        var head = question < 0 ? uri : uri[..question];
+        var query = question < 0 ? "" : uri[(question + 1)..];
+        OpenMvOptions options;
+        if (head.StartsWith("openmv+udp://", StringComparison.OrdinalIgnoreCase))
+        {
+            var authority = head["openmv+udp://".Length..].TrimEnd('/');
+            var colon = authority.LastIndexOf(':');
+            var host = colon < 0 ? authority : authority[..colon];
+            var port = OpenMvProtocol.DefaultUdpPort;
+            if (colon >= 0 && (!int.TryParse(authority[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+            {
+                throw new FormatException($"Source '{uri}': '{authority[(colon + 1)..]}' is not a port.");
+            }
+
+            if (host.Length == 0)
+            {
+                throw new FormatException($"Source '{uri}' names no host; expected openmv+udp://HOST:5555.");
+            }
+
+            // UDP: ACKs off and a payload under the Ethernet MTU, as OpenMV's network_transport.py example.
+            options = new OpenMvOptions { Kind = OpenMvLinkKind.Udp, Host = host.Trim('[', ']'), Port = port, Acks = false, MaxPayload = 1400 };
+        }
+        else if (head.StartsWith("openmv://", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = head["openmv://".Length..];
+            if (!path.StartsWith('/') || path.Length < 2)
+            {
+                throw new FormatException($"Source '{uri}' names no device; expected openmv:///dev/ttyACM0 (three slashes).");
+            }
+
+            options = new OpenMvOptions { Kind = OpenMvLinkKind.Serial, Path = path };
+        }
+        else
+        {
+            throw new FormatException($"Source '{uri}': expected openmv:///dev/ttyACM0 or openmv+udp://host:5555.");
+        }
+
+        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = equals < 0 ? pair : pair[..equals];
+            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            options = key.ToLowerInvariant() switch
+            {
+                "baud" => options with { BaudRate = Whole(uri, key, value, 50, 4_000_000) },
+                "payload" => options with { MaxPayload = Whole(uri, key, value, OpenMvProtocol.MinPayload, OpenMvProtocol.MaxPayload) },
+                "ack" => options with { Acks = Whole(uri, key, value, 0, 1) == 1 },
+                "events" => options with { Events = Whole(uri, key, value, 0, 1) == 1 },
+                "timeout" => options with { RequestTimeout = TimeSpan.FromMilliseconds(Whole(uri, key, value, 10, 60_000)) },
+                "poll" => options with { PollInterval = TimeSpan.FromMilliseconds(Whole(uri, key, value, 1, 10_000)) },
+                _ => throw new FormatException($"Source '{uri}': unknown option '{key}' (baud, payload, ack, events, timeout, poll)."),
+            };
+        }
+
+        if (options.Kind == OpenMvLinkKind.Serial && Interop.Libc.BaudConstant(options.BaudRate) == 0)
+        {
+            throw new FormatException($"Source '{uri}': baud {options.BaudRate} is not a rate Linux's termios knows (e.g. 115200, 921600).");
+        }
+
+        return options;
+    }
+
+    private static int Whole(string uri, string key, string text, int min, int max)
+    {
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new FormatException($"Source '{uri}': {key}='{text}' must be a whole number from {min} to {max}.");
+        }
+
+        return value;
+    }
+}
