@@ -10,5 +10,11 @@ internal static partial class Interop
         /// libturbojpeg.so link only comes with the -dev package, so the soname is what a runtime system has.
         /// </summary>
         internal const string TurboJpeg = "libturbojpeg.so.0";
+
+        /// <summary>
+        /// The C library (open, ioctl, mmap, poll). "libc" is what dotnet/runtime and dotnet/iot use; the runtime's
+        /// probing finds glibc's libc.so.6 under it.
+        /// </summary>
+        internal const string Libc = "libc";
     }
 }
