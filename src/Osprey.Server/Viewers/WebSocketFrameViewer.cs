@@ -138,7 +138,8 @@ internal sealed partial class WebSocketFrameViewer
             if (reader.TryTakeLatest(out Frame frame))
             {
                 using var lease = new FrameLease(frame);
-                if (!await SendAsync(WebSocketOpcode.Binary, frame.Segment))
+                // Memory, not Segment: a V4L2 frame is mmap memory with no array (see SocketFrameSender).
+                if (!await SendAsync(WebSocketOpcode.Binary, frame.Memory))
                 {
                     _clientGone = true;
                     return;
@@ -147,16 +148,16 @@ internal sealed partial class WebSocketFrameViewer
         }
     }
 
-    private async ValueTask<bool> SendAsync(WebSocketOpcode opcode, ArraySegment<byte> payload)
+    private async ValueTask<bool> SendAsync(WebSocketOpcode opcode, ReadOnlyMemory<byte> payload)
     {
-        var headerLength = WebSocketFrames.WriteServerHeader(_header, opcode, payload.Count);
+        var headerLength = WebSocketFrames.WriteServerHeader(_header, opcode, payload.Length);
         if (_sender is not null)
         {
-            return await _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), payload) == SocketError.Success;
+            return await _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), payload, default) == SocketError.Success;
         }
 
         await _stream!.WriteAsync(_header.AsMemory(0, headerLength));
-        await _stream.WriteAsync(payload.AsMemory());
+        await _stream.WriteAsync(payload);
         await _stream.FlushAsync();
         return true;
     }
