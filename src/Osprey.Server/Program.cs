@@ -20,6 +20,11 @@ if (options.ShowHelp)
     return 0;
 }
 
+if (options.Command == "devices")
+{
+    return DevicesCommand.Run(Console.Out);
+}
+
 WebApplication app;
 try
 {

@@ -8,7 +8,7 @@ internal sealed record OspreyOptions
 {
     public const int DefaultPort = 8888;
 
-    /// <summary>The subcommand: <c>serve</c> (default) or <c>stream</c> (no default source).</summary>
+    /// <summary>The subcommand: <c>serve</c> (default), <c>stream</c> (no default source) or <c>devices</c> (list cameras).</summary>
     public string Command { get; init; } = "serve";
 
     public int Port { get; init; } = DefaultPort;
@@ -33,10 +33,11 @@ internal sealed record OspreyOptions
 internal static class OspreyCommandLine
 {
     public const string Usage = """
-        Usage: osprey [stream] [options]
+        Usage: osprey [stream|devices] [options]
 
-          osprey              serve the camera at /dev/video0 if there is one, else a test pattern, as feed 'test'
+          osprey              serve the camera at /dev/video0 as feed 'video0' if there is one, else a test pattern as feed 'test'
           osprey stream       start with no default source (ingest-only use, like vw's 'vw stream')
+          osprey devices      list cameras (/dev/v4l/by-id) with their formats, sizes and frame rates
 
         Options (each also read from the environment variable in brackets):
           --port N            HTTP port, default 8888                     [OSPREY_PORT, then VW_PORT]
@@ -48,6 +49,7 @@ internal static class OspreyCommandLine
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
+                     v4l2:///dev/video0?format=yuyv|mjpeg|h264|nv12&width=640&height=480&fps=30&buffers=6
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv&size=WxH&fps=N&quality=Q
                        e.g. 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30'
 
@@ -70,7 +72,7 @@ internal static class OspreyCommandLine
             var (flag, inline) = SplitInline(arg);
             switch (flag)
             {
-                case "stream" or "serve" when !commandGiven:
+                case "stream" or "serve" or "devices" when !commandGiven:
                     // The subcommand may stand anywhere among the flags, once.
                     command = flag;
                     commandGiven = true;

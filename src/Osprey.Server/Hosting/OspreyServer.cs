@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Osprey.Capture.V4L2;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Server.Endpoints;
@@ -15,6 +16,11 @@ internal static partial class OspreyServer
     public const string DefaultFeedName = "test";
 
     public const string DefaultSourceUri = "testpattern:?width=640&height=480&fps=30";
+
+    /// <summary>The feed served without sources when /dev/video0 exists.</summary>
+    public const string DefaultCameraFeedName = "video0";
+
+    public const string DefaultCameraSourceUri = "v4l2:///dev/video0?format=yuyv&width=640&height=480&fps=30";
 
     public static WebApplication Build(OspreyOptions options)
     {
@@ -35,7 +41,8 @@ internal static partial class OspreyServer
 
         if (sources.Count == 0 && options.Command == "serve")
         {
-            sources.Add((DefaultFeedName, DefaultSourceUri));
+            // A camera when there is one (feed video0), else the test pattern (feed test).
+            sources.Add(File.Exists(V4L2DeviceList.DefaultDevice) ? (DefaultCameraFeedName, DefaultCameraSourceUri) : (DefaultFeedName, DefaultSourceUri));
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -65,6 +72,7 @@ internal static partial class OspreyServer
 
         var app = builder.Build();
         app.MapFeedEndpoints();
+        app.MapControlEndpoints();
         app.MapEmbeddedAssets();
         return app;
     }

@@ -154,6 +154,6 @@ internal sealed class MjpegViewer : IDisposable
         var start = ChunkPrefixRoom - sizeLength;
         sizeLine[..sizeLength].CopyTo(_head.AsSpan(start));
         var head = new ArraySegment<byte>(_head, start, sizeLength + headLength);
-        return await _sender.SendAsync(head, frame.Segment, s_trailerEndingChunk) == SocketError.Success;
+        return await _sender.SendAsync(head, frame.Memory, s_trailerEndingChunk) == SocketError.Success;
     }
 }

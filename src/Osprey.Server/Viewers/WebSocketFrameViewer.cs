@@ -169,7 +169,8 @@ internal sealed partial class WebSocketFrameViewer
     {
         if (_framing == ViewerFraming.Frames)
         {
-            return await SendAsync(WebSocketOpcode.Binary, frame.Segment);
+            // Memory, not Segment: a V4L2 frame is mmap memory with no array (see SocketFrameSender).
+            return await SendAsync(WebSocketOpcode.Binary, frame.Memory);
         }
 
         if (frame.HeaderVersion != _headerVersionSent)
@@ -198,6 +199,7 @@ internal sealed partial class WebSocketFrameViewer
             _headerVersionSent = header.Version;
         }
 
+        // Container fragments are always muxer output in pooled arrays.
         var bytes = frame.Segment;
         switch (_framing)
         {
@@ -238,6 +240,20 @@ internal sealed partial class WebSocketFrameViewer
             await _stream.WriteAsync(more.AsMemory());
         }
 
+        await _stream.FlushAsync();
+        return true;
+    }
+
+    private async ValueTask<bool> SendAsync(WebSocketOpcode opcode, ReadOnlyMemory<byte> payload)
+    {
+        var headerLength = WebSocketFrames.WriteServerHeader(_header, opcode, payload.Length);
+        if (_sender is not null)
+        {
+            return await _sender.SendAsync(new ArraySegment<byte>(_header, 0, headerLength), payload, default) == SocketError.Success;
+        }
+
+        await _stream!.WriteAsync(_header.AsMemory(0, headerLength));
+        await _stream.WriteAsync(payload);
         await _stream.FlushAsync();
         return true;
     }

@@ -11,7 +11,10 @@ internal static partial class Interop
         /// </summary>
         internal const string TurboJpeg = "libturbojpeg.so.0";
 
-        /// <summary>The C library by its glibc soname: termios, open/read/write/poll for serial devices.</summary>
+        /// <summary>
+        /// The C library by its glibc soname: termios and open/read/write/poll for serial devices, open, ioctl,
+        /// mmap and poll for V4L2.
+        /// </summary>
         internal const string Libc = "libc.so.6";
     }
 }

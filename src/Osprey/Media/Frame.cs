@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 
 namespace Osprey.Media;
@@ -11,11 +12,18 @@ namespace Osprey.Media;
 /// holds a reference of its own and gives it back with <see cref="Release"/> (or by disposing a
 /// <see cref="FrameLease"/>). When the last reference goes the buffer returns to its pool, and only then can it
 /// be written again: this is the latch that keeps a reader from ever seeing a frame overwritten under it.
+/// <para>An <em>external</em> frame (<see cref="CreateExternal"/>) wraps memory Osprey does not own, such as a
+/// V4L2 mmap buffer: on its last release it calls its owner back instead of returning to a pool, and the owner
+/// (the capture loop) hands the memory back to the driver only then. It has no array: senders use
+/// <see cref="Memory"/>, and <see cref="TryGetSegment"/> says whether a vectored array send is possible.</para>
 /// </remarks>
 public sealed class Frame
 {
-    private readonly FramePool _pool;
-    private readonly byte[] _buffer;
+    private readonly FramePool? _pool;
+    private readonly byte[]? _buffer;
+    private readonly MemoryManager<byte>? _external;
+    private readonly Action<Frame>? _onReleased;
+    private readonly int _capacity;
     private int _references;
     private int _length;
 
@@ -24,10 +32,57 @@ public sealed class Frame
         _pool = pool;
         // Pinned (POH) so that vectored socket sends and native code never pin or copy it per send.
         _buffer = GC.AllocateUninitializedArray<byte>(capacity, pinned: true);
+        _capacity = capacity;
     }
 
+    private Frame(MemoryManager<byte> memory, Action<Frame> onReleased)
+    {
+        _external = memory;
+        _onReleased = onReleased;
+        _capacity = memory.Memory.Length;
+    }
+
+    /// <summary>
+    /// Wraps memory Osprey does not own (a driver's buffer). The frame starts with no reference: the owner calls
+    /// <see cref="AcquireExternal"/> each time the memory holds a new picture, and <paramref name="onReleased"/>
+    /// runs, on whichever thread gives back the last reference, when nobody reads it any more.
+    /// </summary>
+    /// <param name="memory">The memory; it must stay valid and unchanged until <paramref name="onReleased"/> runs.</param>
+    /// <param name="onReleased">Called once per <see cref="AcquireExternal"/>, after the last release.</param>
+    public static Frame CreateExternal(MemoryManager<byte> memory, Action<Frame> onReleased)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        ArgumentNullException.ThrowIfNull(onReleased);
+        return new Frame(memory, onReleased);
+    }
+
+    /// <summary>
+    /// Takes an external frame that nobody references for a new picture of <paramref name="length"/> bytes: the
+    /// caller then holds the only reference, and the metadata is reset as for a rented frame.
+    /// </summary>
+    public void AcquireExternal(int length)
+    {
+        if (_external is null)
+        {
+            throw new InvalidOperationException("Only an external frame is acquired; pooled frames are rented.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _capacity);
+        if (Interlocked.CompareExchange(ref _references, 1, 0) != 0)
+        {
+            throw new InvalidOperationException("An external frame was acquired while still referenced.");
+        }
+
+        ResetMetadata();
+        _length = length;
+    }
+
+    /// <summary>True when the frame wraps external memory (see <see cref="CreateExternal"/>).</summary>
+    public bool IsExternal => _external is not null;
+
     /// <summary>Bytes the buffer can hold.</summary>
-    public int Capacity => _buffer.Length;
+    public int Capacity => _capacity;
 
     /// <summary>Bytes of media in the frame.</summary>
     public int Length => _length;
@@ -57,13 +112,25 @@ public sealed class Frame
     public bool IsKeyFrame { get; set; }
 
     /// <summary>The media bytes.</summary>
-    public ReadOnlyMemory<byte> Memory => new(_buffer, 0, _length);
+    public ReadOnlyMemory<byte> Memory => _buffer is not null ? new(_buffer, 0, _length) : _external!.Memory[.._length];
 
     /// <summary>The media bytes.</summary>
-    public ReadOnlySpan<byte> Span => new(_buffer, 0, _length);
+    public ReadOnlySpan<byte> Span => _buffer is not null ? new(_buffer, 0, _length) : _external!.GetSpan()[.._length];
 
-    /// <summary>The media bytes as an array segment, for vectored socket sends.</summary>
-    public ArraySegment<byte> Segment => new(_buffer, 0, _length);
+    /// <summary>
+    /// The media bytes as an array segment, for vectored socket sends. Throws for an external frame, which has
+    /// no array: use <see cref="TryGetSegment"/> or <see cref="Memory"/> where frames may be external.
+    /// </summary>
+    public ArraySegment<byte> Segment => _buffer is not null
+        ? new(_buffer, 0, _length)
+        : throw new InvalidOperationException("This frame wraps external memory and has no array; send its Memory.");
+
+    /// <summary>The media bytes as an array segment when the frame has an array (pooled frames); false for external ones.</summary>
+    public bool TryGetSegment(out ArraySegment<byte> segment)
+    {
+        segment = _buffer is not null ? new(_buffer, 0, _length) : default;
+        return _buffer is not null;
+    }
 
     /// <summary>Live references; for tests and diagnostics.</summary>
     public int References => Volatile.Read(ref _references);
@@ -72,27 +139,27 @@ public sealed class Frame
     public Span<byte> GetWritableSpan(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _buffer.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _capacity);
         Debug.Assert(Volatile.Read(ref _references) == 1, "only the sole owner may write a frame");
         _length = length;
-        return new Span<byte>(_buffer, 0, length);
+        return _buffer is not null ? new Span<byte>(_buffer, 0, length) : _external!.GetSpan()[..length];
     }
 
     /// <summary>The buffer as memory, for a producer that fills it with asynchronous reads (a pipe, a socket).</summary>
     public Memory<byte> GetWritableMemory(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _buffer.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _capacity);
         Debug.Assert(Volatile.Read(ref _references) == 1, "only the sole owner may write a frame");
         _length = length;
-        return new Memory<byte>(_buffer, 0, length);
+        return _buffer is not null ? new Memory<byte>(_buffer, 0, length) : _external!.Memory[..length];
     }
 
     /// <summary>Sets how many bytes of the buffer are media, after writing through <see cref="GetWritableSpan"/>.</summary>
     public void SetLength(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _buffer.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _capacity);
         _length = length;
     }
 
@@ -103,13 +170,20 @@ public sealed class Frame
         Debug.Assert(after > 1, "a frame was revived after its last release");
     }
 
-    /// <summary>Gives back one reference; the last one returns the buffer to the pool.</summary>
+    /// <summary>Gives back one reference; the last one returns the buffer to the pool (or calls an external frame's owner).</summary>
     public void Release()
     {
         var after = Interlocked.Decrement(ref _references);
         if (after == 0)
         {
-            _pool.Return(this);
+            if (_pool is not null)
+            {
+                _pool.Return(this);
+            }
+            else
+            {
+                _onReleased!(this);
+            }
         }
         else if (after < 0)
         {
@@ -121,6 +195,11 @@ public sealed class Frame
     {
         _references = 1;
         _length = 0;
+        ResetMetadata();
+    }
+
+    private void ResetMetadata()
+    {
         Sequence = 0;
         CaptureTimeMicros = 0;
         CaptureTimestamp = 0;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Osprey.Capture.V4L2;
 using Osprey.Feeds;
 using Osprey.Sources.Ffmpeg;
 using Osprey.Sources.OpenMv;
@@ -11,7 +12,7 @@ namespace Osprey.Sources;
 public static class SourceFactory
 {
     /// <summary>The schemes this build understands.</summary>
-    public static IReadOnlyList<string> Schemes { get; } = ["testpattern", "ffmpeg", "openmv", "openmv+udp"];
+    public static IReadOnlyList<string> Schemes { get; } = ["testpattern", "ffmpeg", "v4l2", "openmv", "openmv+udp"];
 
     /// <summary>Makes the source <paramref name="uri"/> names; throws <see cref="FormatException"/> with a clear message.</summary>
     public static IFrameSource Create(string uri, TimeProvider? time = null, ILoggerFactory? loggers = null)
@@ -35,6 +36,11 @@ public static class SourceFactory
         }
 
         var query = ParseQuery(uri);
+        if (scheme == "v4l2")
+        {
+            return new V4L2Source(V4L2Options.Parse(uri, query), loggers?.CreateLogger("Osprey.Capture.V4L2"), time);
+        }
+
         return scheme switch
         {
             "testpattern" => new TestPatternSource(

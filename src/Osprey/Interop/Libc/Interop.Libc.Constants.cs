@@ -6,10 +6,7 @@ internal static partial class Interop
     {
         // Values of Linux's asm-generic headers, the same on x86-64, arm64 and arm (fcntl.h, termbits.h, ioctls.h,
         // poll.h, errno.h). Native names kept verbatim.
-        internal const int O_RDWR = 0x2;
         internal const int O_NOCTTY = 0x100;
-        internal const int O_NONBLOCK = 0x800;
-        internal const int O_CLOEXEC = 0x80000;
 
         internal const int TCSANOW = 0;
         internal const int TCIOFLUSH = 2;
@@ -21,11 +18,7 @@ internal static partial class Interop
         internal const nuint TIOCMBIS = 0x5416;
         internal const int TIOCM_DTR = 0x002;
 
-        internal const short POLLIN = 0x1;
         internal const short POLLOUT = 0x4;
-        internal const short POLLERR = 0x8;
-        internal const short POLLHUP = 0x10;
-        internal const short POLLNVAL = 0x20;
 
         internal const int EINTR = 4;
         internal const int EIO = 5;

@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 // Native type names kept verbatim (CS8981 warns about all-lower-case type names).
 #pragma warning disable CS8981
@@ -10,19 +9,6 @@ internal static partial class Interop
 {
     internal static partial class Libc
     {
-        /// <summary><c>struct pollfd</c></summary>
-        [StructLayout(LayoutKind.Sequential)]
-        internal struct pollfd
-        {
-            public int fd;
-            public short events;
-            public short revents;
-        }
-
-        /// <summary><c>int open(const char *pathname, int flags)</c>; wrapped by <see cref="Open"/>.</summary>
-        [LibraryImport(Libraries.Libc, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-        private static partial int open(string pathname, int flags);
-
         /// <summary><c>ssize_t read(int fd, void *buf, size_t count)</c></summary>
         [LibraryImport(Libraries.Libc, SetLastError = true)]
         private static unsafe partial nint read(SafeHandle fd, byte* buf, nuint count);
@@ -31,16 +17,8 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, SetLastError = true)]
         private static unsafe partial nint write(SafeHandle fd, byte* buf, nuint count);
 
-        /// <summary><c>int poll(struct pollfd *fds, nfds_t nfds, int timeout)</c></summary>
-        [LibraryImport(Libraries.Libc, SetLastError = true)]
-        private static unsafe partial int poll(pollfd* fds, nuint nfds, int timeout);
-
         /// <summary>Opens <paramref name="path"/>; the handle closes the descriptor. Invalid on failure (see the last error).</summary>
-        internal static SafeFileHandle Open(string path, int flags)
-        {
-            var fd = open(path, flags);
-            return new SafeFileHandle(fd, ownsHandle: fd >= 0);
-        }
+        internal static SafeFileDescriptor Open(string path, int flags) => open(path, flags);
 
         /// <summary>read(2) into <paramref name="buffer"/>; -1 with the last error set on failure.</summary>
         internal static unsafe nint Read(SafeHandle fd, Span<byte> buffer)

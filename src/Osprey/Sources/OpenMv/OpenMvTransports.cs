@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace Osprey.Sources.OpenMv;
 
@@ -36,9 +35,9 @@ internal interface IOpenMvTransport : IDisposable
 /// </remarks>
 internal sealed class SerialTransport : IOpenMvTransport
 {
-    private readonly SafeFileHandle _fd;
+    private readonly Interop.Libc.SafeFileDescriptor _fd;
 
-    private SerialTransport(SafeFileHandle fd, string description, bool dtr)
+    private SerialTransport(Interop.Libc.SafeFileDescriptor fd, string description, bool dtr)
     {
         _fd = fd;
         Description = description;

@@ -1,0 +1,28 @@
+using System.Runtime.InteropServices;
+
+namespace Osprey;
+
+internal static partial class Interop
+{
+    internal static partial class Libc
+    {
+        /// <summary>
+        /// A file descriptor from <c>open</c>, closed with <c>close</c> exactly once, after the last call that uses
+        /// it has returned (SafeHandle's reference counting), so a device closed during a capture run can never
+        /// have its number reused under an ioctl still in flight.
+        /// </summary>
+        internal sealed class SafeFileDescriptor : SafeHandle
+        {
+            /// <summary>Called by the interop marshaller for the descriptor <c>open</c> returns.</summary>
+            public SafeFileDescriptor()
+                : base(-1, ownsHandle: true)
+            {
+            }
+
+            public override bool IsInvalid => handle < 0;
+
+            // close's error is not retried on EINTR: Linux releases the descriptor before reporting it.
+            protected override bool ReleaseHandle() => close((int)handle) == 0;
+        }
+    }
+}
