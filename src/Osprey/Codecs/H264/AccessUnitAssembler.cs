@@ -138,7 +138,7 @@ public sealed class AccessUnitAssembler
             }
             else
             {
-                var found = data.IndexOf(AnnexB.StartCode);
+                var found = AnnexB.IndexOfStartCode(data);
                 bodyEnd = found < 0 ? data.Length : found;
                 next = found < 0 ? -1 : found + 3;
             }

@@ -111,6 +111,35 @@ public class AnnexBTests
         Assert.Equal(3, types.Count(t => t == NalUnitType.Idr));
     }
 
+    [Fact]
+    public void VectorisedStartCodeSearch_AgreesWithAPlainSearch_AtEveryPositionAndLength()
+    {
+        var random = new Random(9);
+        ReadOnlySpan<byte> startCode = [0, 0, 1];
+        for (var length = 0; length <= 200; length++)
+        {
+            var data = new byte[length];
+            for (var at = -1; at <= length - 3; at++)
+            {
+                random.NextBytes(data);
+                // Plenty of zeros and ones, and near misses (00 00 02, 00 01 01) around the planted start code.
+                for (var i = 0; i < length; i++)
+                {
+                    data[i] = data[i] < 64 ? (byte)0 : data[i] < 96 ? (byte)1 : data[i] < 100 ? (byte)2 : data[i];
+                }
+
+                if (at >= 0)
+                {
+                    data[at] = 0;
+                    data[at + 1] = 0;
+                    data[at + 2] = 1;
+                }
+
+                Assert.Equal(data.AsSpan().IndexOf(startCode), AnnexB.IndexOfStartCode(data));
+            }
+        }
+    }
+
     private static List<byte[]> Nals(byte[] stream)
     {
         var nals = new List<byte[]>();

@@ -166,6 +166,24 @@ public class Fmp4WriterTests
         Assert.Throws<ArgumentException>(() => Fmp4Writer.GetInitSegmentSize(BaselineSps, []));
     }
 
+    [Fact]
+    public void MaxMediaSegmentSize_BoundsTheExactSize_EvenForTinyNalUnitsBehindThreeByteStartCodes()
+    {
+        byte[] tiny = [.. Enumerable.Range(0, 50).SelectMany(_ => new byte[] { 0, 0, 1, 0x41 })];
+        var real = FfmpegH264.Encode(320, 240, "main");
+
+        foreach (var au in new[] { tiny, real, [] })
+        {
+            var exact = Fmp4Writer.GetMediaSegmentSize(au);
+            var max = Fmp4Writer.GetMaxMediaSegmentSize(au.Length);
+            Assert.True(exact <= max, $"{exact} > {max}");
+            var segment = new byte[max];
+            Assert.Equal(exact, Fmp4Writer.WriteMediaSegment(segment, au, 1, 0, 1, false));
+        }
+
+        Assert.Equal(108 + 250, Fmp4Writer.GetMediaSegmentSize(tiny));
+    }
+
     internal static byte[] First(byte[] stream, NalUnitType type)
     {
         foreach (var nal in AnnexB.EnumerateNalUnits(stream))
