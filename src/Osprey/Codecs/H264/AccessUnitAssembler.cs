@@ -62,6 +62,7 @@ public sealed class AccessUnitAssembler
     private byte _head1;
     private int _headCount;
     private int _openStart;
+    private long _pendingZeros;
     private long _garbageNalBytes;
 
     private bool _auHasVcl;
@@ -137,7 +138,7 @@ public sealed class AccessUnitAssembler
             }
             else
             {
-                var found = data.IndexOf(AnnexB.StartCode);
+                var found = AnnexB.IndexOfStartCode(data);
                 bodyEnd = found < 0 ? data.Length : found;
                 next = found < 0 ? -1 : found + 3;
             }
@@ -165,6 +166,7 @@ public sealed class AccessUnitAssembler
             _open = OpenNal.Pending;
             _headCount = 0;
             _garbageNalBytes = 0;
+            _pendingZeros = 0;
             _zeroRun = 0;
             data = data[next..];
         }
@@ -202,6 +204,7 @@ public sealed class AccessUnitAssembler
         _open = OpenNal.Pending;
         _headCount = 0;
         _garbageNalBytes = 0;
+        _pendingZeros = 0;
     }
 
     private void Consume<TState>(ReadOnlySpan<byte> body, TState state, AccessUnitHandler<TState> onAccessUnit)
@@ -245,15 +248,28 @@ public sealed class AccessUnitAssembler
         switch (_open)
         {
             case OpenNal.Kept:
-                if (body.Length > _maxAccessUnitSize - _length)
+                // Trailing zeros are held back until a non-zero byte follows: at the NAL unit's end they are
+                // trailing_zero_8bits or the next start code's zero_byte, and must not count against the size limit.
+                var trailing = body.Length - 1 - body.LastIndexOfAnyExcept((byte)0);
+                if (trailing == body.Length)
+                {
+                    _pendingZeros += trailing;
+                    return;
+                }
+
+                var kept = body[..^trailing];
+                if (_pendingZeros + kept.Length > _maxAccessUnitSize - _length)
                 {
                     Oversize();
                     return;
                 }
 
-                EnsureCapacity(_length + body.Length);
-                body.CopyTo(_buffer.AsSpan(_length));
-                _length += body.Length;
+                EnsureCapacity(_length + (int)_pendingZeros + kept.Length);
+                _buffer.AsSpan(_length, (int)_pendingZeros).Clear();
+                _length += (int)_pendingZeros;
+                kept.CopyTo(_buffer.AsSpan(_length));
+                _length += kept.Length;
+                _pendingZeros = trailing;
                 break;
             case OpenNal.Garbage:
                 _garbageNalBytes += body.Length;
@@ -333,7 +349,7 @@ public sealed class AccessUnitAssembler
         switch (_open)
         {
             case OpenNal.Kept:
-                // Trailing zeros are trailing_zero_8bits or the next 4-byte start code's zero_byte (see AnnexB).
+                // Held-back zeros are dropped; a header-only NAL unit may still end in a zero byte (see AnnexB).
                 var nal = AnnexB.TrimTrailingZeros(_buffer.AsSpan(_openStart + 4, _length - _openStart - 4));
                 _length = nal.IsEmpty ? _openStart : _openStart + 4 + nal.Length;
                 break;

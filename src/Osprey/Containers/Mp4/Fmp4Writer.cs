@@ -147,10 +147,28 @@ public static class Fmp4Writer
     /// <param name="isKeyFrame">True for an IDR access unit: a sync sample that depends on no other.</param>
     public static int WriteMediaSegment(Span<byte> destination, ReadOnlySpan<byte> annexBAccessUnit, uint sequenceNumber, ulong baseMediaDecodeTime, uint sampleDuration, bool isKeyFrame)
     {
-        var sampleSize = GetSampleSize(annexBAccessUnit);
-        var size = MoofSize + BoxWriter.HeaderSize + sampleSize;
-        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
+        // One pass over the access unit: the moof has a constant size, so the samples' place is known before their
+        // total is; each NAL unit is copied there behind its length, then the headers are written in front. (The
+        // NAL-unit scan costs as much as the copy, so it is not done twice.) A destination too small for the
+        // samples is found before anything past it is written.
+        var pos = MoofSize + BoxWriter.HeaderSize;
+        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, pos, nameof(destination));
+        foreach (var nal in AnnexB.EnumerateNalUnits(annexBAccessUnit))
+        {
+            if (IsInSample(nal))
+            {
+                if (destination.Length - pos < 4 + nal.Length)
+                {
+                    ThrowTooSmall(destination, annexBAccessUnit);
+                }
 
+                BinaryPrimitives.WriteUInt32BigEndian(destination[pos..], (uint)nal.Length);
+                nal.CopyTo(destination[(pos + 4)..]);
+                pos += 4 + nal.Length;
+            }
+        }
+
+        var sampleSize = pos - MoofSize - BoxWriter.HeaderSize;
         var w = new BoxWriter(destination);
         w.Box(MoofSize, "moof"u8);
         w.FullBox(MfhdSize, "mfhd"u8, 0, 0);
@@ -167,19 +185,18 @@ public static class Fmp4Writer
         w.U32((uint)sampleSize);
         w.U32(isKeyFrame ? SampleFlags.Sync : SampleFlags.NonSync);
         w.Box(BoxWriter.HeaderSize + sampleSize, "mdat"u8);
-
-        var pos = w.Position;
-        foreach (var nal in AnnexB.EnumerateNalUnits(annexBAccessUnit))
-        {
-            if (IsInSample(nal))
-            {
-                BinaryPrimitives.WriteUInt32BigEndian(destination[pos..], (uint)nal.Length);
-                nal.CopyTo(destination[(pos + 4)..]);
-                pos += 4 + nal.Length;
-            }
-        }
-
         return pos;
+    }
+
+    /// <summary>
+    /// An upper bound of <see cref="GetMediaSegmentSize"/> from the access unit's length alone, for sizing a buffer
+    /// without scanning the access unit: a NAL unit's length field is at most one byte longer than its start code,
+    /// and every NAL unit with its start code takes at least 4 bytes.
+    /// </summary>
+    public static int GetMaxMediaSegmentSize(int annexBAccessUnitLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(annexBAccessUnitLength);
+        return checked(MoofSize + BoxWriter.HeaderSize + annexBAccessUnitLength + (annexBAccessUnitLength / 4));
     }
 
     /// <summary>The AVCC sample's size: 4 + length of each NAL unit that goes in it.</summary>
@@ -203,6 +220,9 @@ public static class Fmp4Writer
 
     private static int AvcCSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>
         BoxWriter.AvcCSizeWithoutSets + sps.Length + pps.Length + (HasHighProfileTail(sps) ? HighProfileTailSize : 0);
+
+    private static void ThrowTooSmall(Span<byte> destination, ReadOnlySpan<byte> annexBAccessUnit) =>
+        throw new ArgumentOutOfRangeException(nameof(destination), destination.Length, $"The media segment needs {GetMediaSegmentSize(annexBAccessUnit)} bytes.");
 
     private static bool HasHighProfileTail(ReadOnlySpan<byte> sps) => sps[1] is not (66 or 77 or 88);
 
