@@ -75,7 +75,8 @@ public sealed class Fmp4Muxer : LazyFeed
 
                 var duration = sequence == 0 ? defaultDuration : (uint)Math.Clamp(decodeTime - previousDecodeTime, 1, Fmp4Writer.Timescale);
                 previousDecodeTime = decodeTime;
-                var size = Fmp4Writer.GetMediaSegmentSize(input.Span);
+                // An upper bound from the length alone: no second scan of the access unit.
+                var size = Fmp4Writer.GetMaxMediaSegmentSize(input.Length);
                 var fragment = Output.Pool.Rent(size);
                 var written = Fmp4Writer.WriteMediaSegment(fragment.GetWritableSpan(size), input.Span, ++sequence, decodeTime, duration, input.IsKeyFrame);
                 fragment.SetLength(written);

@@ -63,7 +63,8 @@ public sealed partial class H264EncodeTransform : LazyFeed
             "-color_range", "tv", "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m",
             "-g", ((int)Math.Round(fps * 2)).ToString(CultureInfo.InvariantCulture),
             .. BitrateKbps > 0 ? (string[])["-b:v", $"{BitrateKbps}k", "-maxrate", $"{BitrateKbps}k", "-bufsize", $"{BitrateKbps}k"] : [],
-            "-f", "h264", "pipe:1",
+            // FLV frames each access unit, so it is handed on the moment it is whole (Annex B would wait a frame).
+            "-f", "flv", "-flush_packets", "1", "pipe:1",
         ];
         foreach (var argument in arguments)
         {
@@ -78,7 +79,7 @@ public sealed partial class H264EncodeTransform : LazyFeed
         var writing = WriteFramesAsync(process.StandardInput.BaseStream, stamps, cancellationToken);
         try
         {
-            await H264Publisher.ReadAccessUnitsAsync(
+            await H264Publisher.ReadFlvAsync(
                 process.StandardOutput.BaseStream,
                 Output,
                 () =>

@@ -59,6 +59,9 @@ public sealed record FfmpegOptions
     /// <summary>The largest JPEG accepted from ffmpeg; larger ones are dropped and counted.</summary>
     public int MaxImageSize { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>True when ffmpeg writes FLV (H.264 it encodes itself).</summary>
+    public bool UsesFlv => Output == FfmpegOutput.H264 && !Copy;
+
     /// <summary>Bytes in one raw frame.</summary>
     public int RawFrameSize => Width * Height * 2;
 
@@ -120,7 +123,15 @@ public sealed record FfmpegOptions
             args.AddRange(["-r", Fps.ToString(CultureInfo.InvariantCulture)]);
         }
 
-        args.AddRange(["-f", Output switch { FfmpegOutput.Mjpeg => "mjpeg", FfmpegOutput.H264 => "h264", _ => "rawvideo" }, "pipe:1"]);
+        // H.264 that ffmpeg encodes comes as FLV (one tag per access unit, handed on as soon as it is whole);
+        // passed-through camera H.264 stays Annex B, since it may lack the global header FLV needs.
+        var format = Output switch
+        {
+            FfmpegOutput.Mjpeg => "mjpeg",
+            FfmpegOutput.H264 => UsesFlv ? "flv" : "h264",
+            _ => "rawvideo",
+        };
+        args.AddRange(UsesFlv ? ["-f", format, "-flush_packets", "1", "pipe:1"] : ["-f", format, "pipe:1"]);
         return args;
     }
 

@@ -93,7 +93,10 @@ public sealed partial class FfmpegSource : IFrameSource
                 }
                 else if (Options.Output == FfmpegOutput.H264)
                 {
-                    await H264Publisher.ReadAccessUnitsAsync(stdout, feed, () => (ProbeHeader.NowMicros(_time), ++_counter), cancellationToken);
+                    var stamp = () => (ProbeHeader.NowMicros(_time), ++_counter);
+                    await (Options.UsesFlv
+                        ? H264Publisher.ReadFlvAsync(stdout, feed, stamp, cancellationToken)
+                        : H264Publisher.ReadAccessUnitsAsync(stdout, feed, stamp, cancellationToken));
                 }
                 else
                 {

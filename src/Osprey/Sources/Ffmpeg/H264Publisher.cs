@@ -30,6 +30,31 @@ internal static class H264Publisher
         }
     }
 
+    /// <summary>
+    /// Reads ffmpeg's FLV output (<c>-f flv</c>): one tag per access unit, so each is published the moment it is
+    /// whole, a frame sooner than Annex B over a pipe allows.
+    /// </summary>
+    public static async Task ReadFlvAsync(Stream flv, Feed feed, Func<(long CaptureMicros, uint Counter)> stamp, CancellationToken cancellationToken)
+    {
+        var reader = new Osprey.Containers.Flv.FlvAvcReader();
+        var buffer = new byte[64 * 1024];
+        var state = (Feed: feed, Stamp: stamp);
+        while (true)
+        {
+            var read = await flv.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                return;
+            }
+
+            reader.Push(buffer.AsSpan(0, read), state, static (s, au, key) => Publish(s.Feed, au, key, s.Stamp()));
+            if (reader.Error is not null)
+            {
+                throw new InvalidDataException($"ffmpeg's FLV output could not be read: {reader.Error}");
+            }
+        }
+    }
+
     /// <summary>Copies one access unit into a pooled frame behind the probe SEI and publishes it.</summary>
     public static void Publish(Feed feed, ReadOnlySpan<byte> accessUnit, bool isKeyFrame, (long CaptureMicros, uint Counter) stamp)
     {
