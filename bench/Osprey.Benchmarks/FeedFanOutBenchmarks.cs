@@ -10,10 +10,10 @@ namespace Osprey.Benchmarks;
 /// frame, so what is measured is the fan-out machinery, not a 600 KB memcpy. Steady state allocates nothing.
 /// </summary>
 /// <remarks>
-/// <para><see cref="TakeReady"/>: the readers are passive; each <see cref="FeedReader.WaitAsync"/> finds the frame
+/// <para><see cref="TakeReady"/>: the readers are passive; each <see cref="SignalledReader.WaitAsync"/> finds the frame
 /// already there and completes synchronously (checked on every call), all on the benchmark thread.</para>
 /// <para><see cref="WakeAwaiting"/>: each reader is an async loop that is parked in a pending
-/// <see cref="FeedReader.WaitAsync"/> when the frame is published, so <c>Signal</c> completes the reader's value-task
+/// <see cref="SignalledReader.WaitAsync"/> when the frame is published, so <c>Signal</c> completes the reader's value-task
 /// source and its continuation runs on the thread pool (as viewers' send loops do). The benchmark thread publishes and
 /// spins (without sleeping) until all N readers have taken and released the frame and parked again. The harness is
 /// a countdown field and a <see cref="SpinWait"/>: it allocates nothing, and the reader loops' state machines are

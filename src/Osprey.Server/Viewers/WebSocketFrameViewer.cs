@@ -24,7 +24,7 @@ namespace Osprey.Server.Viewers;
 /// to the kernel before <c>UpgradeAsync</c> returns (see <c>OspreyServer</c>), so no direct send can overtake
 /// it. Over TLS, or without a socket, frames go through the upgraded stream instead.</para>
 /// <para>Ownership: the send loop owns the socket's sending side and the reader; the receive loop owns the
-/// upgraded stream's reading side and only tells the send loop, through flags and <see cref="FeedReader.Wake"/>,
+/// upgraded stream's reading side and only tells the send loop, through flags and <see cref="SignalledReader.Wake"/>,
 /// to answer pings and closes, so that control frames never interleave with a frame being sent.</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The sender is disposed at the end of RunAsync, which owns the viewer's whole life.")]

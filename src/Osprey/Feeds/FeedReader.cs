@@ -1,4 +1,3 @@
-using System.Threading.Tasks.Sources;
 using Osprey.Media;
 
 namespace Osprey.Feeds;
@@ -8,32 +7,23 @@ namespace Osprey.Feeds;
 /// seen, and the frames it was too slow for are counted as dropped, here and on the feed.
 /// </summary>
 /// <remarks>
-/// <para>Waiting is a signal, never a timer: <see cref="WaitAsync"/> completes when the feed publishes, when
-/// <see cref="Wake"/> is called (an output that has control work to do, like a pong) or when the reader or feed
-/// closes. It allocates nothing: the reader is its own reusable <see cref="IValueTaskSource{TResult}"/>.</para>
-/// <para>Thread safety: one consumer calls <see cref="WaitAsync"/> and <see cref="TryTakeLatest"/>; any thread
-/// may call <see cref="Wake"/>, <see cref="Close"/> and <see cref="Dispose"/>.</para>
+/// <para>Waiting is a signal, never a timer: <see cref="SignalledReader.WaitAsync"/> completes when the feed publishes, when
+/// <see cref="SignalledReader.Wake"/> is called (an output that has control work to do, like a pong) or when the reader or feed
+/// closes. It allocates nothing: the reader is its own reusable <see cref="SignalledReader"/>.</para>
+/// <para>Thread safety: one consumer calls <see cref="SignalledReader.WaitAsync"/> and <see cref="TryTakeLatest"/>; any thread
+/// may call <see cref="SignalledReader.Wake"/>, <see cref="Close"/> and <see cref="Dispose"/>.</para>
 /// </remarks>
-public sealed class FeedReader : IValueTaskSource<bool>, IFrameReader
+public sealed class FeedReader : SignalledReader, IFrameReader
 {
-    private const int Idle = 0;
-    private const int Waiting = 1;
-
     private readonly Feed _feed;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private int _state;
     private long _lastSequence;
     private long _drops;
     private long _frames;
-    private volatile bool _closed;
-    private volatile bool _woken;
 
     internal FeedReader(Feed feed, long startAfterSequence)
     {
         _feed = feed;
         _lastSequence = startAfterSequence;
-        // Continuations run on the thread pool: the publisher (a capture loop) must never run viewers' sends.
-        _core.RunContinuationsAsynchronously = true;
     }
 
     /// <summary>The feed this reader reads.</summary>
@@ -53,41 +43,6 @@ public sealed class FeedReader : IValueTaskSource<bool>, IFrameReader
 
     /// <summary>The sequence number of the last frame taken.</summary>
     public long LastSequence => _lastSequence;
-
-    /// <summary>True once closed; <see cref="WaitAsync"/> then returns false.</summary>
-    public bool IsClosed => _closed;
-
-    /// <summary>
-    /// Waits until there may be something to do: a newer frame, or a <see cref="Wake"/>. Returns false when the
-    /// reader or its feed is closed.
-    /// </summary>
-    public ValueTask<bool> WaitAsync()
-    {
-        if (_closed || _feed.IsCompleted)
-        {
-            return new ValueTask<bool>(false);
-        }
-
-        if (HasWork())
-        {
-            return new ValueTask<bool>(true);
-        }
-
-        _core.Reset();
-        // Full fence: either the publisher sees Waiting, or we see its new sequence below.
-        Interlocked.Exchange(ref _state, Waiting);
-        if (_closed || HasWork())
-        {
-            if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
-            {
-                return new ValueTask<bool>(!_closed);
-            }
-
-            // A signal won the race and completed the core already.
-        }
-
-        return new ValueTask<bool>(this, _core.Version);
-    }
 
     /// <summary>
     /// Takes the newest frame this reader has not seen, with a reference the caller must release (dispose the
@@ -112,28 +67,6 @@ public sealed class FeedReader : IValueTaskSource<bool>, IFrameReader
         return true;
     }
 
-    /// <summary>
-    /// Wakes a pending <see cref="WaitAsync"/> without a frame, so that its consumer can do other work; returns
-    /// after setting a flag the consumer reads with <see cref="ConsumeWake"/>.
-    /// </summary>
-    public void Wake()
-    {
-        _woken = true;
-        Signal();
-    }
-
-    /// <summary>True once after each <see cref="Wake"/>.</summary>
-    public bool ConsumeWake()
-    {
-        if (!_woken)
-        {
-            return false;
-        }
-
-        _woken = false;
-        return true;
-    }
-
     /// <summary>Stops the reader: a pending wait completes with false. Idempotent.</summary>
     public void Close()
     {
@@ -144,26 +77,11 @@ public sealed class FeedReader : IValueTaskSource<bool>, IFrameReader
     /// <inheritdoc />
     public void Dispose() => Close();
 
-    internal void MarkClosed()
-    {
-        _closed = true;
-        Signal();
-    }
+    internal void MarkClosed() => MarkClosedAndSignal();
 
-    internal void Signal()
-    {
-        if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
-        {
-            _core.SetResult(!_closed);
-        }
-    }
+    /// <inheritdoc />
+    protected override bool HasFrames() => _feed.LatestSequence > _lastSequence;
 
-    private bool HasWork() => _woken || _feed.LatestSequence > _lastSequence;
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token) && !_closed;
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
+    /// <inheritdoc />
+    protected override bool IsEnded => _feed.IsCompleted;
 }

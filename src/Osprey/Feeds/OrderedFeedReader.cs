@@ -1,4 +1,3 @@
-using System.Threading.Tasks.Sources;
 using Osprey.Media;
 
 namespace Osprey.Feeds;
@@ -15,34 +14,27 @@ namespace Osprey.Feeds;
 /// <c>startAtNextKeyFrame</c> it waits for the next key frame instead, to start at the live edge.</para>
 /// <para>Memory: the queue holds at most <see cref="Capacity"/> frame references, so a stalled reader costs at
 /// most that many frames (which stay out of the pool), and never slows the publisher or other readers.</para>
-/// <para>Thread safety: one consumer calls <see cref="WaitAsync"/> and <see cref="TryDequeue"/>; the feed
-/// offers frames from the publisher's thread; <see cref="Wake"/> and <see cref="Close"/> from any thread.</para>
+/// <para>Thread safety: one consumer calls <see cref="SignalledReader.WaitAsync"/> and <see cref="TryDequeue"/>; the feed
+/// offers frames from the publisher's thread; <see cref="SignalledReader.Wake"/> and <see cref="Close"/> from any thread.</para>
 /// </remarks>
-public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
+public sealed class OrderedFeedReader : SignalledReader, IFrameReader
 {
-    private const int Idle = 0;
-    private const int Waiting = 1;
-
     private readonly Feed _feed;
     private readonly Lock _lock = new();
     private readonly Frame?[] _queue;
-    private ManualResetValueTaskSourceCore<bool> _core;
     private int _head;
     private int _count;
-    private int _state;
     private bool _waitingForKeyFrame;
     private long _skipped;
     private long _skipEvents;
     private long _frames;
-    private volatile bool _closed;
-    private volatile bool _woken;
+    private bool _closing; // under _lock: nothing is queued once set
 
     internal OrderedFeedReader(Feed feed, int capacity, bool waitForKeyFrame)
     {
         _feed = feed;
         _queue = new Frame?[capacity];
         _waitingForKeyFrame = waitForKeyFrame;
-        _core.RunContinuationsAsynchronously = true;
     }
 
     /// <summary>The feed read.</summary>
@@ -78,35 +70,6 @@ public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
         }
     }
 
-    /// <summary>True once closed.</summary>
-    public bool IsClosed => _closed;
-
-    /// <summary>Waits until a frame is queued or <see cref="Wake"/> is called; false once closed.</summary>
-    public ValueTask<bool> WaitAsync()
-    {
-        if (_closed)
-        {
-            return new ValueTask<bool>(false);
-        }
-
-        if (HasWork())
-        {
-            return new ValueTask<bool>(true);
-        }
-
-        _core.Reset();
-        Interlocked.Exchange(ref _state, Waiting);
-        if (_closed || HasWork())
-        {
-            if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
-            {
-                return new ValueTask<bool>(!_closed);
-            }
-        }
-
-        return new ValueTask<bool>(this, _core.Version);
-    }
-
     /// <summary>Takes the oldest queued frame; the caller owns the reference and must release it.</summary>
     public bool TryDequeue(out Frame frame)
     {
@@ -128,25 +91,6 @@ public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
         return true;
     }
 
-    /// <summary>Wakes a pending wait without a frame (for control work such as a pong); see <see cref="ConsumeWake"/>.</summary>
-    public void Wake()
-    {
-        _woken = true;
-        Signal();
-    }
-
-    /// <summary>True once after each <see cref="Wake"/>.</summary>
-    public bool ConsumeWake()
-    {
-        if (!_woken)
-        {
-            return false;
-        }
-
-        _woken = false;
-        return true;
-    }
-
     /// <summary>Stops the reader and gives back every queued frame. Idempotent.</summary>
     public void Close()
     {
@@ -163,7 +107,7 @@ public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
         var signal = false;
         lock (_lock)
         {
-            if (_closed)
+            if (_closing)
             {
                 return;
             }
@@ -219,11 +163,11 @@ public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
     {
         lock (_lock)
         {
-            _closed = true;
+            _closing = true;
             DropQueued();
         }
 
-        Signal();
+        MarkClosedAndSignal();
     }
 
     private void DropQueued()
@@ -239,20 +183,6 @@ public sealed class OrderedFeedReader : IValueTaskSource<bool>, IFrameReader
         _head = 0;
     }
 
-    private bool HasWork() => _woken || Volatile.Read(ref _count) > 0;
-
-    private void Signal()
-    {
-        if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
-        {
-            _core.SetResult(!_closed);
-        }
-    }
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token) && !_closed;
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
+    /// <inheritdoc />
+    protected override bool HasFrames() => Volatile.Read(ref _count) > 0;
 }
