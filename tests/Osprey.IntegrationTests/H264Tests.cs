@@ -169,6 +169,11 @@ public class H264Tests
         Assert.InRange(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (micros / 1000), -100, 3000);
         var nalLength = BinaryPrimitives.ReadUInt32BigEndian(first.AsSpan(9));
         Assert.True(nalLength > 0 && nalLength <= first.Length - 13);
+
+        // Two people watch (over fMP4 and WebCodecs); the encoder and the muxer reading in between are not viewers.
+        using var http = new HttpClient();
+        using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/test")));
+        Assert.Equal(2, feed.RootElement.GetProperty("viewers").GetInt32());
     }
 
     [Fact]

@@ -67,8 +67,7 @@ internal sealed record FeedDto(
             info.Height,
             info.Fps,
             feed.MeasuredFps,
-            // The encoder's own readers of the raw feed are not viewers; its JPEG viewers are.
-            feed.ReaderCount - (jpeg is { Running: true } ? jpeg.Workers : 0) + (jpeg?.Viewers ?? 0),
+            registry.CountViewers(feed),
             StateName(feed.State),
             feed.StateDetail,
             feed.SourceUri,

@@ -87,6 +87,31 @@ public sealed class FeedRegistry : IAsyncDisposable
         return transform is not null;
     }
 
+    /// <summary>
+    /// The people watching <paramref name="feed"/> in any form: readers of the feed and of all its derived views
+    /// (JPEG, H.264, fMP4, ...), less the readers the running views themselves hold on what they read.
+    /// </summary>
+    public int CountViewers(Feed feed)
+    {
+        ArgumentNullException.ThrowIfNull(feed);
+        var viewers = feed.ReaderCount;
+        foreach (var (key, view) in _views)
+        {
+            if (key.Feed != feed.Name)
+            {
+                continue;
+            }
+
+            viewers += view.Output.ReaderCount;
+            if (view.IsRunning)
+            {
+                viewers -= view.SourceReaders;
+            }
+        }
+
+        return Math.Max(0, viewers);
+    }
+
     /// <summary>The derived feed of <paramref name="name"/> in <paramref name="format"/>, if a viewer ever made it.</summary>
     public bool TryGetView(string name, MediaFormat format, out LazyFeed view) => _views.TryGetValue((name, format), out view!);
 

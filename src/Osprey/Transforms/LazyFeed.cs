@@ -46,6 +46,9 @@ public abstract partial class LazyFeed : IAsyncDisposable
         }
     }
 
+    /// <summary>Readers this view holds on <see cref="Source"/> while it runs (they are not viewers).</summary>
+    public virtual int SourceReaders => 1;
+
     /// <summary>Does the work until <paramref name="cancellationToken"/> is cancelled (the last reader left).</summary>
     protected abstract Task RunAsync(CancellationToken cancellationToken);
 

@@ -42,6 +42,9 @@ public abstract partial class LazyTransform<TWorker> : LazyFeed
     /// <summary>Workers run in parallel while the transform runs.</summary>
     public int Workers { get; }
 
+    /// <inheritdoc />
+    public override int SourceReaders => Workers;
+
     /// <summary>Source frames transformed (once each, whatever the number of viewers).</summary>
     public long ProcessedFrames => Interlocked.Read(ref _processed);
 
