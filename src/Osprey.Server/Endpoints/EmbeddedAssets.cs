@@ -26,11 +26,17 @@ internal static class EmbeddedAssets
         [".txt"] = "text/plain; charset=utf-8",
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
-    public static void MapEmbeddedAssets(this WebApplication app)
+    /// <summary>
+    /// Maps the page. A WebSocket request is not a page request: at <c>/</c> it is a jsmpeg viewer (view-stream.html
+    /// connects to the root) handed to <paramref name="rootWebSocket"/>, on any other unrouted path it joins that
+    /// path's relay topic through <paramref name="otherWebSocket"/>.
+    /// </summary>
+    public static void MapEmbeddedAssets(this WebApplication app, RequestDelegate rootWebSocket, RequestDelegate otherWebSocket)
     {
         var assets = Load();
-        app.MapGet("/", context => ServeAsync(context, assets, "index.html"));
-        app.MapGet("/{**file}", (HttpContext context, string file) => ServeAsync(context, assets, file));
+        app.MapGet("/", context => context.WebSockets.IsWebSocketRequest ? rootWebSocket(context) : ServeAsync(context, assets, "index.html"));
+        app.MapGet("/{**file}", (HttpContext context, string file) =>
+            context.WebSockets.IsWebSocketRequest && !assets.ContainsKey(file) ? otherWebSocket(context) : ServeAsync(context, assets, file));
     }
 
     private static FrozenDictionary<string, Asset> Load()

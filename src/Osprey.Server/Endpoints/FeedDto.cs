@@ -54,6 +54,11 @@ internal sealed record FeedDto(
             endpoints["h264"] = $"/ws/{feed.Name}/h264";
         }
 
+        if (info.Format == MediaFormat.MpegTs)
+        {
+            endpoints["ts"] = $"/ws/{feed.Name}/ts";
+        }
+
         JpegViewDto? jpeg = null;
         if (registry.TryGetJpegTransform(feed.Name, out var transform))
         {

@@ -1,6 +1,8 @@
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Server.Relay;
 using Osprey.Server.Viewers;
+using Osprey.Streams;
 
 namespace Osprey.Server.Endpoints;
 
@@ -10,6 +12,8 @@ internal static class FeedEndpoints
     public static void MapFeedEndpoints(this WebApplication app)
     {
         var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var streams = app.Services.GetRequiredService<StreamRegistry>();
+        var control = app.Services.GetRequiredService<VwControlApi>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var viewerLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Viewers");
         var started = TimeProvider.System.GetTimestamp();
@@ -18,6 +22,12 @@ internal static class FeedEndpoints
         app.Map("/ws/{**path}", async context =>
         {
             var path = (string?)context.Request.RouteValues["path"] ?? "";
+            if (path == VwControlApi.ApiTopic)
+            {
+                await RelayEndpoints.ServeControlAsync(context, control, lifetime.ApplicationStopping);
+                return;
+            }
+
             var slash = path.LastIndexOf('/');
             var (format, framing) = (slash < 0 ? "" : path[(slash + 1)..]) switch
             {
@@ -25,15 +35,27 @@ internal static class FeedEndpoints
                 "jpeg" => (MediaFormat.Jpeg, ViewerFraming.Frames),
                 "mp4" => (MediaFormat.Fmp4, ViewerFraming.Fmp4),
                 "h264" => (MediaFormat.Fmp4, ViewerFraming.WebCodecs),
+                "ts" => (MediaFormat.MpegTs, ViewerFraming.Stream),
                 _ => (MediaFormat.Unknown, ViewerFraming.Frames),
             };
-            if (format == MediaFormat.Unknown)
+            if (format == MediaFormat.Unknown || RelayEndpoints.Resolve(registry, streams, path) is not null)
             {
-                await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No viewer endpoint at /ws/{path}; feeds are at /ws/{{feed}}/raw, /jpeg, /mp4 and /h264.");
+                // vw's /ws/{feed-or-stream}: the native bytes of a feed or of a stream/... combination.
+                if (RelayEndpoints.Resolve(registry, streams, path) is not { } native)
+                {
+                    await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"No feed or stream named '{path}'; feeds are at /ws/{{feed}}/raw, /jpeg, /mp4, /h264 and /ts, and vw's /ws/{{feed-or-stream}}.");
+                    return;
+                }
+
+                var nativeFraming = native.Info.Format is MediaFormat.Yuyv or MediaFormat.Nv12 or MediaFormat.Jpeg ? ViewerFraming.Frames : ViewerFraming.Stream;
+                await WebSocketFrameViewer.ServeAsync(context, native, viewerLogger, lifetime.ApplicationStopping, nativeFraming);
                 return;
             }
 
-            var feed = await ResolveAsync(context, registry, path[..slash], format);
+            var name = path[..slash];
+            var feed = format == MediaFormat.MpegTs && streams.TryGetStream(name, out var stream)
+                ? stream.Output
+                : await ResolveAsync(context, registry, name, format);
             if (feed is not null)
             {
                 await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, framing);

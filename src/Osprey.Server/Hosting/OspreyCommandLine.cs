@@ -8,7 +8,7 @@ internal sealed record OspreyOptions
 {
     public const int DefaultPort = 8888;
 
-    /// <summary>The subcommand: <c>serve</c> (default), <c>stream</c> (no default source) or <c>devices</c> (list cameras).</summary>
+    /// <summary>The subcommand: <c>serve</c> (default), <c>stream</c> or <c>relay</c> (no default source) or <c>devices</c> (list cameras).</summary>
     public string Command { get; init; } = "serve";
 
     public int Port { get; init; } = DefaultPort;
@@ -24,6 +24,12 @@ internal sealed record OspreyOptions
     public int JpegQuality { get; init; } = 80;
 
     public bool ShowHelp { get; init; }
+
+    /// <summary>jsmpeg-relay style ingest: <c>POST /{secret}/...</c> publishes; null turns it off.</summary>
+    public string? IngestSecret { get; init; }
+
+    /// <summary>vw's <c>VW_API</c>: a WebSocket URL the WS/JSON control API connects out to (destination rule <c>apiRule</c>).</summary>
+    public string? ApiDestination { get; init; }
 }
 
 /// <summary>
@@ -33,10 +39,11 @@ internal sealed record OspreyOptions
 internal static class OspreyCommandLine
 {
     public const string Usage = """
-        Usage: osprey [stream|devices] [options]
+        Usage: osprey [stream|relay|devices] [options]
 
           osprey              serve the camera at /dev/video0 as feed 'video0' if there is one, else a test pattern as feed 'test'
           osprey stream       start with no default source (ingest-only use, like vw's 'vw stream')
+          osprey relay        the same, named for its relay role (crossbar): /in/{name} -> /out/{name}, N:N on other paths
           osprey devices      list cameras (/dev/v4l/by-id) with their formats, sizes and frame rates
 
         Options (each also read from the environment variable in brackets):
@@ -46,6 +53,8 @@ internal static class OspreyCommandLine
                               e.g. video0=testpattern:?width=640&height=480&fps=30
           --jpeg-quality Q    quality 1-100 of JPEGs Osprey encodes, default 80  [OSPREY_JPEG_QUALITY]
           --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
+          --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
+          --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -53,8 +62,10 @@ internal static class OspreyCommandLine
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv&size=WxH&fps=N&quality=Q
                        e.g. 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30'
 
-        Endpoints: /  (page)  /ws/{feed}/raw  /ws/{feed}/jpeg  /mjpeg/{feed}  /snapshot/{feed}.jpg
-                   /eyetoy  /api/feeds  /api/feeds/{feed}  /healthz
+        Endpoints: /  (page)  /ws/{feed}/raw  /ws/{feed}/jpeg  /ws/{feed}/mp4  /ws/{feed}/h264  /ws/{feed}/ts
+                   /mjpeg/{feed}  /snapshot/{feed}.jpg  /eyetoy  /video_websocket  /api/feeds  /healthz
+                   vw: /ts/{feed} (ingest)  /ws/{feed-or-stream}  /ws/api  /api/streams  /api/destinations  /healthcheck
+                   relay: /in/{name}  /out/{name}  any other path: N:N WebSocket topic  status: /api/relay
         """;
 
     public static OspreyOptions Parse(IReadOnlyList<string> args, Func<string, string?> environment)
@@ -62,7 +73,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
-        string? port = null, bind = null, logLevel = null, jpegQuality = null;
+        string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
         var sources = new List<string>();
         var help = false;
         var commandGiven = false;
@@ -72,7 +83,7 @@ internal static class OspreyCommandLine
             var (flag, inline) = SplitInline(arg);
             switch (flag)
             {
-                case "stream" or "serve" or "devices" when !commandGiven:
+                case "stream" or "serve" or "relay" or "devices" when !commandGiven:
                     // The subcommand may stand anywhere among the flags, once.
                     command = flag;
                     commandGiven = true;
@@ -95,6 +106,12 @@ internal static class OspreyCommandLine
                 case "--log-level":
                     logLevel = inline ?? Next(args, ref i, flag);
                     break;
+                case "--ingest-secret":
+                    ingestSecret = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--api":
+                    api = inline ?? Next(args, ref i, flag);
+                    break;
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
             }
@@ -104,6 +121,18 @@ internal static class OspreyCommandLine
         bind ??= environment("OSPREY_BIND");
         jpegQuality ??= environment("OSPREY_JPEG_QUALITY");
         logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL");
+        ingestSecret ??= environment("OSPREY_INGEST_SECRET");
+        api ??= environment("VW_API");
+        if (ingestSecret is { Length: > 0 } && !Endpoints.IngestEndpoints.IsValidSecret(ingestSecret))
+        {
+            throw new FormatException($"Ingest secret '{ingestSecret}' must be letters, digits, '-', '_', '.', '~' (a path segment), and not a route name (ts, ws, api, in, out).");
+        }
+
+        if (api is { Length: > 0 } && !(Uri.TryCreate(api, UriKind.Absolute, out var apiUri) && apiUri.Scheme is "ws" or "wss"))
+        {
+            throw new FormatException($"--api '{api}' is not a ws:// or wss:// URL.");
+        }
+
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
@@ -118,6 +147,8 @@ internal static class OspreyCommandLine
             Sources = sources,
             LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
             JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality),
+            IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
+            ApiDestination = string.IsNullOrEmpty(api) ? null : api,
         };
     }
 

@@ -4,7 +4,11 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Osprey.Capture.V4L2;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
+using Osprey.Relay;
 using Osprey.Server.Endpoints;
+using Osprey.Server.Relay;
+using Osprey.Server.Viewers;
+using Osprey.Streams;
 using Osprey.Sources;
 
 namespace Osprey.Server.Hosting;
@@ -69,11 +73,39 @@ internal static partial class OspreyServer
         var jpegAvailable = TurboJpegLibrary.IsAvailable(out var jpegError);
         var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
         builder.Services.AddSingleton(provider => CreateRegistry(provider, sources, jpeg));
+        builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
+        builder.Services.AddSingleton(provider => CreateDestinations(provider));
+        builder.Services.AddSingleton(provider => new RelayHub(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay")));
 
         var app = builder.Build();
+        // Registries are made now, not by the first request: VW_API's control connection starts with the server.
+        _ = app.Services.GetRequiredService<DestinationRegistry>();
+        app.UseWebSockets();
         app.MapFeedEndpoints();
         app.MapControlEndpoints();
-        app.MapEmbeddedAssets();
+        app.MapIngestEndpoints(options.IngestSecret);
+        app.MapVwApiEndpoints();
+        app.MapRelayEndpoints();
+        app.MapRelayStatusEndpoint();
+        var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var hub = app.Services.GetRequiredService<RelayHub>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        var viewerLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Viewers");
+        app.MapEmbeddedAssets(
+            rootWebSocket: async context =>
+            {
+                // jsmpeg's view-stream.html connects to ws://host:port/: the secret ingest's feed.
+                if (registry.TryGet(IngestEndpoints.JsmpegFeedName, out var jsmpeg))
+                {
+                    await WebSocketFrameViewer.ServeAsync(context, jsmpeg, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
+                }
+                else
+                {
+                    await RelayEndpoints.ServeTopicAsync(context, hub, lifetime.ApplicationStopping);
+                }
+            },
+            otherWebSocket: context => RelayEndpoints.ServeTopicAsync(context, hub, lifetime.ApplicationStopping));
         return app;
     }
 
@@ -93,6 +125,19 @@ internal static partial class OspreyServer
     }
 
     public static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+
+    private static DestinationRegistry CreateDestinations(IServiceProvider provider)
+    {
+        var registry = provider.GetRequiredService<FeedRegistry>();
+        var streams = provider.GetRequiredService<StreamRegistry>();
+        var control = provider.GetRequiredService<VwControlApi>();
+        var destinations = new DestinationRegistry(
+            name => RelayEndpoints.Resolve(registry, streams, name),
+            control.Handle,
+            provider.GetRequiredService<ILoggerFactory>());
+        control.Attach(destinations);
+        return destinations;
+    }
 
     private static FeedRegistry CreateRegistry(IServiceProvider provider, List<(string Name, string Uri)> sources, JpegSettings jpeg)
     {

@@ -173,6 +173,23 @@ internal sealed partial class WebSocketFrameViewer
             return await SendAsync(WebSocketOpcode.Binary, frame.Memory);
         }
 
+        if (_framing == ViewerFraming.Stream)
+        {
+            // MPEG-TS: the programme tables (PAT/PMT) first and again when they change; TS is self-describing, so a
+            // newer table than the chunk's is still right, and a feed without tables (jsmpeg needs none) plays too.
+            if (frame.HeaderVersion != _headerVersionSent && _feed.Header is { } tables)
+            {
+                if (!await SendAsync(WebSocketOpcode.Binary, tables.InitSegment))
+                {
+                    return false;
+                }
+
+                _headerVersionSent = frame.HeaderVersion;
+            }
+
+            return await SendAsync(WebSocketOpcode.Binary, frame.Memory);
+        }
+
         if (frame.HeaderVersion != _headerVersionSent)
         {
             var header = _feed.Header;
@@ -416,4 +433,7 @@ internal enum ViewerFraming
 
     /// <summary>BerryMSE's layout: the init segment, then its 104-byte-moof fragments numbered per viewer.</summary>
     BerryMse,
+
+    /// <summary>A byte stream (MPEG-TS for jsmpeg, vw and relays): the feed's header bytes (PAT/PMT) as a binary message first, then every chunk in order; a slow viewer skips whole groups of pictures.</summary>
+    Stream,
 }

@@ -17,6 +17,7 @@ public sealed class FeedRegistry : IAsyncDisposable
     private readonly Lock _orderLock = new();
     private readonly List<string> _order = [];
     private readonly ConcurrentDictionary<(string Feed, MediaFormat Format), LazyFeed> _views = new();
+    private readonly ConcurrentDictionary<string, PublisherClaim> _publishers = new(StringComparer.Ordinal);
     private readonly Lock _viewLock = new();
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
@@ -172,6 +173,83 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// <summary>True when a configured source holds the name: publishers may never take it over.</summary>
     public bool IsHeldBySource(string name) => _supervisors.ContainsKey(name);
 
+    /// <summary>Raised, outside any lock, when a feed is added (a source at start, a publisher's first connection).</summary>
+    public event Action<Feed>? FeedAdded;
+
+    /// <summary>True while a publisher (an ingest connection, a relay's incoming stream) feeds <paramref name="name"/>.</summary>
+    public bool HasPublisher(string name) => _publishers.ContainsKey(name);
+
+    /// <summary>The publisher feeding <paramref name="name"/> now, if any.</summary>
+    public bool TryGetPublisher(string name, out PublisherClaim claim) => _publishers.TryGetValue(name, out claim!);
+
+    /// <summary>
+    /// Gives the feed <paramref name="name"/> to a publisher (an HTTP ingest, a relay's <c>/in/</c> connection),
+    /// making the feed on its first publisher. One publisher per feed at a time: a second one is refused, and so
+    /// is a name a configured source holds. The feed outlives its publisher (its viewers and the streams that
+    /// combine it stay attached and resume with the next publisher); disposing the claim marks it waiting.
+    /// </summary>
+    /// <returns>The claim, or null with <paramref name="error"/> and <paramref name="conflict"/> (true: the name is taken; false: the name is invalid).</returns>
+    public PublisherClaim? TryClaimPublisher(string name, VideoInfo info, string publisher, out string? error, out bool conflict)
+    {
+        conflict = false;
+        if (!FeedNames.IsValid(name))
+        {
+            error = $"Feed name '{name}' {FeedNames.Rule}.";
+            return null;
+        }
+
+        conflict = true;
+        if (IsHeldBySource(name))
+        {
+            error = $"Feed '{name}' belongs to a configured source ({(_feeds.TryGetValue(name, out var owned) ? owned.SourceUri : "?")}); publish to another name.";
+            return null;
+        }
+
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            error = "the server is stopping";
+            return null;
+        }
+
+        var added = false;
+        var feed = _feeds.GetOrAdd(name, n =>
+        {
+            added = true;
+            return new Feed(n, time: _time) { KeepGroupOfPictures = true, Info = info };
+        });
+        var claim = new PublisherClaim(this, feed, publisher);
+        if (!_publishers.TryAdd(name, claim))
+        {
+            error = $"Feed '{name}' already has a publisher ({_publishers.GetValueOrDefault(name)?.Publisher ?? "?"}); one publisher per feed.";
+            return null;
+        }
+
+        if (added)
+        {
+            lock (_orderLock)
+            {
+                _order.Add(name);
+            }
+
+            FeedAdded?.Invoke(feed);
+        }
+
+        error = null;
+        feed.Info = info;
+        feed.SetState(FeedState.Starting, $"publisher {publisher} connected");
+        return claim;
+    }
+
+    internal void ReleasePublisher(PublisherClaim claim)
+    {
+        if (_publishers.TryRemove(new KeyValuePair<string, PublisherClaim>(claim.Feed.Name, claim)))
+        {
+            // Viewers stay; a stale group of pictures must not be what the next viewer starts with.
+            claim.Feed.ClearLatest();
+            claim.Feed.SetState(FeedState.Waiting, "publisher disconnected; waiting for the next one");
+        }
+    }
+
     /// <summary>Adds a feed owned by <paramref name="source"/> and starts the source under supervision.</summary>
     public Feed AddSource(string name, IFrameSource source)
     {
@@ -196,6 +274,7 @@ public sealed class FeedRegistry : IAsyncDisposable
         var supervisor = new SourceSupervisor(source, feed, _loggerFactory.CreateLogger("Osprey.Sources"), _time);
         _supervisors[name] = supervisor;
         supervisor.Start();
+        FeedAdded?.Invoke(feed);
         return feed;
     }
 
@@ -226,6 +305,35 @@ public sealed class FeedRegistry : IAsyncDisposable
         foreach (var feed in _feeds.Values)
         {
             feed.Dispose();
+        }
+    }
+}
+
+/// <summary>A publisher's hold on a feed (see <see cref="FeedRegistry.TryClaimPublisher"/>); dispose when it leaves.</summary>
+public sealed class PublisherClaim : IDisposable
+{
+    private readonly FeedRegistry _registry;
+    private int _disposed;
+
+    internal PublisherClaim(FeedRegistry registry, Feed feed, string publisher)
+    {
+        _registry = registry;
+        Feed = feed;
+        Publisher = publisher;
+    }
+
+    /// <summary>The feed published to.</summary>
+    public Feed Feed { get; }
+
+    /// <summary>Who publishes (a remote address), for messages.</summary>
+    public string Publisher { get; }
+
+    /// <summary>Gives the feed up: it waits for the next publisher.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _registry.ReleasePublisher(this);
         }
     }
 }

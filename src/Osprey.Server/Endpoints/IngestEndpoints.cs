@@ -1,0 +1,110 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+using Osprey.Containers.MpegTs;
+using Osprey.Feeds;
+using Osprey.Media;
+
+namespace Osprey.Server.Endpoints;
+
+/// <summary>
+/// MPEG-TS ingest: ffmpeg's endless chunked POST to <c>/ts/{feed}</c> (vw), and, with <c>--ingest-secret</c>,
+/// to <c>/{secret}/...</c> (jsmpeg's websocket-relay.js). Bytes are published to the feed as they arrive, in
+/// chunks of whole TS packets cut at random access points; nothing is buffered whole.
+/// </summary>
+internal static partial class IngestEndpoints
+{
+    public static void MapIngestEndpoints(this WebApplication app, string? ingestSecret)
+    {
+        var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Ingest");
+
+        // Any method, as vw: ffmpeg POSTs, other tools PUT.
+        app.Map("/ts/{**feed}", (HttpContext context, string feed) => IngestAsync(context, registry, feed, logger, lifetime.ApplicationStopping));
+
+        if (ingestSecret is not null)
+        {
+            // jsmpeg's relay checks only the first path segment. /{secret}/{feed} names the feed; /{secret} alone
+            // publishes to the feed 'jsmpeg', which the WebSocket at / serves as jsmpeg's view-stream.html expects.
+            app.Map($"/{ingestSecret}", context => IngestAsync(context, registry, JsmpegFeedName, logger, lifetime.ApplicationStopping));
+            app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) =>
+                IngestAsync(context, registry, FeedNames.IsValid(rest) ? rest! : JsmpegFeedName, logger, lifetime.ApplicationStopping));
+        }
+    }
+
+    /// <summary>The feed an ingest to <c>/{secret}</c> publishes to.</summary>
+    public const string JsmpegFeedName = "jsmpeg";
+
+    /// <summary>True when <paramref name="secret"/> can stand as a path segment as given.</summary>
+    public static bool IsValidSecret(string secret) =>
+        secret.Length is > 0 and <= 128 && secret.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '~') && secret is not ("ts" or "ws" or "api" or "in" or "out");
+
+    private static async Task IngestAsync(HttpContext context, FeedRegistry registry, string name, ILogger logger, CancellationToken stopping)
+    {
+        var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
+        if (claim is null)
+        {
+            Log.Refused(logger, name, remote, error ?? "");
+            context.Response.StatusCode = conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync(error + "\n", context.RequestAborted);
+            return;
+        }
+
+        // An endless upload: no size cap, no minimum rate (ffmpeg may pause), for this request only.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = null;
+        }
+
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
+        }
+
+        Log.PublisherConnected(logger, name, remote, context.Request.Method);
+        var writer = new MpegTsFeedWriter(claim.Feed);
+        var body = context.Request.BodyReader;
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(stopping, context.RequestAborted);
+        var ended = "the publisher finished";
+        try
+        {
+            while (true)
+            {
+                var result = await body.ReadAsync(abort.Token);
+                foreach (var segment in result.Buffer)
+                {
+                    writer.Write(segment.Span);
+                }
+
+                // Publish what came in this read now: a chunk never waits for the next read.
+                writer.Flush();
+                body.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or BadHttpRequestException)
+        {
+            ended = stopping.IsCancellationRequested ? "the server is stopping" : $"the connection ended ({ex.GetType().Name})";
+        }
+
+        Log.PublisherLeft(logger, name, remote, ended, writer.Bytes, writer.Chunks, writer.ResyncCount, writer.DiscardedBytes);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(400, LogLevel.Information, "Feed {Feed}: publisher {Remote} connected ({Method})")]
+        public static partial void PublisherConnected(ILogger logger, string feed, string remote, string method);
+
+        [LoggerMessage(401, LogLevel.Information, "Feed {Feed}: publisher {Remote} left: {Reason}; {Bytes} bytes in {Chunks} chunks, {Resyncs} resyncs, {Discarded} bytes discarded")]
+        public static partial void PublisherLeft(ILogger logger, string feed, string remote, string reason, long bytes, long chunks, long resyncs, long discarded);
+
+        [LoggerMessage(402, LogLevel.Warning, "Feed {Feed}: refused publisher {Remote}: {Error}")]
+        public static partial void Refused(ILogger logger, string feed, string remote, string error);
+    }
+}

@@ -1,0 +1,249 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Osprey.Relay;
+
+/// <summary>
+/// crossbar's bidirectional topics: every message a client sends on a path goes to every other client on the
+/// same path, text as text and binary as binary (N:N; control channels such as vw's <c>api</c> run over these).
+/// </summary>
+/// <remarks>
+/// <para>Each client has a bounded send queue: a client that does not read loses messages (counted), never
+/// holds up the sender or the other clients (crossbar's hub deadlocked the first time one client's 256-message
+/// buffer filled). A message is one pooled buffer shared by all its receivers, returned when the last has sent it.</para>
+/// <para>Thread-safe. Topic membership uses copy-on-write arrays so broadcasting takes no lock.</para>
+/// </remarks>
+public sealed partial class RelayHub
+{
+    /// <summary>The most bytes of one message (crossbar's read limit).</summary>
+    public const int MaxMessageBytes = 10 * 1024 * 1024;
+
+    private const int QueueMessages = 256;
+
+    private readonly ConcurrentDictionary<string, Peer[]> _topics = new(StringComparer.Ordinal);
+    private readonly Lock _membership = new();
+    private readonly ILogger _logger;
+    private long _messages;
+    private long _drops;
+
+    /// <summary>Creates an empty hub.</summary>
+    public RelayHub(ILogger logger) => _logger = logger;
+
+    /// <summary>Messages relayed (counted once per sender's message).</summary>
+    public long Messages => Interlocked.Read(ref _messages);
+
+    /// <summary>Messages not delivered to a client because its queue was full.</summary>
+    public long Drops => Interlocked.Read(ref _drops);
+
+    /// <summary>Clients connected now, over all topics.</summary>
+    public int Clients => _topics.Values.Sum(p => p.Length);
+
+    /// <summary>Topics with clients now, and how many each has.</summary>
+    public IReadOnlyDictionary<string, int> Topics => _topics.ToDictionary(t => t.Key, t => t.Value.Length, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Serves <paramref name="socket"/> on <paramref name="topic"/> until it closes or <paramref name="cancellationToken"/>
+    /// is cancelled: relays what it sends to the topic's other clients and sends it theirs.
+    /// </summary>
+    public async Task ServeAsync(WebSocket socket, string topic, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        var peer = new Peer(socket);
+        Join(topic, peer);
+        Log.Joined(_logger, topic);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sending = SendLoopAsync(peer, stop.Token);
+        try
+        {
+            await ReceiveLoopAsync(peer, topic, stop.Token);
+        }
+        finally
+        {
+            Leave(topic, peer);
+            peer.Queue.Writer.TryComplete();
+            await stop.CancelAsync();
+            await sending;
+            while (peer.Queue.Reader.TryRead(out var left))
+            {
+                left.Release();
+            }
+
+            Log.Left(_logger, topic, peer.Dropped);
+        }
+    }
+
+    private async Task ReceiveLoopAsync(Peer peer, string topic, CancellationToken cancellationToken)
+    {
+        var socket = peer.Socket;
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var length = 0;
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                if (length == buffer.Length)
+                {
+                    if (buffer.Length >= MaxMessageBytes)
+                    {
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "message over 10 MiB", cancellationToken);
+                        return;
+                    }
+
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxMessageBytes));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", cancellationToken);
+                    return;
+                }
+
+                length += result.Count;
+                if (result.EndOfMessage)
+                {
+                    Broadcast(topic, peer, buffer.AsSpan(0, length), result.MessageType);
+                    length = 0;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Broadcast(string topic, Peer sender, ReadOnlySpan<byte> payload, WebSocketMessageType type)
+    {
+        if (!_topics.TryGetValue(topic, out var peers) || peers.Length < 2)
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _messages);
+        var message = new Message(payload, type, peers.Length - 1);
+        foreach (var peer in peers)
+        {
+            if (peer == sender)
+            {
+                continue;
+            }
+
+            if (!peer.Queue.Writer.TryWrite(message))
+            {
+                Interlocked.Increment(ref peer.Dropped);
+                Interlocked.Increment(ref _drops);
+                message.Release();
+            }
+        }
+    }
+
+    private static async Task SendLoopAsync(Peer peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var message in peer.Queue.Reader.ReadAllAsync(cancellationToken))
+            {
+                try
+                {
+                    await peer.Socket.SendAsync(message.Payload, message.Type, endOfMessage: true, cancellationToken);
+                }
+                finally
+                {
+                    message.Release();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private void Join(string topic, Peer peer)
+    {
+        lock (_membership)
+        {
+            _topics[topic] = _topics.TryGetValue(topic, out var peers) ? [.. peers, peer] : [peer];
+        }
+    }
+
+    private void Leave(string topic, Peer peer)
+    {
+        lock (_membership)
+        {
+            if (!_topics.TryGetValue(topic, out var peers))
+            {
+                return;
+            }
+
+            var rest = peers.Where(p => p != peer).ToArray();
+            if (rest.Length == 0)
+            {
+                _topics.TryRemove(topic, out _);
+            }
+            else
+            {
+                _topics[topic] = rest;
+            }
+        }
+    }
+
+    private sealed class Peer(WebSocket socket)
+    {
+        public WebSocket Socket { get; } = socket;
+
+        public Channel<Message> Queue { get; } = Channel.CreateBounded<Message>(new BoundedChannelOptions(QueueMessages)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: the drop is ours to count
+        });
+
+        public long Dropped;
+    }
+
+    /// <summary>One relayed message: a pooled copy shared by its receivers, returned after the last one's send.</summary>
+    private sealed class Message
+    {
+        private readonly byte[] _buffer;
+        private int _references;
+
+        public Message(ReadOnlySpan<byte> payload, WebSocketMessageType type, int receivers)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
+            payload.CopyTo(_buffer);
+            Payload = new ReadOnlyMemory<byte>(_buffer, 0, payload.Length);
+            Type = type;
+            _references = receivers;
+        }
+
+        public ReadOnlyMemory<byte> Payload { get; }
+
+        public WebSocketMessageType Type { get; }
+
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _references) == 0)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(600, LogLevel.Debug, "Relay topic {Topic}: client joined")]
+        public static partial void Joined(ILogger logger, string topic);
+
+        [LoggerMessage(601, LogLevel.Debug, "Relay topic {Topic}: client left ({Dropped} messages dropped for it)")]
+        public static partial void Left(ILogger logger, string topic, long dropped);
+    }
+}
