@@ -8,8 +8,8 @@ using Osprey.Relay;
 using Osprey.Server.Endpoints;
 using Osprey.Server.Relay;
 using Osprey.Server.Viewers;
-using Osprey.Streams;
 using Osprey.Sources;
+using Osprey.Streams;
 
 namespace Osprey.Server.Hosting;
 
