@@ -247,7 +247,9 @@ function syncPanels(kind, items) {
     } else {
       const np = new Panel(f);
       panels.set(f.name, np);
-      playersEl.append(np.root);
+      // Feeds' boxes first, then streams', whichever list arrived first.
+      const firstStream = kind === 'feed' ? [...panels.values()].find((x) => x.kind === 'stream') : null;
+      playersEl.insertBefore(np.root, firstStream?.root ?? null);
     }
   }
   for (const [name, p] of panels) {
