@@ -30,6 +30,16 @@ internal static partial class IngestEndpoints
             app.Map($"/{ingestSecret}", context => IngestAsync(context, registry, JsmpegFeedName, logger, lifetime.ApplicationStopping));
             app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) =>
                 IngestAsync(context, registry, FeedNames.IsValid(rest) ? rest! : JsmpegFeedName, logger, lifetime.ApplicationStopping));
+
+            // Any other first segment is a wrong secret: refused at once, and the connection closed so that ffmpeg
+            // stops sending (literal routes such as /api/streams take precedence over this pattern).
+            app.MapMethods("/{segment}/{**rest}", ["POST", "PUT"], async context =>
+            {
+                Log.WrongSecret(logger, $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}");
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                context.Response.Headers.Connection = "close";
+                await context.Response.WriteAsync("Wrong ingest secret.\n");
+            });
         }
     }
 
@@ -103,6 +113,9 @@ internal static partial class IngestEndpoints
 
         [LoggerMessage(401, LogLevel.Information, "Feed {Feed}: publisher {Remote} left: {Reason}; {Bytes} bytes in {Chunks} chunks, {Resyncs} resyncs, {Discarded} bytes discarded")]
         public static partial void PublisherLeft(ILogger logger, string feed, string remote, string reason, long bytes, long chunks, long resyncs, long discarded);
+
+        [LoggerMessage(403, LogLevel.Warning, "Refused an ingest from {Remote}: wrong secret")]
+        public static partial void WrongSecret(ILogger logger, string remote);
 
         [LoggerMessage(402, LogLevel.Warning, "Feed {Feed}: refused publisher {Remote}: {Error}")]
         public static partial void Refused(ILogger logger, string feed, string remote, string error);
