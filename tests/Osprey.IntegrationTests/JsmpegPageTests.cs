@@ -144,7 +144,7 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
         // Live: the stream's byte count on the page grows as the relay is polled.
         const string Bytes = "Number.parseInt(document.querySelector(\"#streams tbody tr[data-stream='stream/front/large'] td:nth-child(4)\").title)";
         var bytes = await page.EvaluateAsync<long>($"() => {Bytes}");
-        await WaitForAsync(page, $"() => {Bytes} > {bytes}", server, ffmpeg, timeoutMs: 5_000);
+        await WaitForAsync(page, $"() => {Bytes} > {bytes}", server, ffmpeg, timeoutMs: 10_000);
 
         Assert.Empty(errors);
     }
@@ -154,7 +154,7 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
     {
         var (page, errors) = await OpenAsync(fixture.Server, "", relay: route => route.FulfillAsync(new() { Status = 404, ContentType = "text/plain", Body = "Not found" }));
         await page.WaitForFunctionAsync("() => window.osprey?.players?.test?.frames > 5", null, new() { Timeout = 20_000 });
-        await page.WaitForFunctionAsync("() => document.getElementById('relay').dataset.state === 'absent'", null, new() { Timeout = 5_000 });
+        await page.WaitForFunctionAsync("() => document.getElementById('relay').dataset.state === 'absent'", null, new() { Timeout = 20_000 });
         Assert.True(await page.Locator("#relay").IsHiddenAsync());
         Assert.True(await page.EvaluateAsync<bool>("() => window.osprey.relay === null"));
         Assert.Empty(errors);
@@ -164,7 +164,7 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
     public async Task Page_WithAnEmptyRelay_SaysThereAreNoStreamsOrDestinations()
     {
         var (page, errors) = await OpenAsync(fixture.Server, "", relay: route => route.FulfillAsync(new() { Status = 200, ContentType = "application/json", Body = """{"streams":[],"destinations":[]}""" }));
-        await page.WaitForFunctionAsync("() => document.getElementById('relay').dataset.state === 'ok'", null, new() { Timeout = 5_000 });
+        await page.WaitForFunctionAsync("() => document.getElementById('relay').dataset.state === 'ok'", null, new() { Timeout = 20_000 });
         Assert.True(await page.Locator("#no-streams").IsVisibleAsync());
         Assert.True(await page.Locator("#no-destinations").IsVisibleAsync());
         Assert.True(await page.Locator("#streams").IsHiddenAsync());
