@@ -102,6 +102,9 @@ internal static class RelayStatusEndpoint
         w.WriteEndObject();
         w.WriteNumber("topicMessages", hub.Messages);
         w.WriteNumber("topicDrops", hub.Drops);
+        // For leak checks (vw leaked goroutines per added stream): tasks that should match the rules.
+        w.WriteNumber("streamInputTasks", streams.ActivePumps);
+        w.WriteNumber("destinationClients", destinations.ActiveClients);
         w.WriteEndObject();
     }
 }
