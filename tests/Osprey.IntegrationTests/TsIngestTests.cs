@@ -174,7 +174,7 @@ public class TsIngestTests
         var second = await ReceiveAsync(c);
         // Each as its own message with its own type (crossbar merged queued messages into one frame).
         Assert.Equal(
-            new[] { WebSocketMessageType.Binary, WebSocketMessageType.Text },
+            new[] { WebSocketMessageType.Text, WebSocketMessageType.Binary },
             new[] { first.Type, second.Type }.Order());
 
         using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
