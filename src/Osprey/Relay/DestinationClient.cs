@@ -168,13 +168,16 @@ internal sealed partial class DestinationClient
                 }
 
                 var delay = backoff.Next();
+                var retryStarted = _time.GetTimestamp();
+                // Armed before the wait is shown, so that whoever sees RetryInSeconds sees a clock already running.
+                var wait = Task.Delay(delay, _time, stop);
                 lock (_lock)
                 {
                     if (!stop.IsCancellationRequested)
                     {
                         _state = DestinationState.Reconnecting;
                         _lastError = attempt.Reason;
-                        _retryStarted = _time.GetTimestamp();
+                        _retryStarted = retryStarted;
                         _retryDelay = delay;
                     }
                 }
@@ -190,7 +193,7 @@ internal sealed partial class DestinationClient
 
                 try
                 {
-                    await Task.Delay(delay, _time, stop);
+                    await wait;
                 }
                 catch (OperationCanceledException)
                 {
@@ -365,6 +368,7 @@ internal sealed partial class DestinationClient
         using var sendLock = new SemaphoreSlim(1, 1);
         var receive = ReceiveLoopAsync(socket, session, sendLock, abort.Token);
         string? sendFailure = null;
+        string? received;
         try
         {
             if (IsControl)
@@ -387,9 +391,10 @@ internal sealed partial class DestinationClient
         {
             await session.CancelAsync(); // which arms the abort
             await CloseAsync(socket, stop.IsCancellationRequested, sendLock, abort.Token);
+            // Awaited here, whatever escaped above, so that the receive loop never outlives the session's sources.
+            received = await receive;
         }
 
-        var received = await receive;
         return received ?? sendFailure ?? "the connection ended";
     }
 

@@ -70,6 +70,29 @@ public class DestinationBackoffTests
         Assert.Contains("1001 relay going away", StatusOf(registry, "0").LastError);
     }
 
+    [Fact]
+    public async Task RelayThatNeverAnswersTheToken_IsGivenUpOnAfter10Seconds_AndDialledAgain()
+    {
+        var time = new ManualTimeProvider();
+        await using var relay = await TestRelay.StartAsync();
+        relay.Mode = RelayMode.IgnoreToken;
+        await using var registry = new DestinationRegistry(_ => null, null, NullLoggerFactory.Instance, time);
+        registry.Set(new DestinationRule("0", "x", relay.Url(), "a token"));
+        await WaitUntilAsync(() => !relay.Tokens.IsEmpty, "the token");
+
+        time.Advance(TimeSpan.FromSeconds(9.5));
+        await Task.Delay(50);
+        Assert.Equal(DestinationState.Connecting, StatusOf(registry, "0").State); // not connected until authorised
+        Assert.Null(StatusOf(registry, "0").RetryInSeconds);
+        time.Advance(TimeSpan.FromSeconds(0.5));
+        await WaitUntilAsync(() => StatusOf(registry, "0").RetryInSeconds is not null, "the client to give up");
+
+        var status = StatusOf(registry, "0");
+        Assert.Equal("the relay did not answer the token within 10 s", status.LastError);
+        Assert.Equal(1, status.RetryInSeconds);
+        Assert.Equal(DestinationState.Reconnecting, status.State);
+    }
+
     /// <summary>Waits for the client to be waiting out its backoff after <paramref name="reconnects"/> redials; returns the delay.</summary>
     private static async Task<double> NextRetryAsync(DestinationRegistry registry, long reconnects)
     {

@@ -28,6 +28,9 @@ internal enum RelayMode
 
     /// <summary>Upgrade, then never read again.</summary>
     Stall,
+
+    /// <summary>Upgrade, take the first message as a token, and never answer it.</summary>
+    IgnoreToken,
 }
 
 /// <summary>One message a relay received.</summary>
@@ -163,6 +166,14 @@ internal sealed class TestRelay : IAsyncDisposable
             if (mode == RelayMode.CloseAtOnce)
             {
                 await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "go away", aborted);
+                return;
+            }
+
+            if (mode == RelayMode.IgnoreToken)
+            {
+                var (_, token) = await ReceiveAsync(socket, new byte[4096], aborted);
+                Tokens.Enqueue(Encoding.UTF8.GetString(token));
+                await Task.Delay(Timeout.Infinite, aborted);
                 return;
             }
 
