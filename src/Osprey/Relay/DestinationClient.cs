@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Net.Security;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -36,6 +37,7 @@ internal sealed partial class DestinationClient
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly int _queueCapacity;
+    private readonly RemoteCertificateValidationCallback? _certificateValidation;
     private readonly Action<DestinationClient> _finished;
 
     private readonly CancellationTokenSource _stop = new();
@@ -73,6 +75,7 @@ internal sealed partial class DestinationClient
         ILogger logger,
         TimeProvider time,
         int queueCapacity,
+        RemoteCertificateValidationCallback? certificateValidation,
         Action<DestinationClient> finished)
     {
         Rule = rule;
@@ -81,6 +84,7 @@ internal sealed partial class DestinationClient
         _logger = logger;
         _time = time;
         _queueCapacity = queueCapacity;
+        _certificateValidation = certificateValidation;
         _finished = finished;
     }
 
@@ -243,6 +247,10 @@ internal sealed partial class DestinationClient
         // of by TCP giving up minutes later.
         socket.Options.KeepAliveInterval = DestinationRegistry.KeepAliveInterval;
         socket.Options.KeepAliveTimeout = DestinationRegistry.KeepAliveInterval;
+        if (_certificateValidation is not null)
+        {
+            socket.Options.RemoteCertificateValidationCallback = _certificateValidation;
+        }
 
         using (var timeout = new CancellationTokenSource(DestinationRegistry.ConnectTimeout, _time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token))

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 
@@ -80,6 +81,9 @@ public sealed class DestinationRegistry : IAsyncDisposable
         }
     } = 90;
 
+    /// <summary>Replaces the system's check of a <c>wss://</c> relay's certificate (tests with a self-signed one).</summary>
+    internal RemoteCertificateValidationCallback? CertificateValidation { get; init; }
+
     /// <summary>A snapshot of the rules, by id.</summary>
     public IReadOnlyDictionary<string, DestinationRule> Rules
     {
@@ -129,7 +133,7 @@ public sealed class DestinationRegistry : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(rule);
         // JSON binding can leave nulls in a record declared non-null; vw stored Go's zero value, "".
         var stored = new DestinationRule(rule.Id ?? "", rule.Stream ?? "", rule.Destination ?? "", rule.Token ?? "");
-        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, OnFinished);
+        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, OnFinished);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposal is not null, this);

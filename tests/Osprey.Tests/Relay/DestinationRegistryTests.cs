@@ -55,6 +55,48 @@ public class DestinationRegistryTests
     }
 
     [Fact]
+    public async Task SecureRelay_IsPushedToOverWss_AfterItsCertificateIsChecked()
+    {
+        using var certificate = TestRelay.CreateCertificate();
+        await using var relay = await TestRelay.StartAsync(certificate: certificate);
+        using var feed = NewFeed();
+        Publish(feed, 1, key: true);
+        var presented = new ConcurrentQueue<string>();
+        await using var registry = new DestinationRegistry(_ => feed, null, NullLoggerFactory.Instance)
+        {
+            // Trust exactly the relay's self-signed certificate, and note that it was the one presented.
+            CertificateValidation = (_, cert, _, _) =>
+            {
+                presented.Enqueue(cert?.GetCertHashString() ?? "");
+                return cert?.GetCertHashString() == certificate.GetCertHashString();
+            },
+        };
+        registry.Set(new DestinationRule("0", "x", relay.Url(), ""));
+        Publish(feed, 2);
+
+        Assert.StartsWith("wss://", relay.Url());
+        await WaitUntilAsync(() => relay.Messages.Count == 3, "header and frames over TLS");
+        Assert.True(IsHeader(relay.Messages.First(), 1));
+        Assert.Equal([1L, 2], relay.Messages.Skip(1).Select(m => m.Index));
+        Assert.Equal(certificate.GetCertHashString(), Assert.Single(presented));
+    }
+
+    [Fact]
+    public async Task SecureRelayWithAnUntrustedCertificate_IsNotPushedTo_AndSaysWhy()
+    {
+        using var certificate = TestRelay.CreateCertificate();
+        await using var relay = await TestRelay.StartAsync(certificate: certificate);
+        using var feed = NewFeed();
+        Publish(feed, 1, key: true);
+        await using var registry = new DestinationRegistry(_ => feed, null, NullLoggerFactory.Instance);
+        registry.Set(new DestinationRule("0", "x", relay.Url(), ""));
+
+        await WaitUntilAsync(() => StatusOf(registry, "0").RetryInSeconds is not null, "the failure");
+        Assert.Contains("certificate", StatusOf(registry, "0").LastError, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(relay.Messages);
+    }
+
+    [Fact]
     public async Task WhatTheRelaySends_IsReadAndCounted_AndIgnoredByADataDestination()
     {
         await using var relay = await TestRelay.StartAsync();

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -52,6 +54,7 @@ internal sealed class TestRelay : IAsyncDisposable
     private readonly ConcurrentDictionary<int, WebSocket> _open = new();
     private int _connections;
     private volatile RelayMode _mode;
+    private bool _secure;
 
     private TestRelay(WebApplication app) => _app = app;
 
@@ -80,16 +83,23 @@ internal sealed class TestRelay : IAsyncDisposable
     /// <summary>Close statuses the destinations sent.</summary>
     public ConcurrentQueue<(WebSocketCloseStatus? Status, string? Description)> Closes { get; } = new();
 
-    public string Url(string path = "/in/video0") => $"ws://127.0.0.1:{Port}{path}";
+    public string Url(string path = "/in/video0") => $"{(_secure ? "wss" : "ws")}://127.0.0.1:{Port}{path}";
 
-    public static async Task<TestRelay> StartAsync(int port = 0)
+    /// <summary>Starts a relay on 127.0.0.1, over TLS (<c>wss://</c>) when given a certificate.</summary>
+    public static async Task<TestRelay> StartAsync(int port = 0, X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(1));
         var app = builder.Build();
-        var relay = new TestRelay(app);
+        var relay = new TestRelay(app) { _secure = certificate is not null };
         app.UseWebSockets();
         app.Run(relay.HandleAsync);
         // A relay going away drops its connections at once, as a crashed or restarted crossbar would.
@@ -214,6 +224,19 @@ internal sealed class TestRelay : IAsyncDisposable
         {
             _open.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>A self-signed certificate for 127.0.0.1.</summary>
+    public static X509Certificate2 CreateCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        // Kestrel needs the private key in a form it can use for TLS: round-trip through PKCS#12.
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), password: null);
     }
 
     /// <summary>crossbar: the first message is the token; answer with an AuthMessage, and close after a refusal.</summary>
