@@ -9,6 +9,7 @@ using static Osprey.Tests.Relay.RelayTesting;
 namespace Osprey.Tests.Relay;
 
 /// <summary>Destinations pushing a real feed to a real WebSocket relay on loopback, on the system clock.</summary>
+[Collection(RelayTimingCollection.Name)]
 public class DestinationRegistryTests
 {
     [Fact]
