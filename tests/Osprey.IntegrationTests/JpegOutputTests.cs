@@ -68,6 +68,9 @@ public class JpegOutputTests(DefaultServerFixture fixture) : IClassFixture<Defau
         await Task.WhenAll(viewers.Select(v => v.ReceiveFramesAsync(3, TimeSpan.FromSeconds(20))));
         var before = await FeedAsync(http);
         await Task.WhenAll(viewers.Select(v => v.ReceiveFramesAsync(30, TimeSpan.FromSeconds(20))));
+        // Frames may have waited in the sockets' buffers since before the window opened on a busy machine: keep
+        // the window open for at least a second of source frames (the encoder runs for as long as viewers are attached).
+        await Task.Delay(TimeSpan.FromSeconds(1));
         var after = await FeedAsync(http);
 
         var sourceFrames = after.GetProperty("frames").GetInt64() - before.GetProperty("frames").GetInt64();
