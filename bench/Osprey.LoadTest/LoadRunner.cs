@@ -46,7 +46,8 @@ public static class LoadRunner
         var endpoint = await ResolveAsync(options.Url, options.AllowRemote, connectCts.Token, ct);
 
         var window = new MeasurementWindow();
-        var runId = (uint)Random.Shared.Next(1, int.MaxValue);
+        // Markers carry the run's id; 0 means there are none to expect (ts mode only watching).
+        var runId = tsSource is null ? 0u : (uint)Random.Shared.Next(1, int.MaxValue);
         var total = options.Viewers + options.StalledViewers;
         var viewers = new Viewer[total];
         for (var i = 0; i < total; i++)

@@ -121,6 +121,11 @@ internal static class TsPackets
     public static bool TryReadMarker(ReadOnlySpan<byte> packet, uint runId, out long sequence, out long sentTicks, out long offsetAfter)
     {
         sequence = sentTicks = offsetAfter = 0;
+        if (runId == 0)
+        {
+            return false;
+        }
+
         var payload = packet[MarkerPayloadOffset..Size];
         if (Pid(packet) != NullPid || (packet[3] & 0x30) != 0x10 || BinaryPrimitives.ReadUInt64BigEndian(payload) != MarkerMagic
             || BinaryPrimitives.ReadUInt32BigEndian(payload[8..]) != runId)

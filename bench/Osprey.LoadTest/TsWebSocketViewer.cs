@@ -323,7 +323,14 @@ internal sealed class TsWebSocketViewer : WebSocketViewer
 
         if (firstInMessage && TsPackets.IsPayloadUnitStart(packet))
         {
-            _pendingJumps++; // a resume after a skip, if the next marker shows bytes were missed
+            if (_runId == 0)
+            {
+                Resumes++; // only watching: no markers to tell whether bytes were missed, so taken as a skip
+            }
+            else
+            {
+                _pendingJumps++; // a resume after a skip, if the next marker shows bytes were missed
+            }
         }
         else
         {
