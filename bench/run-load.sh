@@ -69,6 +69,14 @@ if [[ " $cases " == *" ts "* || " $cases " == *" soak "* ]]; then
 fi
 
 if [[ " $cases " == *" ts "* ]]; then
+# The floor under the ingest figures: the same server, idle, over the same 20 s.
+artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level warning >"$out/ts-idle.server.log" 2>&1 &
+idle_pid=$!
+sleep 3
+cpu0=$(awk '{print $14 + $15}' /proc/$idle_pid/stat); sleep 20; cpu1=$(awk '{print $14 + $15}' /proc/$idle_pid/stat)
+rss=$(awk '/VmRSS/ {print $2}' /proc/$idle_pid/status)
+kill -TERM $idle_pid; wait $idle_pid || true
+echo "== ts-idle: server CPU $(( cpu1 - cpu0 )) ticks (1/$(getconf CLK_TCK) s) in 20 s, RSS $rss kB" | tee "$out/ts-idle.txt"
 # Ingest alone: one publisher at 10 Mbit/s, no viewers, no markers (ffmpeg-like writes, then 1316-byte writes).
 run_ts_case ts-ingest-10M --ts-file "$ts10m" --viewers 0 --no-markers --seconds 20
 run_ts_case ts-ingest-10M-1316 --ts-file "$ts10m" --ts-write 1316 --viewers 0 --no-markers --seconds 20
