@@ -57,7 +57,27 @@ public class CommandLineTests
         Assert.Equal(LogLevel.Warning, OspreyCommandLine.Parse([], k => k == "VW_LOG_LEVEL" ? "warn" : null).LogLevel);
     }
 
+    [Fact]
+    public void VwAndCrossbarSettings_AreHonoured()
+    {
+        Assert.Equal(LogLevel.Error, OspreyCommandLine.Parse([], k => k == "VW_LOGLEVEL" ? "ERROR" : null).LogLevel);
+        Assert.Equal("ws://relay:8080/bi/api", OspreyCommandLine.Parse([], k => k == "VW_API" ? "ws://relay:8080/bi/api" : null).ApiDestination);
+        Assert.Equal("s3cret", OspreyCommandLine.Parse(["--ingest-secret", "s3cret"], s_noEnvironment).IngestSecret);
+
+        var relay = OspreyCommandLine.Parse(["relay"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null);
+        Assert.Equal("relay", relay.Command);
+        Assert.Equal(9999, relay.Port);
+        Assert.Equal(System.Net.IPAddress.Loopback, relay.Bind);
+
+        // vw's README stream mode ignores CROSSBAR_LISTEN; flags beat it in relay mode.
+        Assert.Equal(OspreyOptions.DefaultPort, OspreyCommandLine.Parse(["stream"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null).Port);
+        Assert.Equal(7000, OspreyCommandLine.Parse(["relay", "--port", "7000"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null).Port);
+    }
+
     [Theory]
+    [InlineData("--ingest-secret", "a/b")]
+    [InlineData("--ingest-secret", "api")]
+    [InlineData("--api", "http://not-a-websocket")]
     [InlineData("--port", "http")]
     [InlineData("--port", "70000")]
     [InlineData("--bind", "not-an-address")]

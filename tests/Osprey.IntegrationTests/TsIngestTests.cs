@@ -91,10 +91,22 @@ public class TsIngestTests
 
         // jsmpeg's README: ffmpeg ... http://localhost:8081/supersecret, and view-stream.html connects to ws://host:8082/.
         await using var ffmpeg = Ffmpeg.PublishVideo(server.Http("supersecret"));
-        await WaitForFeedAsync(server, "jsmpeg");
+        await WaitForFeedAsync(server, "jsmpeg/1");
         using var root = await TsViewer.ConnectAsync(server.WebSocketBaseUri, subProtocol: "null");
         Assert.True(await root.ReceiveUntilAsync(v => v.ByteCount > 50_000 && v.Messages.Count > 2, TimeSpan.FromSeconds(15)), ffmpeg.Errors);
         Assert.True(TsInspection.HasSequenceHeader(root.Bytes));
+
+        // jsmpeg's README runs audio as a second ffmpeg to the same URL: both reach the root viewer as one programme.
+        await using var audio = Ffmpeg.PublishAudio(server.Http("supersecret"));
+        await WaitForFeedAsync(server, "jsmpeg/2");
+        var before = root.ByteCount;
+        Assert.True(await root.ReceiveUntilAsync(v => v.ByteCount > before + 150_000, TimeSpan.FromSeconds(15)));
+        var mixed = root.Bytes.AsSpan((int)before / 188 * 188);
+        var videoPids = TsInspection.PesPids(mixed, 0xE0, 0xEF);
+        var audioPids = TsInspection.PesPids(mixed, 0xC0, 0xDF);
+        Assert.Single(videoPids);
+        Assert.Single(audioPids);
+        Assert.NotEqual(videoPids.Single(), audioPids.Single());
 
         // A named feed under the secret.
         await using var named = Ffmpeg.PublishVideo(server.Http("supersecret/cam2"));

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Osprey.Containers.MpegTs;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Streams;
 
 namespace Osprey.Server.Endpoints;
 
@@ -17,6 +18,7 @@ internal static partial class IngestEndpoints
     public static void MapIngestEndpoints(this WebApplication app, string? ingestSecret)
     {
         var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var streams = app.Services.GetRequiredService<StreamRegistry>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Ingest");
 
@@ -25,11 +27,14 @@ internal static partial class IngestEndpoints
 
         if (ingestSecret is not null)
         {
-            // jsmpeg's relay checks only the first path segment. /{secret}/{feed} names the feed; /{secret} alone
-            // publishes to the feed 'jsmpeg', which the WebSocket at / serves as jsmpeg's view-stream.html expects.
-            app.Map($"/{ingestSecret}", context => IngestAsync(context, registry, JsmpegFeedName, logger, lifetime.ApplicationStopping));
-            app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) =>
-                IngestAsync(context, registry, FeedNames.IsValid(rest) ? rest! : JsmpegFeedName, logger, lifetime.ApplicationStopping));
+            // jsmpeg's relay checks only the first path segment and mixes every ingest into one broadcast (its README
+            // runs audio and video as two ffmpegs). Here /{secret}/{feed} names a feed; /{secret} alone gives each
+            // publisher a feed jsmpeg/1, jsmpeg/2, ... and the stream 'jsmpeg' combines them all (PIDs remapped, one
+            // programme), which the WebSocket at / serves as jsmpeg's view-stream.html expects.
+            app.Map($"/{ingestSecret}", context => IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping));
+            app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) => FeedNames.IsValid(rest)
+                ? IngestAsync(context, registry, rest!, logger, lifetime.ApplicationStopping)
+                : IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping));
 
             // Any other first segment is a wrong secret: refused at once, and the connection closed so that ffmpeg
             // stops sending (literal routes such as /api/streams take precedence over this pattern).
@@ -43,26 +48,83 @@ internal static partial class IngestEndpoints
         }
     }
 
-    /// <summary>The feed an ingest to <c>/{secret}</c> publishes to.</summary>
-    public const string JsmpegFeedName = "jsmpeg";
+    /// <summary>The stream that combines every ingest to <c>/{secret}</c> (each in its own feed <c>jsmpeg/N</c>).</summary>
+    public const string JsmpegStreamName = "jsmpeg";
+
+    private static readonly Lock s_anonymousLock = new();
 
     /// <summary>True when <paramref name="secret"/> can stand as a path segment as given.</summary>
     public static bool IsValidSecret(string secret) =>
         secret.Length is > 0 and <= 128 && secret.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '~') && secret is not ("ts" or "ws" or "api" or "in" or "out");
 
+    private static async Task IngestAnonymousAsync(HttpContext context, FeedRegistry registry, StreamRegistry streams, ILogger logger, CancellationToken stopping)
+    {
+        var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        PublisherClaim? claim = null;
+        lock (s_anonymousLock)
+        {
+            for (var n = 1; claim is null && n <= 64; n++)
+            {
+                claim = registry.TryClaimPublisher($"{JsmpegStreamName}/{n}", new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out _, out _);
+            }
+
+            if (claim is not null)
+            {
+                UpdateJsmpegStream(registry, streams);
+            }
+        }
+
+        if (claim is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await context.Response.WriteAsync("64 anonymous publishers already; name the feed: /{secret}/{feed}.\n", context.RequestAborted);
+            return;
+        }
+
+        try
+        {
+            await IngestAsync(context, claim, logger, stopping);
+        }
+        finally
+        {
+            lock (s_anonymousLock)
+            {
+                claim.Dispose();
+                UpdateJsmpegStream(registry, streams);
+            }
+        }
+    }
+
+    /// <summary>Under the anonymous lock: the 'jsmpeg' stream combines the anonymous feeds that have a publisher now.</summary>
+    private static void UpdateJsmpegStream(FeedRegistry registry, StreamRegistry streams)
+    {
+        var live = registry.Feeds.Where(f => f.Name.StartsWith(JsmpegStreamName + "/", StringComparison.Ordinal) && registry.HasPublisher(f.Name)).Select(f => f.Name).ToList();
+        if (live.Count > 0 || streams.TryGetFeeds(JsmpegStreamName, out _))
+        {
+            streams.Set(JsmpegStreamName, live);
+        }
+    }
+
     private static async Task IngestAsync(HttpContext context, FeedRegistry registry, string name, ILogger logger, CancellationToken stopping)
     {
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
         using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
-        if (claim is null)
+        if (claim is not null)
         {
-            Log.Refused(logger, name, remote, error ?? "");
-            context.Response.StatusCode = conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound;
-            context.Response.ContentType = "text/plain; charset=utf-8";
-            await context.Response.WriteAsync(error + "\n", context.RequestAborted);
+            await IngestAsync(context, claim, logger, stopping);
             return;
         }
 
+        Log.Refused(logger, name, remote, error ?? "");
+        context.Response.StatusCode = conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(error + "\n", context.RequestAborted);
+    }
+
+    private static async Task IngestAsync(HttpContext context, PublisherClaim claim, ILogger logger, CancellationToken stopping)
+    {
+        var name = claim.Feed.Name;
+        var remote = claim.Publisher;
         // An endless upload: no size cap, no minimum rate (ffmpeg may pause), for this request only.
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
         {

@@ -47,7 +47,7 @@ internal static class OspreyCommandLine
           osprey devices      list cameras (/dev/v4l/by-id) with their formats, sizes and frame rates
 
         Options (each also read from the environment variable in brackets):
-          --port N            HTTP port, default 8888                     [OSPREY_PORT, then VW_PORT]
+          --port N            HTTP port, default 8888                     [OSPREY_PORT, then VW_PORT; relay: CROSSBAR_LISTEN=host:port]
           --bind ADDRESS      address to listen on, default 0.0.0.0       [OSPREY_BIND]
           --source NAME=URI   add a feed from a source; repeatable        [OSPREY_SOURCE, several separated by spaces]
                               e.g. video0=testpattern:?width=640&height=480&fps=30
@@ -115,6 +115,19 @@ internal static class OspreyCommandLine
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
             }
+        }
+
+        if (command == "relay" && port is null && bind is null && environment("CROSSBAR_LISTEN") is { Length: > 0 } listen)
+        {
+            // crossbar's address, host:port (its --listen flag was never bound, so this is what its users set).
+            var colon = listen.LastIndexOf(':');
+            if (colon < 0)
+            {
+                throw new FormatException($"CROSSBAR_LISTEN '{listen}' is not host:port.");
+            }
+
+            bind = colon == 0 ? "0.0.0.0" : listen[..colon].Trim('[', ']');
+            port = listen[(colon + 1)..];
         }
 
         port ??= environment("OSPREY_PORT") ?? environment("VW_PORT");

@@ -88,17 +88,17 @@ internal static partial class OspreyServer
         app.MapVwApiEndpoints();
         app.MapRelayEndpoints();
         app.MapRelayStatusEndpoint();
-        var registry = app.Services.GetRequiredService<FeedRegistry>();
         var hub = app.Services.GetRequiredService<RelayHub>();
+        var streams = app.Services.GetRequiredService<StreamRegistry>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var viewerLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Viewers");
         app.MapEmbeddedAssets(
             rootWebSocket: async context =>
             {
-                // jsmpeg's view-stream.html connects to ws://host:port/: the secret ingest's feed.
-                if (registry.TryGet(IngestEndpoints.JsmpegFeedName, out var jsmpeg))
+                // jsmpeg's view-stream.html connects to ws://host:port/: what is POSTed to /{secret}.
+                if (streams.TryGetStream(IngestEndpoints.JsmpegStreamName, out var jsmpeg))
                 {
-                    await WebSocketFrameViewer.ServeAsync(context, jsmpeg, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
+                    await WebSocketFrameViewer.ServeAsync(context, jsmpeg.Output, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
                 }
                 else
                 {

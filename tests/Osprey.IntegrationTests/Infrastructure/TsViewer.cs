@@ -7,11 +7,15 @@ public sealed class TsViewer : IDisposable
 {
     private readonly ClientWebSocket _socket = new();
     private readonly List<byte[]> _messages = [];
+    private readonly List<DateTime> _times = [];
     private readonly MemoryStream _bytes = new();
 
     public string? SubProtocol => _socket.SubProtocol;
 
     public IReadOnlyList<byte[]> Messages => _messages;
+
+    /// <summary>When each message arrived (UTC), parallel to <see cref="Messages"/>.</summary>
+    public IReadOnlyList<DateTime> Times => _times;
 
     /// <summary>Every byte received, in order.</summary>
     public byte[] Bytes => _bytes.ToArray();
@@ -55,6 +59,7 @@ public sealed class TsViewer : IDisposable
                     if (result.MessageType == WebSocketMessageType.Binary)
                     {
                         _messages.Add(bytes);
+                        _times.Add(DateTime.UtcNow);
                         _bytes.Write(bytes);
                     }
                 }
