@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
-using Osprey.Containers.MpegTs;
+using Osprey.Sources.MpegTs;
 using Osprey.Feeds;
 using Osprey.Media;
 using Osprey.Streams;
@@ -165,7 +165,7 @@ internal static partial class IngestEndpoints
             ended = stopping.IsCancellationRequested ? "the server is stopping" : $"the connection ended ({ex.GetType().Name})";
         }
 
-        Log.PublisherLeft(logger, name, remote, ended, writer.Bytes, writer.Chunks, writer.ResyncCount, writer.DiscardedBytes);
+        Log.PublisherLeft(logger, name, remote, ended, writer.Chunker.Bytes, writer.Chunks, writer.ResyncCount, writer.DiscardedBytes);
     }
 
     private static partial class Log

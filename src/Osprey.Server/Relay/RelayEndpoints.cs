@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
-using Osprey.Containers.MpegTs;
+using Osprey.Sources.MpegTs;
 using Osprey.Feeds;
 using Osprey.Media;
 using Osprey.Relay;
@@ -162,7 +162,7 @@ internal static partial class RelayEndpoints
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        Log.PushEnded(logger, name, remote, reason, writer.Bytes, writer.Chunks);
+        Log.PushEnded(logger, name, remote, reason, writer.Chunker.Bytes, writer.Chunks);
     }
 
     private static async Task WriteTextAsync(HttpContext context, int status, string message)
