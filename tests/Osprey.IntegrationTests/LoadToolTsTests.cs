@@ -50,7 +50,13 @@ public class LoadToolTsTests
                 Assert.Equal(0, checks.Skips);
                 Assert.Equal(0, checks.SkippedBytes);
                 Assert.True(checks.StreamBytesInWindow > 0);
+
+                // The server's framing: the programme tables first, then chunks of whole packets.
+                Assert.True(checks.TableMessages >= 1);
+                Assert.Equal(0, checks.UnalignedMessages);
+                Assert.True(checks.Complete);
             });
+            Assert.Equal(4, ts.ViewersComplete);
             Assert.Equal(0, ts.ContinuityErrors);
             Assert.Equal(0, ts.ExcessBytes);
 
