@@ -80,6 +80,19 @@ echo "== ts-idle: server CPU $(( cpu1 - cpu0 )) ticks (1/$(getconf CLK_TCK) s) i
 # Ingest alone: one publisher at 10 Mbit/s, no viewers, no markers (ffmpeg-like writes, then 1316-byte writes).
 run_ts_case ts-ingest-10M --ts-file "$ts10m" --viewers 0 --no-markers --seconds 20
 run_ts_case ts-ingest-10M-1316 --ts-file "$ts10m" --ts-write 1316 --viewers 0 --no-markers --seconds 20
+# Cross-check with ffmpeg itself publishing the same file (-re -c copy, looped): server CPU over 20 s from /proc.
+artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level information >"$out/ts-ingest-10M-ffmpeg.server.log" 2>&1 &
+ff_server=$!
+sleep 2
+timeout 28 ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$ts10m" -c copy -f mpegts "http://127.0.0.1:$port/ts/video0" &
+ff=$!
+sleep 4
+cpu0=$(awk '{print $14 + $15}' /proc/$ff_server/stat); sleep 20; cpu1=$(awk '{print $14 + $15}' /proc/$ff_server/stat)
+rss=$(awk '/VmRSS/ {print $2}' /proc/$ff_server/status)
+wait $ff || true
+sleep 1
+kill -TERM $ff_server; wait $ff_server || true
+echo "== ts-ingest-10M-ffmpeg: server CPU $(( cpu1 - cpu0 )) ticks (1/$(getconf CLK_TCK) s) in 20 s, RSS $rss kB; $(grep -o 'left:.*' "$out/ts-ingest-10M-ffmpeg.server.log")" | tee "$out/ts-ingest-10M-ffmpeg.txt"
 # jsmpeg-style viewers of a 1 Mbit/s MPEG-1 stream, every byte checked.
 run_ts_case ts-v50 --ts-file "$ts1m" --viewers 50 --seconds 20 --warmup 2
 run_ts_case ts-v500 --ts-file "$ts1m" --viewers 500 --seconds 20 --warmup 3

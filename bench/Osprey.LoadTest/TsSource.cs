@@ -9,8 +9,10 @@ namespace Osprey.LoadTest;
 /// tables written before a PES go with it, and a write never exceeds ffmpeg's 32 KiB I/O buffer); any other value
 /// is a fixed size, rounded down to whole packets (1316 = 7 packets, the usual UDP payload).</para>
 /// <para>Timing: from the file's program clock references, interpolated by packet between them and extrapolated
-/// at their mean rate before the first and after the last, so bursts (an I frame) are sent as the muxer timed
-/// them. Without two PCRs, or with an explicit bit rate, the file is sent at a constant byte rate.</para>
+/// at their mean rate before the first and after the last. A write is due at the time of its first packet, except
+/// that the pieces of a muxed packet cut at ffmpeg's buffer size follow each other at once, as ffmpeg sends them
+/// (<c>-re</c> paces whole packets by their time stamps). Without two PCRs, or with an explicit bit rate, the file
+/// is sent at a constant byte rate.</para>
 /// </remarks>
 internal sealed class TsSource
 {
@@ -127,7 +129,15 @@ internal sealed class TsSource
             loop = count * packetSeconds;
         }
 
-        var due = starts.Select(s => times[s]).ToArray();
+        // ffmpeg writes a muxed packet at once: the pieces of one cut at the buffer size go back to back.
+        var due = new double[starts.Length];
+        var pmtPids = FindPmtPids(packets);
+        for (var i = 0; i < starts.Length; i++)
+        {
+            var continues = writeSize == PesWrites && i > 0 && !StartsUnit(packets, starts[i], pmtPids);
+            due[i] = continues ? due[i - 1] : times[starts[i]];
+        }
+
         return new TsSource(path, packets, starts, due, loop, fromPcr, writeSize);
     }
 
@@ -201,6 +211,30 @@ internal sealed class TsSource
         }
 
         return [.. starts];
+    }
+
+    /// <summary>True when the write starting at packet <paramref name="start"/> begins a new muxed packet (a PES start, tables, null packets) rather than continuing the previous write's.</summary>
+    private static bool StartsUnit(ReadOnlySpan<byte> packets, int start, HashSet<int> pmtPids)
+    {
+        var packet = packets.Slice(start * TsPackets.Size, TsPackets.Size);
+        var pid = TsPackets.Pid(packet);
+        return TsPackets.IsPayloadUnitStart(packet) || pid == TsPackets.NullPid || pid <= TsPackets.LastTablePid || pmtPids.Contains(pid);
+    }
+
+    /// <summary>Every PMT PID the file's PATs name.</summary>
+    private static HashSet<int> FindPmtPids(ReadOnlySpan<byte> packets)
+    {
+        var pmtPids = new HashSet<int>();
+        for (var at = 0; at + TsPackets.Size <= packets.Length; at += TsPackets.Size)
+        {
+            var packet = packets.Slice(at, TsPackets.Size);
+            if (TsPackets.Pid(packet) == TsPackets.PatPid)
+            {
+                TsPackets.ReadPatPmtPids(packet, pmtPids);
+            }
+        }
+
+        return pmtPids;
     }
 
     private static int[] CutFixed(int count, int packetsPerWrite)
