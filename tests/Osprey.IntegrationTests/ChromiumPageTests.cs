@@ -1,7 +1,7 @@
-using System.Text.Json;
 using Microsoft.Playwright;
 using Osprey.IntegrationTests.Infrastructure;
 using Osprey.Sources.TestPattern;
+using static Osprey.IntegrationTests.Infrastructure.PagePixels;
 
 namespace Osprey.IntegrationTests;
 
@@ -11,7 +11,6 @@ public sealed class ChromiumCollection : ICollectionFixture<Browser>, ICollectio
 [Collection("chromium")]
 public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixture) : IAsyncLifetime
 {
-    private const int Tolerance = 12;
     private readonly OspreyProcess _server = fixture.Server;
     private readonly List<IPage> _pages = [];
 
@@ -157,34 +156,4 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
 
     private static (int X, int Y)[] StaticBarCentres(int width, int height) =>
         [.. Enumerable.Range(0, 8).Select(bar => ((bar * width / 8) + (width / 16), height - 10))];
-
-    private static async Task<byte[][]> ReadCanvasAsync(IPage page, string selector, (int X, int Y)[] points)
-    {
-        // drawImage onto a 2D canvas reads a WebGL canvas or an <img> too (the page keeps its drawing buffer).
-        var json = await page.EvaluateAsync<JsonElement>(
-            """
-            ([selector, points]) => {
-              const source = document.querySelector(selector);
-              const copy = document.createElement('canvas');
-              copy.width = source.videoWidth || source.naturalWidth || source.width;
-              copy.height = source.videoHeight || source.naturalHeight || source.height;
-              const ctx = copy.getContext('2d');
-              ctx.drawImage(source, 0, 0);
-              return points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)));
-            }
-            """,
-            new object[] { selector, points.Select(p => new[] { p.X, p.Y }).ToArray() });
-        return [.. json.EnumerateArray().Select(p => p.EnumerateArray().Select(v => (byte)v.GetInt32()).ToArray())];
-    }
-
-    private static void AssertColour(byte[] actual, byte[] expected, string what, int tolerance = Tolerance)
-    {
-        for (var c = 0; c < 3; c++)
-        {
-            Assert.True(Math.Abs(actual[c] - expected[c]) <= tolerance,
-                $"{what}: got RGB({string.Join(",", actual)}), expected RGB({string.Join(",", expected)}) ±{tolerance}");
-        }
-    }
-
-    private static byte Clamp(int value) => (byte)Math.Clamp(value, 0, 255);
 }

@@ -6,8 +6,9 @@ using Microsoft.Net.Http.Headers;
 namespace Osprey.Server.Endpoints;
 
 /// <summary>
-/// Serves the page and its scripts from resources embedded in the executable (wwwroot/**), so that the single
-/// file needs nothing beside it. Loaded once at start-up, with an ETag each.
+/// Serves the page and its scripts from resources embedded in the executable (wwwroot/**, and jsmpeg under
+/// wwwroot/vendor/jsmpeg/, added at build time by Vendor.targets), so that the single file needs nothing beside
+/// it. Loaded once at start-up, with an ETag each.
 /// </summary>
 internal static class EmbeddedAssets
 {
@@ -53,7 +54,11 @@ internal static class EmbeddedAssets
             var bytes = new byte[stream.Length];
             stream.ReadExactly(bytes);
             var path = resource["wwwroot/".Length..];
-            var contentType = s_contentTypes.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream");
+            // Names without an extension are licence texts (vendor/jsmpeg/LICENSE).
+            var extension = Path.GetExtension(path);
+            var contentType = extension.Length == 0
+                ? "text/plain; charset=utf-8"
+                : s_contentTypes.GetValueOrDefault(extension, "application/octet-stream");
             var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 8))}\"";
             assets[path] = new Asset(bytes, contentType, etag);
         }

@@ -134,7 +134,11 @@ internal static partial class OspreyServer
         var destinations = new DestinationRegistry(
             name => RelayEndpoints.Resolve(registry, streams, name),
             control.Handle,
-            provider.GetRequiredService<ILoggerFactory>());
+            provider.GetRequiredService<ILoggerFactory>())
+        {
+            // Chunks are network reads: the queue holds a whole group of pictures, as a TS viewer's does.
+            QueueCapacity = FeedRegistry.StreamGroupOfPicturesFrames,
+        };
         control.Attach(destinations);
         return destinations;
     }

@@ -30,6 +30,9 @@ namespace Osprey.Server.Viewers;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The sender is disposed at the end of RunAsync, which owns the viewer's whole life.")]
 internal sealed partial class WebSocketFrameViewer
 {
+    /// <summary>The most chunks queued for a byte-stream (MPEG-TS) viewer; see <see cref="FeedRegistry.StreamGroupOfPicturesFrames"/>.</summary>
+    private const int StreamQueueFrames = FeedRegistry.StreamGroupOfPicturesFrames;
+
     private static readonly TimeSpan s_closeGrace = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan s_stalledAbortGrace = TimeSpan.FromSeconds(1);
 
@@ -79,7 +82,14 @@ internal sealed partial class WebSocketFrameViewer
     {
         // Open the reader before the 101 so that the first frame is already latched (or queued) for this viewer.
         // Container streams are read in order from a key frame; pictures need only the newest frame.
-        using IFrameReader reader = _framing == ViewerFraming.Frames ? _feed.OpenReader() : _feed.OpenOrderedReader();
+        // A byte stream's chunks are network reads (tens to hundreds per group of pictures), not pictures: its queue
+        // must hold a whole cached group of pictures, or a new viewer would overflow at once and wait for the next.
+        using IFrameReader reader = _framing switch
+        {
+            ViewerFraming.Frames => _feed.OpenReader(),
+            ViewerFraming.Stream => _feed.OpenOrderedReader(StreamQueueFrames),
+            _ => _feed.OpenOrderedReader(),
+        };
         _reader = reader;
         try
         {

@@ -1,29 +1,34 @@
 // Osprey page: lists the server's feeds and shows each one that can be shown,
 // in the view picked per feed (raw canvas, JPEG over WebSocket, MJPEG <img>,
-// H.264 through Media Source Extensions or WebCodecs).
+// H.264 through Media Source Extensions or WebCodecs, MPEG-TS through jsmpeg);
+// lists the relay's streams (played like feeds) and destinations with their live state.
 import { el, feedPath, RawView, JpegView, MjpegView } from './players.js';
 import { MseView, WebCodecsView, hasMse, hasWebCodecs } from './mp4player.js';
+import { TsView } from './tsplayer.js';
 
 const REFRESH_MS = 2000;
+const RELAY_REFRESH_MS = 1000;
+const RELAY_ABSENT_RETRY_MS = 10000; // a server without /api/relay (older Osprey) is asked again now and then
 const VIEW_LABELS = {
   raw: 'raw (canvas)',
   jpeg: 'JPEG over WebSocket',
   mjpeg: 'MJPEG <img>',
   mp4: 'H.264 (MSE)',
   webcodecs: 'H.264 (WebCodecs)',
+  ts: 'MPEG-TS (jsmpeg)',
 };
 
 const params = new URLSearchParams(location.search);
 
 // ?renderer=2d forces the fallback, ?renderer=webgl forces WebGL (no fallback,
 // so a test asking for WebGL cannot silently get 2D); anything else is auto.
-// Only the raw view has a choice of renderer.
+// The raw and TS views have a choice of renderer.
 const rendererMode = (() => {
   const r = params.get('renderer');
   return r === '2d' || r === 'webgl' ? r : 'auto';
 })();
 
-// ?view=<feed>:<raw|jpeg|mjpeg|mp4|webcodecs>, repeatable or comma-separated, so a test can
+// ?view=<feed>:<raw|jpeg|mjpeg|mp4|webcodecs|ts>, repeatable or comma-separated, so a test can
 // open a given view directly. Feed names never hold ':' or ',', but may hold
 // '/', so the view is what follows the last ':'.
 const viewChoices = new Map();
@@ -55,11 +60,12 @@ const mseSettings = (() => {
  * The views a feed offers, default first: the raw canvas only plays YUYV; the
  * JPEG and H.264 views exist when the server lists their endpoints (a JPEG feed
  * has no raw endpoint), and the H.264 ones when the browser has MSE or
- * WebCodecs. An H.264 feed opens in MSE.
+ * WebCodecs. An H.264 feed opens in MSE, an MPEG-TS feed (and every stream) in jsmpeg.
  */
 function viewsOf(feed) {
   const views = [];
   const mp4 = feed.endpoints?.mp4 && hasMse();
+  if (feed.format === 'mpegts' || feed.endpoints?.ts) views.push('ts');
   if (feed.format === 'h264' && mp4) views.push('mp4');
   if (feed.format === 'yuyv') views.push('raw');
   if (feed.endpoints?.jpeg) views.push('jpeg');
@@ -72,7 +78,8 @@ function viewsOf(feed) {
 // Live state for automated tests (and the curious, from the console).
 window.osprey = {
   rendererMode,
-  players: {}, // feed name -> state of its current view (see players.js)
+  players: {}, // feed or stream name -> state of its current view (see players.js)
+  relay: null, // the last /api/relay answer; null while the server has none
   /** Switches a feed's view, as the selector does; returns false if the feed has no such view. */
   setView(name, view) {
     const panel = panels.get(name);
@@ -80,10 +87,11 @@ window.osprey = {
   },
 };
 
-/** One feed's box: a header with the view selector, and the current view below it. */
+/** One feed's (or stream's) box: a header with the view selector, and the current view below it. */
 class Panel {
   constructor(feed) {
     this.name = feed.name;
+    this.kind = feed.kind ?? 'feed';
     this.feed = feed;
     this.view = null;
 
@@ -97,7 +105,9 @@ class Panel {
     this.snapshot.target = '_blank';
     this.badge = el('span', 'badge');
     const head = el('div', 'player-head');
-    head.append(el('strong', '', feed.name), this.select, this.snapshot, this.badge);
+    head.append(el('strong', '', feed.name));
+    if (this.kind === 'stream') head.append(el('span', 'muted', 'stream'));
+    head.append(this.select, this.snapshot, this.badge);
     this.body = el('div');
     this.root.append(head, this.body);
     this.update(feed);
@@ -128,6 +138,7 @@ class Panel {
       : view === 'jpeg' ? new JpegView(this.feed, this.badge)
       : view === 'mp4' ? new MseView(this.feed, this.badge, mseSettings)
       : view === 'webcodecs' ? new WebCodecsView(this.feed, this.badge)
+      : view === 'ts' ? new TsView(this.feed, this.badge, rendererMode)
       : new MjpegView(this.feed, this.badge);
     this.body.replaceChildren(...this.view.nodes);
     window.osprey.players[this.name] = this.view.state;
@@ -158,7 +169,8 @@ class Panel {
 // Feed list
 // ---------------------------------------------------------------------------
 
-const panels = new Map(); // name -> Panel
+const panels = new Map(); // name -> Panel (feeds and streams)
+let feedNames = new Set(); // from the last /api/feeds
 const tbody = document.querySelector('#feeds tbody');
 const playersEl = document.getElementById('players');
 const statusEl = document.getElementById('status');
@@ -211,22 +223,37 @@ function renderFeeds(feeds) {
   tbody.replaceChildren(...rows);
   document.getElementById('no-feeds').hidden = feeds.length > 0;
 
-  // A box for every feed with a view; boxes of feeds that went away are stopped.
+  feedNames = new Set(feeds.map((f) => f.name));
+  syncPanels('feed', feeds);
+}
+
+/**
+ * A box for every feed (or stream) with a view; boxes of that kind that went away are stopped. A feed
+ * and a stream of the same name would share an id: the feed wins.
+ */
+function syncPanels(kind, items) {
   const wanted = new Set();
-  for (const f of feeds) {
+  for (const f of items) {
     if (viewsOf(f).length === 0) continue;
+    if (kind === 'stream' && feedNames.has(f.name)) continue;
     wanted.add(f.name);
-    const p = panels.get(f.name);
+    let p = panels.get(f.name);
+    if (p && p.kind !== kind) {
+      p.stop();
+      p = null;
+    }
     if (p) {
       p.update(f);
     } else {
       const np = new Panel(f);
       panels.set(f.name, np);
-      playersEl.append(np.root);
+      // Feeds' boxes first, then streams', whichever list arrived first.
+      const firstStream = kind === 'feed' ? [...panels.values()].find((x) => x.kind === 'stream') : null;
+      playersEl.insertBefore(np.root, firstStream?.root ?? null);
     }
   }
   for (const [name, p] of panels) {
-    if (!wanted.has(name)) {
+    if (p.kind === kind && !wanted.has(name)) {
       p.stop();
       panels.delete(name);
     }
@@ -250,6 +277,117 @@ async function refresh() {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Relay: streams (feeds combined, played like feeds) and destinations (outbound WebSocket clients)
+// ---------------------------------------------------------------------------
+
+const relayEl = document.getElementById('relay');
+const relayStatusEl = document.getElementById('relay-status');
+const streamsBody = document.querySelector('#streams tbody');
+const destinationsBody = document.querySelector('#destinations tbody');
+const DESTINATION_STATE_CLASS = { connected: 'ok', connecting: 'warn', reconnecting: 'warn', stopped: 'muted' };
+
+/** 1234567 -> '1.2 MB': counters of a long-running relay get large. */
+function fmtBytes(n) {
+  if (typeof n !== 'number') return '–';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+const num = (v) => el('td', 'num', typeof v === 'number' ? String(v) : '–');
+
+/** A stream as the page plays it: MPEG-TS at /ws/{stream}/ts, like a feed. */
+const streamAsFeed = (s) => ({
+  name: s.name,
+  kind: 'stream',
+  format: 'mpegts',
+  width: 0,
+  height: 0,
+  feeds: s.feeds,
+  endpoints: { ts: `/ws/${feedPath(s.name)}/ts` },
+});
+
+function renderRelay(relay) {
+  const streams = Array.isArray(relay?.streams) ? relay.streams.filter((s) => typeof s?.name === 'string') : [];
+  const destinations = Array.isArray(relay?.destinations) ? relay.destinations : [];
+  window.osprey.relay = { streams, destinations };
+  relayEl.hidden = false;
+  relayEl.dataset.state = 'ok';
+
+  streamsBody.replaceChildren(...streams.map((s) => {
+    const tr = el('tr');
+    tr.dataset.stream = s.name;
+    const player = el('a', '', 'playing below');
+    player.href = `#player-${feedPath(s.name)}`;
+    const bytes = el('td', 'num', fmtBytes(s.bytes));
+    bytes.title = `${s.bytes ?? '–'} bytes`;
+    const cells = [el('td', '', s.name), el('td', '', Array.isArray(s.feeds) ? s.feeds.join(', ') : '–'), num(s.viewers), bytes, el('td')];
+    cells[4].append(player);
+    tr.append(...cells);
+    return tr;
+  }));
+  document.getElementById('streams').hidden = streams.length === 0;
+  document.getElementById('no-streams').hidden = streams.length > 0;
+
+  destinationsBody.replaceChildren(...destinations.map((d) => {
+    const tr = el('tr');
+    tr.dataset.destination = d.id ?? '';
+    const state = el('span', DESTINATION_STATE_CLASS[d.state] ?? 'warn', d.state ?? '–');
+    const stateCell = el('td');
+    stateCell.append(state);
+    const sent = el('td', 'num', fmtBytes(d.bytesSent));
+    sent.title = `${d.bytesSent ?? '–'} bytes`;
+    const error = el('td', d.lastError ? 'error' : 'muted', d.lastError ?? '–');
+    error.classList.add('last-error');
+    if (d.lastError) error.title = d.lastError;
+    tr.append(
+      el('td', '', d.id ?? '–'), el('td', '', d.stream ?? '–'), el('td', '', d.destination ?? '–'), stateCell,
+      sent, num(d.messagesSent), num(d.drops), num(d.reconnects), error,
+    );
+    return tr;
+  }));
+  document.getElementById('destinations').hidden = destinations.length === 0;
+  document.getElementById('no-destinations').hidden = destinations.length > 0;
+
+  syncPanels('stream', streams.map(streamAsFeed));
+}
+
+async function refreshRelay() {
+  let next = RELAY_REFRESH_MS;
+  try {
+    const res = await fetch('/api/relay', { cache: 'no-store' });
+    if (res.status === 404 || res.status === 405) {
+      // An Osprey without a relay: nothing to show, and no stream boxes.
+      window.osprey.relay = null;
+      relayEl.hidden = true;
+      relayEl.dataset.state = 'absent';
+      relayStatusEl.textContent = '';
+      syncPanels('stream', []);
+      next = RELAY_ABSENT_RETRY_MS;
+    } else {
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      renderRelay(await res.json());
+      relayStatusEl.textContent = '';
+      relayStatusEl.classList.remove('error');
+    }
+  } catch (e) {
+    // Keep the last state on screen (and the stream players, which reconnect on their own), marked stale.
+    if (!relayEl.hidden) {
+      relayEl.dataset.state = 'error';
+      relayStatusEl.textContent = `cannot load /api/relay: ${e.message}; the state shown may be stale`;
+      relayStatusEl.classList.add('error');
+    }
+  } finally {
+    setTimeout(refreshRelay, next);
+  }
+}
+
 document.getElementById('renderer-mode').textContent =
   rendererMode === 'auto' ? 'renderer: auto (WebGL, else 2D)' : `renderer: ${rendererMode} (forced by URL)`;
 refresh();
+refreshRelay();

@@ -5,6 +5,8 @@
 // and, in mp4player.js, the two H.264 views built on View and SocketView:
 //   MseView        - fragmented MP4 over a WebSocket into Media Source Extensions
 //   WebCodecsView  - H.264 access units over a WebSocket into a VideoDecoder
+// and, in tsplayer.js, built on View (jsmpeg owns its socket):
+//   TsView         - MPEG-TS (MPEG-1 video, MP2 audio) over a WebSocket, played by the vendored jsmpeg
 //
 // Every view has the same surface for the page: `nodes` (what to put in the
 // player's box), `state` (the object tests read as window.osprey.players[feed]),
@@ -29,7 +31,7 @@ export function el(tag, className, text) {
 /** A feed name as a URL path: names may hold '/', which must stay a separator. */
 export const feedPath = (name) => name.split('/').map(encodeURIComponent).join('/');
 
-const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+export const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
 
 /** Counts timestamps within the last second, dropping older ones. */
 export function perSecond(times, now) {
@@ -73,7 +75,7 @@ export class View {
   /**
    * @param {object} feed  the /api/feeds entry
    * @param {HTMLElement} badge  the player's status badge (owned by the page, shared by successive views)
-   * @param {'raw'|'jpeg'|'mjpeg'|'mp4'|'webcodecs'} view
+   * @param {'raw'|'jpeg'|'mjpeg'|'mp4'|'webcodecs'|'ts'} view
    */
   constructor(feed, badge, view) {
     this.name = feed.name;

@@ -173,6 +173,12 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// <summary>True when a configured source holds the name: publishers may never take it over.</summary>
     public bool IsHeldBySource(string name) => _supervisors.ContainsKey(name);
 
+    /// <summary>
+    /// The most chunks a published byte stream's group-of-pictures cache holds (and a stream viewer queues): an
+    /// MPEG-TS chunk is one network read, so a group of pictures is tens to hundreds of them.
+    /// </summary>
+    public const int StreamGroupOfPicturesFrames = 2048;
+
     /// <summary>Raised, outside any lock, when a feed is added (a source at start, a publisher's first connection).</summary>
     public event Action<Feed>? FeedAdded;
 
@@ -215,7 +221,7 @@ public sealed class FeedRegistry : IAsyncDisposable
         var feed = _feeds.GetOrAdd(name, n =>
         {
             added = true;
-            return new Feed(n, time: _time) { KeepGroupOfPictures = true, Info = info };
+            return new Feed(n, time: _time) { KeepGroupOfPictures = true, MaxGroupOfPicturesFrames = StreamGroupOfPicturesFrames, Info = info };
         });
         var claim = new PublisherClaim(this, feed, publisher);
         if (!_publishers.TryAdd(name, claim))

@@ -17,7 +17,7 @@ namespace Osprey.Streams;
 /// </remarks>
 public sealed partial class CombinedStream : IAsyncDisposable
 {
-    private const int InputQueueFrames = 256;
+    private const int InputQueueFrames = FeedRegistry.StreamGroupOfPicturesFrames;
     private static readonly TimeSpan s_missingFeedPoll = TimeSpan.FromMilliseconds(250);
 
     private readonly FeedRegistry _feeds;
@@ -38,6 +38,7 @@ public sealed partial class CombinedStream : IAsyncDisposable
         Output = new Feed(name.Length == 0 ? "(unnamed stream)" : name)
         {
             KeepGroupOfPictures = true,
+            MaxGroupOfPicturesFrames = FeedRegistry.StreamGroupOfPicturesFrames,
             Info = new VideoInfo(MediaFormat.MpegTs, 0, 0, 0),
         };
         _combiner = new TsCombiner(Output);
