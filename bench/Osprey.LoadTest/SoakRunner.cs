@@ -47,7 +47,8 @@ public static class SoakRunner
         var serverEndpoint = await LoadRunner.ResolveAsync(options.ServerUrl, options.AllowRemote, resolveCts.Token, ct);
         _ = await LoadRunner.ResolveAsync(options.Destination, options.AllowRemote, resolveCts.Token, ct);
 
-        using var http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) }) { Timeout = s_requestTimeout };
+        // One connection per server, kept open: the samples count the same client sockets before and after.
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(10) }) { Timeout = s_requestTimeout };
         var state = new RunState(options, http, log);
         var runId = (uint)Random.Shared.Next(1, int.MaxValue);
 
