@@ -107,7 +107,7 @@ artifacts/publish/osprey relay --bind 127.0.0.1 --port $relay_port --log-level w
 relay_pid=$!
 sleep 2
 "$load" soak --url "http://127.0.0.1:$port/" --destination "ws://127.0.0.1:$relay_port/in/soak" \
-    --publish "video0=$ts1m" --publish "audio0=$mp2" --cycles "${SOAK_CYCLES:-2000}" \
+    --publish "video0=$ts1m" --publish "audio0=$mp2" --cycles "${SOAK_CYCLES:-2000}" ${SOAK_ARGS:-} \
     --pid $server_pid --relay-pid $relay_pid --json "$out/soak.json" >"$out/soak.txt" 2>"$out/soak.log" || true
 alive="server alive"; kill -0 $server_pid 2>/dev/null || alive="SERVER DIED"
 kill -0 $relay_pid 2>/dev/null || alive="$alive, RELAY DIED"

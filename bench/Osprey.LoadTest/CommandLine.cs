@@ -53,6 +53,7 @@ internal sealed class CommandLine
           --feeds A,B            the feeds each stream combines (default: the published ones)
           --max-seconds S        stop the cycles after S seconds (default 290)
           --connect-wait S       per cycle, wait at most S for the destination to push (default 1)
+          --hold S               keep each stream and destination S once it pushes (default 0.05)
           --settle S             quiet time before the last sample (default 3)
           --topics N             relay topics cycled through (default 16)
           --json FILE, --quiet, --allow-remote as above
@@ -272,7 +273,7 @@ internal sealed class CommandLine
         Uri? url = null, destination = null;
         int cycles = 2000, topics = 16;
         int? pid = null, relayPid = null;
-        double maxSeconds = 290, connectWait = 1, settle = 3;
+        double maxSeconds = 290, connectWait = 1, settle = 3, hold = 0.05;
         string? json = null;
         IReadOnlyList<string>? feeds = null;
         var publishers = new List<SoakPublisher>();
@@ -347,6 +348,9 @@ internal sealed class CommandLine
                     case "--settle":
                         settle = ParseSeconds(Value());
                         break;
+                    case "--hold":
+                        hold = ParseSeconds(Value());
+                        break;
                     case "--json":
                         json = Value();
                         break;
@@ -388,6 +392,7 @@ internal sealed class CommandLine
             MaxDuration = TimeSpan.FromSeconds(maxSeconds),
             ConnectWait = TimeSpan.FromSeconds(connectWait),
             Settle = TimeSpan.FromSeconds(settle),
+            Hold = TimeSpan.FromSeconds(hold),
             AllowRemote = allowRemote,
             Log = quiet ? null : log,
         };

@@ -38,6 +38,9 @@ public sealed class SoakOptions
     /// <summary>How long a cycle waits for its destination to connect and push bytes (default 1 s).</summary>
     public TimeSpan ConnectWait { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a cycle keeps its stream and destination once the destination pushes, so frames flow through the combiner, the client and the relay (default 50 ms).</summary>
+    public TimeSpan Hold { get; init; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>Quiet time after the cycles (once the task counts are back) before the "after" sample (default 3 s).</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -101,6 +104,11 @@ public sealed class SoakOptions
         if (ConnectWait <= TimeSpan.Zero || ConnectWait > TimeSpan.FromSeconds(30))
         {
             errors.Add("connect-wait must be more than 0 and at most 30 s");
+        }
+
+        if (Hold < TimeSpan.Zero || Hold > TimeSpan.FromSeconds(30))
+        {
+            errors.Add("hold must be between 0 and 30 s");
         }
 
         if (Settle < TimeSpan.Zero || Settle > TimeSpan.FromMinutes(5))

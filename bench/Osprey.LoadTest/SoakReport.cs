@@ -43,6 +43,9 @@ public sealed class SoakReport
     /// <summary>From POST of the destination to the status showing it connected with bytes sent.</summary>
     public SoakDurations ConnectMs { get; init; } = new();
 
+    /// <summary>How long each cycle kept its stream and destination once the destination pushed.</summary>
+    public double HoldMs { get; init; }
+
     public int EndToEndChecks { get; init; }
 
     public int EndToEndOk { get; init; }
@@ -70,7 +73,7 @@ public sealed class SoakReport
             Row($"publisher {p.Feed}", string.Create(c, $"{p.File}: {p.Bytes / 1e6:0.0} MB in {p.Writes} writes{(p.Error is null ? "" : $"; {p.Error}")}"));
         }
 
-        Row("destinations", string.Create(c, $"{ConnectedCycles} connected and pushing, {ConnectTimeouts} not within the wait; connect ms p50 {Format(ConnectMs.P50Ms)} p95 {Format(ConnectMs.P95Ms)} p99 {Format(ConnectMs.P99Ms)} max {Format(ConnectMs.MaxMs)}"));
+        Row("destinations", string.Create(c, $"{ConnectedCycles} connected and pushing (then held {HoldMs:0} ms), {ConnectTimeouts} not within the wait; connect ms p50 {Format(ConnectMs.P50Ms)} p95 {Format(ConnectMs.P95Ms)} p99 {Format(ConnectMs.P99Ms)} max {Format(ConnectMs.MaxMs)}"));
         Row("end to end", string.Create(c, $"{EndToEndOk}/{EndToEndChecks} relay /out/ viewers got the stream"));
         Row("request errors", string.Create(c, $"{RequestErrors}"));
         foreach (var error in FirstErrors)

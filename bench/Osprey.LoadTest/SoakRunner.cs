@@ -15,7 +15,7 @@ namespace Osprey.LoadTest;
 /// <remarks>
 /// A cycle: <c>POST /api/streams</c>, <c>POST /api/destinations</c> (to the relay, so a client really connects),
 /// wait until <c>/api/relay</c> shows the destination connected with bytes sent (bounded by
-/// <see cref="SoakOptions.ConnectWait"/>), then delete both: by name on even cycles, with <c>/all</c> on odd ones.
+/// <see cref="SoakOptions.ConnectWait"/>), keep them <see cref="SoakOptions.Hold"/> so that frames flow, then delete both: by name on even cycles, with <c>/all</c> on odd ones.
 /// Every request has a 5 s timeout and the whole run is bounded by <see cref="SoakOptions.MaxDuration"/> plus the
 /// settle and checks (about 40 s).
 /// </remarks>
@@ -127,6 +127,7 @@ public static class SoakRunner
                 ConnectedCycles = state.ConnectedCycles,
                 ConnectTimeouts = state.ConnectTimeouts,
                 ConnectMs = state.ConnectSummary(),
+                HoldMs = options.Hold.TotalMilliseconds,
                 EndToEndChecks = state.EndToEndChecks,
                 EndToEndOk = state.EndToEndOk,
                 RequestErrors = state.RequestErrors,
@@ -174,6 +175,10 @@ public static class SoakRunner
             if (connected && options.EndToEndEvery > 0 && i % options.EndToEndEvery == 0)
             {
                 await state.CheckEndToEndAsync(i % options.Topics, ct);
+            }
+            else if (connected && options.Hold > TimeSpan.Zero)
+            {
+                await Task.Delay(options.Hold, ct);
             }
 
             if (i % 2 == 0)
