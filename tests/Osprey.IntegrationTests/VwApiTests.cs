@@ -188,6 +188,36 @@ public class VwApiTests
         Assert.Equal(all.Body, (await SendAsync(server, "GET", "api/destinations/all")).Body);
     }
 
+    [Fact]
+    public async Task ControlVerbs_ThroughARelay_ReachTheApiRuleAndAreAnswered_EvenDeleteAll()
+    {
+        // vw's deployment: VW_API points the control API at a bidirectional relay path that an operator also joins.
+        await using var relay = await OspreyProcess.StartAsync("relay");
+        await using var vw = await OspreyProcess.StartAsync("stream", "--api", relay.Ws("bi/lab/api").ToString());
+        using var operatorSocket = new ClientWebSocket();
+        await operatorSocket.ConnectAsync(relay.Ws("bi/lab/api"), CancellationToken.None);
+
+        // The apiRule connects in its own time (a cancelled receive would abort the socket, so ask only then).
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!(await SendAsync(vw, "GET", "api/relay")).Body.Contains("\"state\":\"connected\"", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        var health = await AskAsync(operatorSocket, """{"verb":"healthcheck"}""");
+        Assert.Equal("""{"healthcheck":"ok"}""", health);
+        Assert.Equal("""{"stream":"stream/x","feeds":["video0"]}""", await AskAsync(operatorSocket, """{"verb":"add","what":"stream","rule":{"stream":"stream/x","feeds":["video0"]}}"""));
+        Assert.Equal("[\"video0\"]\n", (await SendAsync(vw, "GET", "api/streams/stream/x")).Body);
+        await AskAsync(operatorSocket, """{"verb":"add","what":"destination","rule":{"id":"9","stream":"stream/x","destination":"ws://127.0.0.1:9/in/x"}}""");
+
+        // Delete-all keeps the connection it came over, so its reply arrives, and apiRule is still there.
+        Assert.Equal("""{"deleted":"deleteAll"}""", await AskAsync(operatorSocket, """{"verb":"delete","what":"destination","which":"all"}"""));
+        Assert.Equal("""{"healthcheck":"ok"}""", await AskAsync(operatorSocket, """{"verb":"healthcheck"}"""));
+        var all = (await SendAsync(vw, "GET", "api/destinations/all")).Body;
+        Assert.Contains("apiRule", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"9\"", all, StringComparison.Ordinal);
+    }
+
     internal static async Task<string> AskAsync(ClientWebSocket socket, string command)
     {
         await socket.SendAsync(Encoding.UTF8.GetBytes(command), WebSocketMessageType.Text, true, CancellationToken.None);

@@ -113,6 +113,41 @@ public class VwReadmeFlowTests
         }
     }
 
+    [Fact]
+    public async Task RelaysChain_AToBToC_AndAStalledViewerOnTheRelay_DoesNotStallItOrTheOtherViewers()
+    {
+        await using var a = await OspreyProcess.StartAsync("stream");
+        await using var b = await OspreyProcess.StartAsync("relay");
+        await using var c = await OspreyProcess.StartAsync("relay");
+        await using var video = Ffmpeg.PublishVideo(a.Http("ts/video0"));
+        await TsIngestTests.WaitForFeedAsync(a, "video0");
+
+        // A pushes its feed to B; B pushes what it receives on to C: one camera, viewers behind two relays.
+        await PostAsync(a, "api/destinations", $$"""{"stream":"video0","destination":"{{b.Ws("in/cam")}}","id":"up"}""");
+        await TsIngestTests.WaitForFeedAsync(b, "cam");
+        await PostAsync(b, "api/destinations", $$"""{"stream":"cam","destination":"{{c.Ws("in/cam")}}","id":"onward"}""");
+        await TsIngestTests.WaitForFeedAsync(c, "cam");
+
+        // A viewer on B that never reads, and one that does, on B and C.
+        using var stalled = new System.Net.Sockets.TcpClient();
+        await stalled.ConnectAsync("127.0.0.1", b.BaseUri.Port);
+        stalled.ReceiveBufferSize = 4096;
+        var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+        await stalled.GetStream().WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"GET /out/cam HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        using var onB = await TsViewer.ConnectAsync(b.Ws("out/cam"));
+        using var onC = await TsViewer.ConnectAsync(c.Ws("out/cam"));
+        await Task.WhenAll(
+            onB.ReceiveUntilAsync(v => v.ByteCount > 1_000_000, TimeSpan.FromSeconds(40)),
+            onC.ReceiveUntilAsync(v => v.ByteCount > 1_000_000, TimeSpan.FromSeconds(40)));
+        Assert.True(onB.ByteCount > 1_000_000, $"B's viewer got {onB.ByteCount} bytes");
+        Assert.True(onC.ByteCount > 1_000_000, $"C's viewer got {onC.ByteCount} bytes");
+        Assert.Contains("video,mpeg1video", await ProbeAsync(onC.Bytes));
+
+        // (The stalled viewer's bounded queue and its skips to the next group are proven in OrderedReaderTests.)
+        Assert.Equal("connected", (await GetJsonAsync(b, "api/relay")).GetProperty("destinations")[0].GetProperty("state").GetString());
+    }
+
     private static async Task<IReadOnlyList<string>> ProbeAsync(byte[] ts)
     {
         var file = Path.Combine(Path.GetTempPath(), $"osprey-vw-{Guid.NewGuid():N}.ts");

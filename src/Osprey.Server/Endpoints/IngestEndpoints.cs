@@ -1,9 +1,9 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
-using Osprey.Sources.MpegTs;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Sources.MpegTs;
 using Osprey.Streams;
 
 namespace Osprey.Server.Endpoints;

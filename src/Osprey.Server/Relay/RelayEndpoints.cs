@@ -1,11 +1,11 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
-using Osprey.Sources.MpegTs;
 using Osprey.Feeds;
 using Osprey.Media;
 using Osprey.Relay;
 using Osprey.Server.Viewers;
+using Osprey.Sources.MpegTs;
 using Osprey.Streams;
 
 namespace Osprey.Server.Relay;

@@ -41,12 +41,29 @@ internal sealed class VwControlApi
         AddApiRule();
     }
 
-    /// <summary>Removes every destination; as vw's delete-all, the apiRule comes straight back.</summary>
+    /// <summary>
+    /// Removes every destination but vw's apiRule, which vw re-added at once. Leaving it in place, rather than
+    /// removing and re-adding it, keeps the control connection that may have carried this very command (vw lost
+    /// its reply). An apiRule changed through the API goes back to the configured one.
+    /// </summary>
     public void DeleteAllDestinations()
     {
-        Destinations.RemoveAll();
-        AddApiRule();
+        foreach (var id in Destinations.Rules.Keys)
+        {
+            if (id != ApiRuleId || string.IsNullOrEmpty(ApiDestination))
+            {
+                Destinations.Remove(id);
+            }
+        }
+
+        if (!string.IsNullOrEmpty(ApiDestination) &&
+            !(Destinations.TryGet(ApiRuleId, out var current) && current == ConfiguredApiRule))
+        {
+            AddApiRule();
+        }
     }
+
+    private DestinationRule ConfiguredApiRule => new(ApiRuleId, ApiTopic, ApiDestination ?? "", "");
 
     /// <summary>Handles one text command of vw's WS/JSON API and returns the reply.</summary>
     public string Handle(string text)
@@ -172,7 +189,7 @@ internal sealed class VwControlApi
     {
         if (!string.IsNullOrEmpty(ApiDestination))
         {
-            Destinations.Set(new DestinationRule(ApiRuleId, ApiTopic, ApiDestination, ""));
+            Destinations.Set(ConfiguredApiRule);
         }
     }
 

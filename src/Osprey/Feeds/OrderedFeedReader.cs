@@ -25,6 +25,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
     private int _head;
     private int _count;
     private bool _waitingForKeyFrame;
+    private bool _fellBehind;
     private long _skipped;
     private long _skipEvents;
     private long _frames;
@@ -117,23 +118,33 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
                 if (!frame.IsKeyFrame)
                 {
                     _skipped++;
+                    if (_fellBehind)
+                    {
+                        _feed.CountDrops(1);
+                    }
+
                     return;
                 }
 
                 _waitingForKeyFrame = false;
+                _fellBehind = false;
             }
 
             if (_count == _queue.Length)
             {
                 // Fallen behind: what is queued is now too old to be worth showing, and anything but a key frame
-                // would be undecodable after a gap. Drop it all and resume at the next key frame.
+                // would be undecodable after a gap. Drop it all and resume at the next key frame. These skips
+                // are the feed's drops too (frames a viewer missed), unlike the wait for a first key frame.
                 _skipped += _count;
                 _skipEvents++;
+                _feed.CountDrops(_count);
                 DropQueued();
                 if (!frame.IsKeyFrame)
                 {
                     _skipped++;
+                    _feed.CountDrops(1);
                     _waitingForKeyFrame = true;
+                    _fellBehind = true;
                     return;
                 }
             }

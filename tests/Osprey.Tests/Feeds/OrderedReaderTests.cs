@@ -32,6 +32,7 @@ public class OrderedReaderTests
         Publish(feed, 3, key: true);
         Publish(feed, 4);
         Assert.Equal(new byte[] { 3, 4 }, Drain(reader));
+        Assert.Equal(0, feed.Drops); // waiting for a first key frame misses nothing
     }
 
     [Fact]
@@ -54,6 +55,8 @@ public class OrderedReaderTests
         Assert.Equal(new byte[] { 17, 18, 19, 20 }, slowSeen);
         Assert.Equal(16, slow.SkippedFrames);
         Assert.True(slow.SkipEvents >= 1);
+        // The feed counts what its readers missed (shown as drops in /api/feeds).
+        Assert.Equal(16, feed.Drops);
         // Nothing piled up for the slow reader: the pool holds its queue (4), the cached group (4) and nothing more.
         Assert.True(feed.Pool.Outstanding <= 8, $"{feed.Pool.Outstanding} frames out of the pool");
     }

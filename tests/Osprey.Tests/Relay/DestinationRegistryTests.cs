@@ -9,6 +9,7 @@ using static Osprey.Tests.Relay.RelayTesting;
 namespace Osprey.Tests.Relay;
 
 /// <summary>Destinations pushing a real feed to a real WebSocket relay on loopback, on the system clock.</summary>
+[Collection(RelayTimingCollection.Name)]
 public class DestinationRegistryTests
 {
     [Fact]
@@ -378,11 +379,11 @@ public class DestinationRegistryTests
         Assert.True(registry.Remove("b"));
         Assert.False(registry.Remove("b"));
         Assert.False(registry.TryGet("b", out _));
-        await WaitUntilAsync(() => registry.ActiveClients == 2 && relay.OpenConnections == 2, "b to end", seconds: 1);
+        await WaitUntilAsync(() => registry.ActiveClients == 2 && relay.OpenConnections == 2, "b to end", seconds: 3);
         Assert.Equal((WebSocketCloseStatus.NormalClosure, "destination removed"), relay.Closes.Single());
 
         Assert.Equal(2, registry.RemoveAll());
-        await WaitUntilAsync(() => registry.ActiveClients == 0 && relay.OpenConnections == 0, "a and c to end", seconds: 1);
+        await WaitUntilAsync(() => registry.ActiveClients == 0 && relay.OpenConnections == 0, "a and c to end", seconds: 3);
         Assert.Equal(3, relay.Closes.Count(c => c.Status == WebSocketCloseStatus.NormalClosure));
         Assert.Empty(registry.Rules);
         Assert.Empty(registry.Status);
@@ -402,7 +403,7 @@ public class DestinationRegistryTests
         Assert.Equal(stored, rule);
         Assert.Equal("y", rule.Stream);
         Assert.Equal(stored, Assert.Single(registry.Rules).Value);
-        await WaitUntilAsync(() => registry.ActiveClients == 1 && !relay.Closes.IsEmpty, "the first client to end", seconds: 1);
+        await WaitUntilAsync(() => registry.ActiveClients == 1 && !relay.Closes.IsEmpty, "the first client to end", seconds: 3);
     }
 
     [Fact]
@@ -485,7 +486,7 @@ public class DestinationRegistryTests
 
         await registry.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
         Assert.Equal(0, registry.ActiveClients);
-        await WaitUntilAsync(() => relay.OpenConnections == 0, "a's connection to close", seconds: 1);
+        await WaitUntilAsync(() => relay.OpenConnections == 0, "a's connection to close", seconds: 3);
         Assert.Equal(WebSocketCloseStatus.NormalClosure, relay.Closes.Single().Status);
         Assert.Throws<ObjectDisposedException>(() => registry.Set(new DestinationRule("c", "x", relay.Url(), "")));
         await registry.DisposeAsync(); // idempotent

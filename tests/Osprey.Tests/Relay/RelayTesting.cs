@@ -63,3 +63,37 @@ internal static class RelayTesting
         }
     }
 }
+
+/// <summary>
+/// Destination tests hold shutdown to a second of wall-clock time. They run on their own, after the parallel
+/// classes, some of which keep pool threads busy on purpose (stress readers, fake drivers that sleep): a
+/// starved pool would measure the neighbours, not the destinations.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RelayTimingCollection : ICollectionFixture<ResponsiveThreadPool>
+{
+    public const string Name = "Relay destinations, timed";
+}
+
+/// <summary>
+/// Waits, before the timed destination tests, until the thread pool answers promptly. The test host keeps the pool's few threads
+/// busy for most of the first second of a run (measured: a pool round trip of 0.8-1 s, with no Osprey code
+/// running), which would blow the one-second bounds these tests hold a destination's shutdown to.
+/// </summary>
+public sealed class ResponsiveThreadPool : IAsyncLifetime
+{
+    public async Task InitializeAsync()
+    {
+        var watch = Stopwatch.StartNew();
+        var prompt = 0;
+        while (prompt < 20 && watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            var roundTrip = Stopwatch.StartNew();
+            await Task.Run(() => { });
+            prompt = roundTrip.ElapsedMilliseconds < 20 ? prompt + 1 : 0;
+            await Task.Delay(5);
+        }
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}
