@@ -38,6 +38,13 @@ public enum StreamMode
     /// on <c>ws://host/video_websocket</c>: no text message, one media segment per slice NAL, and no probe.
     /// </summary>
     Mp4,
+
+    /// <summary>
+    /// <c>ws://host/ws/{feed}/ts</c>: MPEG-TS as jsmpeg reads it, every byte of every binary message, checked packet by
+    /// packet. The tool also publishes the feed (<see cref="LoadOptions.TsFile"/>, POSTed to <c>/ts/{feed}</c> at real
+    /// time) with marker packets that give latency and byte accounting.
+    /// </summary>
+    Ts,
 }
 
 /// <summary>Settings of one fan-out load run; see <see cref="LoadRunner.RunAsync"/>.</summary>
@@ -86,6 +93,25 @@ public sealed class LoadOptions
     /// <summary>Allow a target address that is not a loopback address. Off by default: a load test belongs on the machine it runs on.</summary>
     public bool AllowRemote { get; init; }
 
+    /// <summary>
+    /// <see cref="StreamMode.Ts"/>: the transport stream file the tool publishes, looped at real time (made once with
+    /// ffmpeg, e.g. <c>-f mpegts -codec:v mpeg1video -b:v 1000k -bf 0</c>). Null: publish nothing and only watch (no
+    /// markers, so no latency and no byte accounting; continuity is still checked).
+    /// </summary>
+    public string? TsFile { get; init; }
+
+    /// <summary><see cref="StreamMode.Ts"/>: where the file is POSTed; null for <c>http://{host}/ts/{feed}</c> derived from <see cref="Url"/> (<c>/ws/{feed}/ts</c>).</summary>
+    public Uri? TsPublishUrl { get; init; }
+
+    /// <summary><see cref="StreamMode.Ts"/>: bytes per write (rounded down to whole packets), or <see cref="TsSource.PesWrites"/> (default) for ffmpeg's writes: one per muxed packet.</summary>
+    public int TsWriteSize { get; init; } = TsSource.PesWrites;
+
+    /// <summary><see cref="StreamMode.Ts"/>: send the file at this constant rate instead of its own clock (PCR) timing.</summary>
+    public double? TsBitsPerSecond { get; init; }
+
+    /// <summary><see cref="StreamMode.Ts"/>: append a marker null packet to each write (default true; off for a pure ingest-cost measurement).</summary>
+    public bool TsMarkers { get; init; } = true;
+
     /// <summary>Receives one line per phase of the run (connecting, warm-up, window); null for silence.</summary>
     public Action<string>? Log { get; init; }
 
@@ -110,9 +136,38 @@ public sealed class LoadOptions
                 : $"mode {EffectiveMode.ToString().ToLowerInvariant()} needs a ws:// address");
         }
 
-        if (Viewers is < 1 or > MaxTotalViewers)
+        // A publisher alone is a run too in ts mode: what ingest costs the server.
+        var minViewers = EffectiveModeOrRaw == StreamMode.Ts && TsFile is not null ? 0 : 1;
+        if (Viewers < minViewers || Viewers > MaxTotalViewers)
         {
-            errors.Add($"viewers must be between 1 and {MaxTotalViewers}");
+            errors.Add($"viewers must be between {minViewers} and {MaxTotalViewers}");
+        }
+
+        if (EffectiveModeOrRaw == StreamMode.Ts)
+        {
+            if (TsFile is not null && !File.Exists(TsFile))
+            {
+                errors.Add($"ts-file {TsFile}: no such file");
+            }
+
+            if (TsPublishUrl is not null && (!TsPublishUrl.IsAbsoluteUri || TsPublishUrl.Scheme != "http"))
+            {
+                errors.Add("publish-url must be an absolute http:// address");
+            }
+            else if (TsFile is not null && TsPublishUrl is null && Url is not null && PublishUrlFromViewerUrl(Url) is null)
+            {
+                errors.Add("cannot derive the publish address from the url (expected ws://host/ws/{feed}/ts); give --publish-url");
+            }
+
+            if (TsWriteSize != TsSource.PesWrites && TsWriteSize is < TsPackets.Size or > 1024 * 1024)
+            {
+                errors.Add($"ts-write must be 'pes' or between {TsPackets.Size} and 1048576 bytes");
+            }
+
+            if (TsBitsPerSecond is <= 0 or > 1e9 || TsBitsPerSecond is double rate && !double.IsFinite(rate))
+            {
+                errors.Add("ts-bitrate must be more than 0 and at most 1e9 bits/s");
+            }
         }
 
         if (StalledViewers is < 0 or > MaxTotalViewers || Viewers + StalledViewers > MaxTotalViewers)
@@ -157,9 +212,26 @@ public sealed class LoadOptions
         return errors;
     }
 
+    /// <summary><see cref="EffectiveMode"/>, or <see cref="StreamMode.Raw"/> while <see cref="Url"/> is missing (during validation).</summary>
+    private StreamMode EffectiveModeOrRaw => Url is null ? (Mode == StreamMode.Auto ? StreamMode.Raw : Mode) : EffectiveMode;
+
+    /// <summary>The publish address for a viewer address: <c>ws://host/ws/{feed}/ts</c> → <c>http://host/ts/{feed}</c>; null when it is not one.</summary>
+    public static Uri? PublishUrlFromViewerUrl(Uri url)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        var path = url.AbsolutePath.TrimEnd('/');
+        if (!url.IsAbsoluteUri || !path.StartsWith("/ws/", StringComparison.Ordinal) || !path.EndsWith("/ts", StringComparison.OrdinalIgnoreCase) || path.Length <= "/ws//ts".Length)
+        {
+            return null;
+        }
+
+        var feed = path["/ws/".Length..^"/ts".Length];
+        return new UriBuilder(url) { Scheme = "http", Path = "/ts/" + feed, Query = "" }.Uri;
+    }
+
     /// <summary>
     /// The mode a URL implies: <c>http(s)://</c> is <see cref="StreamMode.Mjpeg"/>; a <c>ws(s)://</c> path ending in
-    /// <c>/jpeg</c> is <see cref="StreamMode.Jpeg"/>; one ending in <c>/mp4</c> or <c>/video_websocket</c> is
+    /// <c>/jpeg</c> is <see cref="StreamMode.Jpeg"/>; in <c>/ts</c> is <see cref="StreamMode.Ts"/>; one ending in <c>/mp4</c> or <c>/video_websocket</c> is
     /// <see cref="StreamMode.Mp4"/>; any other <c>ws(s)://</c> address (<c>/raw</c>, <c>/eyetoy</c>) is
     /// <see cref="StreamMode.Raw"/>.
     /// </summary>
@@ -181,6 +253,11 @@ public sealed class LoadOptions
         if (path.EndsWith("/jpeg", StringComparison.OrdinalIgnoreCase))
         {
             return StreamMode.Jpeg;
+        }
+
+        if (path.EndsWith("/ts", StringComparison.OrdinalIgnoreCase))
+        {
+            return StreamMode.Ts;
         }
 
         return path.EndsWith("/mp4", StringComparison.OrdinalIgnoreCase) || path.EndsWith("/video_websocket", StringComparison.OrdinalIgnoreCase)

@@ -113,6 +113,9 @@ public sealed class LoadReport
     /// <summary><see cref="StreamMode.Mp4"/>: counter gaps after which the next segment was not a key frame (a viewer that skips must resume at a key frame to decode); should be 0.</summary>
     public long ResumesOnNonKeyFrame { get; init; }
 
+    /// <summary><see cref="StreamMode.Ts"/>: the publisher and what the viewers' checks found; null in other modes.</summary>
+    public TsSummary? Ts { get; init; }
+
     /// <summary>Server CPU and memory over the window; null when no pid was given.</summary>
     public ServerStats? Server { get; init; }
 
@@ -164,7 +167,12 @@ public sealed class LoadReport
                 : string.Create(c, $"{FrameWidth}x{FrameHeight}, {FramePayloadBytes} B per message"));
         }
 
-        Row("fps per viewer", string.Create(c, $"min {Fps.Min:0.00}  median {Fps.Median:0.00}  max {Fps.Max:0.00}  mean {Fps.Mean:0.00}"));
+        if (Ts is { } ts)
+        {
+            WriteTsText(ts, Row, c);
+        }
+
+        Row(Mode == StreamMode.Ts ? "messages/s per viewer" : "fps per viewer", string.Create(c, $"min {Fps.Min:0.00}  median {Fps.Median:0.00}  max {Fps.Max:0.00}  mean {Fps.Mean:0.00}"));
         var connected = Viewers.Where(v => v.Connected).ToList();
         if (Viewers.Count <= 50 && connected.Count > 0)
         {
@@ -175,7 +183,10 @@ public sealed class LoadReport
         Row("latency ms", Latency.Samples == 0
             ? "no samples"
             : string.Create(c, $"p50 {Latency.P50Ms:0.00}  p95 {Latency.P95Ms:0.00}  p99 {Latency.P99Ms:0.00}  max {Latency.MaxMs:0.00}  mean {Latency.MeanMs:0.00}  ({Latency.Samples} samples of {Latency.Frames} frames)"));
-        Row("skipped/torn/order", string.Create(c, $"{Skipped} skipped, {Torn} torn, {OutOfOrder} out of order, {BadProbes} bad probes, {UnexpectedMessages} unexpected messages"));
+        if (Mode != StreamMode.Ts)
+        {
+            Row("skipped/torn/order", string.Create(c, $"{Skipped} skipped, {Torn} torn, {OutOfOrder} out of order, {BadProbes} bad probes, {UnexpectedMessages} unexpected messages"));
+        }
         if (Server is { } s)
         {
             var cpu = s.CpuSeconds is null
@@ -198,8 +209,26 @@ public sealed class LoadReport
         }
     }
 
+    private static void WriteTsText(TsSummary ts, Action<string, string> row, CultureInfo c)
+    {
+        if (ts.File is not null)
+        {
+            row("ts file", string.Create(c, $"{ts.File}: {ts.FileMegabitsPerSecond:0.000} Mbit/s, {ts.LoopSeconds:0.0} s loop ({(ts.TimedByPcr == true ? "PCR timing" : "constant rate")}), writes {ts.Writes}{(ts.Markers ? ", a marker after each" : ", no markers")}"));
+        }
+
+        if (ts.Publisher is { } p)
+        {
+            row("publisher", string.Create(c, $"{(p.Connected ? "connected" : "NOT CONNECTED")}, {p.MegabitsPerSecondInWindow:0.000} Mbit/s in window ({p.WritesInWindow} writes), {p.Bytes / 1e6:0.0} MB in {p.Writes} writes in all; late max {p.MaxLateMs:0.0} ms, {p.LateWrites} writes > 10 ms late{(p.Error is null ? "" : $"; {p.Error}")}"));
+        }
+
+        row("ts order", string.Create(c, $"{ts.ViewersComplete} viewers complete (every byte, in order), {ts.ViewersInOrder} in order; {ts.ContinuityErrors} continuity errors, {ts.SyncLosses} sync losses, {ts.ExcessBytes} excess bytes, {ts.MarkersOutOfOrder} markers out of order, {ts.UnalignedMessages} unaligned messages, {ts.TableMessages} table messages"));
+        row("ts skips", string.Create(c, $"{ts.Skips} skips ({ts.Resumes} counter resumes), {ts.SkippedBytes} bytes skipped; {ts.CheckedBytes} of {ts.ExpectedBytes} bytes checked against markers ({ts.MarkersReceived} markers); max {ts.MaxMarkersBehind} markers behind at the end"));
+        row("Mbit/s per viewer", string.Create(c, $"min {ts.DeliveredMegabitsPerSecond.Min:0.000}  median {ts.DeliveredMegabitsPerSecond.Median:0.000}  max {ts.DeliveredMegabitsPerSecond.Max:0.000}"));
+    }
+
     private static string ModeName(StreamMode mode) => mode switch
     {
+        StreamMode.Ts => "ts (WebSocket, jsmpeg-style)",
         StreamMode.Raw => "raw (WebSocket)",
         StreamMode.Jpeg => "jpeg (WebSocket)",
         StreamMode.Mjpeg => "mjpeg (HTTP multipart)",
@@ -335,6 +364,9 @@ public sealed class ViewerResult
 
     /// <summary>Largest latency this viewer saw.</summary>
     public double? LatencyMaxMs { get; init; }
+
+    /// <summary><see cref="StreamMode.Ts"/>: what this viewer's checks found; null in other modes.</summary>
+    public TsViewerResult? Ts { get; init; }
 }
 
 /// <summary>A viewer that connected and then never read.</summary>
@@ -395,4 +427,160 @@ public sealed class ToolStats
 
     /// <summary>Managed bytes allocated by the tool in the window (0 per frame is the goal).</summary>
     public long AllocatedBytesInWindow { get; init; }
+}
+
+/// <summary><see cref="StreamMode.Ts"/>: the publisher and the viewers' checks, summed over the measured viewers.</summary>
+public sealed class TsSummary
+{
+    /// <summary>The file published; null when the tool only watched.</summary>
+    public string? File { get; init; }
+
+    /// <summary>The file's bit rate at real time, in 10^6 bits/s.</summary>
+    public double? FileMegabitsPerSecond { get; init; }
+
+    /// <summary>One pass over the file, in seconds.</summary>
+    public double? LoopSeconds { get; init; }
+
+    /// <summary>True when the pacing came from the file's PCRs, false for a constant rate.</summary>
+    public bool? TimedByPcr { get; init; }
+
+    /// <summary>How the file was cut into writes.</summary>
+    public string? Writes { get; init; }
+
+    /// <summary>True when each write was followed by a marker packet.</summary>
+    public bool Markers { get; init; }
+
+    /// <summary>The publisher's side; null when the tool only watched.</summary>
+    public TsPublisherResult? Publisher { get; init; }
+
+    /// <summary>Viewers with no continuity error, sync loss, excess byte or marker out of order (skips of whole groups allowed).</summary>
+    public int ViewersInOrder { get; init; }
+
+    /// <summary>Viewers that received every byte in order, with no skip, to the end.</summary>
+    public int ViewersComplete { get; init; }
+
+    /// <summary>Spread across viewers of the message bytes received in the window, in 10^6 bits/s.</summary>
+    public FpsSummary DeliveredMegabitsPerSecond { get; init; } = new();
+
+    /// <summary>Stream bytes received in the window, all viewers.</summary>
+    public long StreamBytesInWindow { get; init; }
+
+    /// <summary>Stream bytes checked against markers (from each viewer's first marker to its last), all viewers.</summary>
+    public long CheckedBytes { get; init; }
+
+    /// <summary>What the markers say was sent over the same stretches.</summary>
+    public long ExpectedBytes { get; init; }
+
+    /// <summary>Bytes viewers missed because the server skipped them ahead.</summary>
+    public long SkippedBytes { get; init; }
+
+    /// <summary>Stretches between markers with bytes missed.</summary>
+    public long Skips { get; init; }
+
+    /// <summary>Counter jumps at skips, resumed at a payload unit start.</summary>
+    public long Resumes { get; init; }
+
+    /// <summary>Bytes beyond what the markers account for (errors).</summary>
+    public long ExcessBytes { get; init; }
+
+    /// <summary>Counter jumps outside skips (errors).</summary>
+    public long ContinuityErrors { get; init; }
+
+    /// <summary>Packets without the sync byte (errors).</summary>
+    public long SyncLosses { get; init; }
+
+    /// <summary>Messages that did not hold whole packets.</summary>
+    public long UnalignedMessages { get; init; }
+
+    /// <summary>Messages of tables only (the programme header).</summary>
+    public long TableMessages { get; init; }
+
+    /// <summary>Markers received, all viewers, whole run.</summary>
+    public long MarkersReceived { get; init; }
+
+    /// <summary>Markers whose sequence went back (errors).</summary>
+    public long MarkersOutOfOrder { get; init; }
+
+    /// <summary>The furthest any viewer was behind the publisher, in markers, when the viewers stopped.</summary>
+    public long MaxMarkersBehind { get; init; }
+}
+
+/// <summary>The tool's own MPEG-TS publisher.</summary>
+public sealed class TsPublisherResult
+{
+    /// <summary>True when the POST was sent.</summary>
+    public bool Connected { get; init; }
+
+    /// <summary>Why publishing stopped early (e.g. the server refused), or null.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>Stream bytes sent over the whole run (packets and markers).</summary>
+    public long Bytes { get; init; }
+
+    /// <summary>Writes (HTTP chunks) over the whole run.</summary>
+    public long Writes { get; init; }
+
+    /// <summary>Markers over the whole run.</summary>
+    public long Markers { get; init; }
+
+    /// <summary>Stream bytes sent in the window.</summary>
+    public long BytesInWindow { get; init; }
+
+    /// <summary>Writes in the window.</summary>
+    public long WritesInWindow { get; init; }
+
+    /// <summary>Rate sent in the window, in 10^6 bits/s.</summary>
+    public double MegabitsPerSecondInWindow { get; init; }
+
+    /// <summary>Latest write after its due time, in milliseconds.</summary>
+    public double MaxLateMs { get; init; }
+
+    /// <summary>Writes more than 10 ms late.</summary>
+    public long LateWrites { get; init; }
+}
+
+/// <summary>One <see cref="StreamMode.Ts"/> viewer's checks (see <see cref="TsSummary"/> for the meanings).</summary>
+public sealed class TsViewerResult
+{
+    /// <summary>Binary messages over the whole run.</summary>
+    public long Messages { get; init; }
+
+    /// <summary>Stream bytes in the window.</summary>
+    public long StreamBytesInWindow { get; init; }
+
+    /// <summary>Message bytes in the window, in 10^6 bits/s.</summary>
+    public double MegabitsPerSecond { get; init; }
+
+    public long CheckedBytes { get; init; }
+
+    public long ExpectedBytes { get; init; }
+
+    public long SkippedBytes { get; init; }
+
+    public long Skips { get; init; }
+
+    public long Resumes { get; init; }
+
+    public long ExcessBytes { get; init; }
+
+    public long ContinuityErrors { get; init; }
+
+    public long SyncLosses { get; init; }
+
+    public long UnalignedMessages { get; init; }
+
+    public long TableMessages { get; init; }
+
+    public long MarkersReceived { get; init; }
+
+    public long MarkersOutOfOrder { get; init; }
+
+    /// <summary>Markers the publisher had sent beyond the last this viewer received, when it stopped.</summary>
+    public long MarkersBehind { get; init; }
+
+    /// <summary>No errors (skips allowed).</summary>
+    public bool InOrder { get; init; }
+
+    /// <summary>Every byte, in order, no skip, to the end.</summary>
+    public bool Complete { get; init; }
 }

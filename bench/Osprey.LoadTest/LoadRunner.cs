@@ -10,6 +10,8 @@ public static class LoadRunner
     private static readonly TimeSpan s_loopStopGrace = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan s_closeGrace = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_rssInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_publisherSlack = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_publisherHeadStart = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
     /// Connects all viewers (bounded concurrency), waits the warm-up, measures for <see cref="LoadOptions.Duration"/>,
@@ -35,64 +37,134 @@ public static class LoadRunner
         var mode = options.EffectiveMode;
         var discarder = await PayloadDiscarder.CreateAsync(options.DiscardMode, ct);
         log($"stream mode {mode.ToString().ToLowerInvariant()}; discard mode {discarder.Mode}: {discarder.Detail}");
+        var tsSource = mode == StreamMode.Ts && options.TsFile is { } file ? LoadTsSource(options, file, log) : null;
 
         // One deadline covers name resolution and every handshake, so a slow resolver cannot stretch the run.
         using var connectCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         connectCts.CancelAfter(options.ConnectTimeout);
         var connectWatch = Stopwatch.StartNew();
-        var endpoint = await ResolveAsync(options, connectCts.Token, ct);
+        var endpoint = await ResolveAsync(options.Url, options.AllowRemote, connectCts.Token, ct);
 
         var window = new MeasurementWindow();
+        // Markers carry the run's id; 0 means there are none to expect (ts mode only watching).
+        var runId = tsSource is null ? 0u : (uint)Random.Shared.Next(1, int.MaxValue);
         var total = options.Viewers + options.StalledViewers;
         var viewers = new Viewer[total];
         for (var i = 0; i < total; i++)
         {
-            viewers[i] = Viewer.Create(mode, i + 1, stalled: i >= options.Viewers, options, discarder, window);
+            viewers[i] = Viewer.Create(mode, i + 1, stalled: i >= options.Viewers, options, discarder, window, runId);
         }
 
+        TsPublisher? publisher = null;
+        Task? publishing = null;
+        using var publishCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var readCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         try
         {
+            if (tsSource is not null)
+            {
+                var publishUrl = options.TsPublishUrl ?? LoadOptions.PublishUrlFromViewerUrl(options.Url)!;
+                var publishEndpoint = await ResolveAsync(publishUrl, options.AllowRemote, connectCts.Token, ct);
+                publisher = new TsPublisher(tsSource, publishUrl, runId, options.TsMarkers, window);
+                log($"publishing {tsSource.Path} ({tsSource.BitsPerSecond / 1e6:0.000} Mbit/s) to {publishUrl}");
+                if (await publisher.ConnectAsync(publishEndpoint, connectCts.Token))
+                {
+                    // Longer than the whole run can take; the run cancels it first.
+                    var limit = options.ConnectTimeout + options.Warmup + options.Duration + s_publisherSlack;
+                    publishing = Task.Run(() => publisher.RunAsync(limit, publishCts.Token), CancellationToken.None);
+                    await WaitForPublisherAsync(publisher, connectCts.Token);
+                }
+
+                if (publisher.Error is { } error)
+                {
+                    log(error);
+                }
+            }
+
             log($"connecting {options.Viewers} viewers{(options.StalledViewers > 0 ? $" + {options.StalledViewers} stalled" : "")} to {endpoint}");
             await ConnectAllAsync(options, endpoint, viewers, readCts.Token, connectCts.Token);
             var connectSeconds = connectWatch.Elapsed.TotalSeconds;
             var connected = viewers.Count(v => v.Connected && !v.Stalled);
             log($"{connected}/{options.Viewers} viewers connected in {connectSeconds:0.00} s; warm-up {options.Warmup.TotalSeconds:0.#} s");
 
+            // A publisher alone (ts mode, no viewers) is measured too: that is the cost of ingest.
+            var measurable = connected > 0 || (options.Viewers == 0 && publisher is { Connected: true, Error: null });
             var interrupted = ct.IsCancellationRequested;
-            if (!interrupted && connected > 0)
+            if (!interrupted && measurable)
             {
                 interrupted = !await DelayAsync(options.Warmup, ct);
             }
 
             var measured = new WindowMeasurement();
-            if (!interrupted && connected > 0)
+            if (!interrupted && measurable)
             {
                 log($"measuring for {options.Duration.TotalSeconds:0.#} s");
                 interrupted = !await MeasureWindowAsync(options, window, measured, ct);
             }
 
             var stalledStates = viewers.Where(v => v.Stalled).Select(v => (Viewer: v, Probe: v.ProbeConnection())).ToList();
+            measured.PublisherMarkersAtStop = publisher?.Markers ?? 0;
             await readCts.CancelAsync();
             await WaitBoundedAsync(viewers.Select(v => v.ReadLoop).OfType<Task>(), s_loopStopGrace);
 
-            return BuildReport(options, mode, startedAt, connectSeconds, interrupted, discarder, window, viewers, stalledStates, measured);
+            return BuildReport(options, mode, startedAt, connectSeconds, interrupted, discarder, window, viewers, stalledStates, measured, tsSource, publisher);
         }
         finally
         {
             await readCts.CancelAsync();
+            await publishCts.CancelAsync();
             using var closeCts = new CancellationTokenSource(s_closeGrace);
+            if (publishing is not null)
+            {
+                await WaitBoundedAsync([publishing], s_loopStopGrace);
+                await publisher!.FinishAsync(closeCts.Token);
+            }
+
             await WaitBoundedAsync(viewers.Select(v => v.CloseAsync(closeCts.Token)), s_closeGrace + s_closeGrace);
             foreach (var viewer in viewers)
             {
                 viewer.Dispose();
             }
+
+            publisher?.Dispose();
         }
     }
 
-    private static async Task<IPEndPoint> ResolveAsync(LoadOptions options, CancellationToken deadline, CancellationToken ct)
+    private static TsSource LoadTsSource(LoadOptions options, string file, Action<string> log)
     {
-        var url = options.Url;
+        try
+        {
+            var source = TsSource.Load(file, options.TsWriteSize, options.TsBitsPerSecond);
+            log($"ts file {file}: {source.PacketCount} packets, {source.LoopSeconds:0.00} s per loop ({(source.TimedByPcr ? "PCR timing" : "constant rate")}), " +
+                $"{source.WriteCount} writes per loop ({(source.WriteSize == TsSource.PesWrites ? "ffmpeg-like" : $"{source.WriteSize} B")})");
+            return source;
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(options), ex);
+        }
+    }
+
+    /// <summary>Waits for the first write and then a little, so that the feed exists (and has a key frame) before viewers ask for it.</summary>
+    private static async Task WaitForPublisherAsync(TsPublisher publisher, CancellationToken deadline)
+    {
+        try
+        {
+            for (var i = 0; i < 200 && publisher.Writes == 0 && publisher.Error is null; i++)
+            {
+                await Task.Delay(25, deadline);
+            }
+
+            await Task.Delay(s_publisherHeadStart, deadline);
+        }
+        catch (OperationCanceledException)
+        {
+            // The connect deadline passed; the viewers' handshakes will say so.
+        }
+    }
+
+    internal static async Task<IPEndPoint> ResolveAsync(Uri url, bool allowRemote, CancellationToken deadline, CancellationToken ct)
+    {
         IPAddress[] addresses;
         if (IPAddress.TryParse(url.DnsSafeHost, out var literal))
         {
@@ -106,15 +178,15 @@ public static class LoadRunner
             }
             catch (Exception ex) when (ex is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                throw new ArgumentException($"cannot resolve {url.DnsSafeHost}: {ex.Message}", nameof(options), ex);
+                throw new ArgumentException($"cannot resolve {url.DnsSafeHost}: {ex.Message}", nameof(url), ex);
             }
         }
 
         var address = addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses.FirstOrDefault()
-            ?? throw new ArgumentException($"{url.DnsSafeHost} has no address", nameof(options));
-        if (!IPAddress.IsLoopback(address) && !options.AllowRemote)
+            ?? throw new ArgumentException($"{url.DnsSafeHost} has no address", nameof(url));
+        if (!IPAddress.IsLoopback(address) && !allowRemote)
         {
-            throw new ArgumentException($"{address} is not a loopback address; a load test stays on this machine unless AllowRemote (--allow-remote) is set", nameof(options));
+            throw new ArgumentException($"{address} is not a loopback address; a load test stays on this machine unless AllowRemote (--allow-remote) is set", nameof(url));
         }
 
         return new IPEndPoint(address, url.Port);
@@ -278,11 +350,13 @@ public static class LoadRunner
         MeasurementWindow window,
         Viewer[] viewers,
         List<(Viewer Viewer, (string State, bool StillConnected, long UnreadBytes) Probe)> stalled,
-        WindowMeasurement measured)
+        WindowMeasurement measured,
+        TsSource? tsSource,
+        TsPublisher? publisher)
     {
         var windowSeconds = window.Seconds;
         var watchers = viewers.Where(v => !v.Stalled).ToList();
-        var results = watchers.Select(v => ToResult(v, windowSeconds)).ToList();
+        var results = watchers.Select(v => ToResult(v, windowSeconds, measured.PublisherMarkersAtStop)).ToList();
         var connectedResults = results.Where(r => r.Connected).ToList();
         var fps = connectedResults.Select(r => r.Fps).Order().ToList();
         var totalBytes = results.Sum(r => r.Bytes);
@@ -379,6 +453,7 @@ public static class LoadRunner
             KeyFrameStarts = results.Any(r => r.KeyFrameStart is not null) ? results.All(r => r.KeyFrameStart is not false) : null,
             KeyFrames = results.Sum(r => r.KeyFrames),
             ResumesOnNonKeyFrame = results.Sum(r => r.ResumesOnNonKeyFrame),
+            Ts = mode == StreamMode.Ts ? BuildTsSummary(options, tsSource, publisher, results, windowSeconds) : null,
             Server = server,
             Tool = new ToolStats { CpuSeconds = Round(measured.ToolCpuSeconds, 3), AllocatedBytesInWindow = measured.AllocatedBytes },
             Viewers = results,
@@ -394,11 +469,57 @@ public static class LoadRunner
         };
     }
 
-    private static ViewerResult ToResult(Viewer viewer, double windowSeconds)
+    private static TsSummary BuildTsSummary(LoadOptions options, TsSource? source, TsPublisher? publisher, List<ViewerResult> results, double windowSeconds)
+    {
+        var ts = results.Where(r => r.Connected && r.Ts is not null).Select(r => r.Ts!).ToList();
+        var rates = ts.Select(t => t.MegabitsPerSecond).Order().ToList();
+        return new TsSummary
+        {
+            File = source?.Path,
+            FileMegabitsPerSecond = source is null ? null : Math.Round(source.BitsPerSecond / 1e6, 4),
+            LoopSeconds = source is null ? null : Math.Round(source.LoopSeconds, 3),
+            TimedByPcr = source?.TimedByPcr,
+            Writes = source is null ? null : source.WriteSize == TsSource.PesWrites ? "ffmpeg-like (one per muxed packet, at most 32 KiB)" : $"{source.WriteSize / TsPackets.Size * TsPackets.Size} B",
+            Markers = publisher is not null && options.TsMarkers,
+            Publisher = publisher is null ? null : new TsPublisherResult
+            {
+                Connected = publisher.Connected,
+                Error = publisher.Error,
+                Bytes = publisher.Bytes,
+                Writes = publisher.Writes,
+                Markers = publisher.Markers,
+                BytesInWindow = publisher.BytesInWindow,
+                WritesInWindow = publisher.WritesInWindow,
+                MegabitsPerSecondInWindow = windowSeconds > 0 ? Math.Round(publisher.BytesInWindow * 8 / windowSeconds / 1e6, 4) : 0,
+                MaxLateMs = Math.Round(publisher.MaxLateMs, 2),
+                LateWrites = publisher.LateWrites,
+            },
+            ViewersInOrder = ts.Count(t => t.InOrder),
+            ViewersComplete = ts.Count(t => t.Complete),
+            DeliveredMegabitsPerSecond = rates.Count == 0 ? new FpsSummary() : new FpsSummary { Min = rates[0], Median = Median(rates), Max = rates[^1], Mean = Math.Round(rates.Average(), 4) },
+            StreamBytesInWindow = ts.Sum(t => t.StreamBytesInWindow),
+            CheckedBytes = ts.Sum(t => t.CheckedBytes),
+            ExpectedBytes = ts.Sum(t => t.ExpectedBytes),
+            SkippedBytes = ts.Sum(t => t.SkippedBytes),
+            Skips = ts.Sum(t => t.Skips),
+            Resumes = ts.Sum(t => t.Resumes),
+            ExcessBytes = ts.Sum(t => t.ExcessBytes),
+            ContinuityErrors = ts.Sum(t => t.ContinuityErrors),
+            SyncLosses = ts.Sum(t => t.SyncLosses),
+            UnalignedMessages = ts.Sum(t => t.UnalignedMessages),
+            TableMessages = ts.Sum(t => t.TableMessages),
+            MarkersReceived = ts.Sum(t => t.MarkersReceived),
+            MarkersOutOfOrder = ts.Sum(t => t.MarkersOutOfOrder),
+            MaxMarkersBehind = ts.Count == 0 ? 0 : ts.Max(t => t.MarkersBehind),
+        };
+    }
+
+    private static ViewerResult ToResult(Viewer viewer, double windowSeconds, long publisherMarkers)
     {
         var samples = viewer.LatencySamples.ToArray();
         Array.Sort(samples);
         var mp4 = viewer as Mp4WebSocketViewer;
+        var ts = viewer as TsWebSocketViewer;
         return new ViewerResult
         {
             Id = viewer.Id,
@@ -423,6 +544,29 @@ public static class LoadRunner
             ResumesOnNonKeyFrame = mp4?.ResumesOnNonKeyFrame ?? 0,
             LatencyP50Ms = PercentileMs(samples, 50),
             LatencyMaxMs = viewer.LatencyCount > 0 ? viewer.LatencyMaxUs / 1000.0 : null,
+            Ts = ts is null ? null : new TsViewerResult
+            {
+                Messages = ts.Messages,
+                StreamBytesInWindow = ts.StreamBytesInWindow,
+                MegabitsPerSecond = windowSeconds > 0 ? Math.Round(ts.BytesInWindow * 8 / windowSeconds / 1e6, 4) : 0,
+                CheckedBytes = ts.CheckedBytes,
+                ExpectedBytes = ts.ExpectedBytes,
+                SkippedBytes = ts.SkippedBytes,
+                Skips = ts.Skips,
+                Resumes = ts.Resumes,
+                ExcessBytes = ts.ExcessBytes,
+                ContinuityErrors = ts.ContinuityErrors,
+                SyncLosses = ts.SyncLosses,
+                UnalignedMessages = ts.UnalignedMessages,
+                TableMessages = ts.TableMessages,
+                MarkersReceived = ts.MarkersReceived,
+                MarkersOutOfOrder = ts.MarkersOutOfOrder,
+                MarkersBehind = publisherMarkers > 0 ? publisherMarkers - ts.LastMarkerSequence : 0,
+                InOrder = ts.InOrder,
+                // Every byte, in order, up to the end: checked bytes equal what was sent, and it kept up.
+                Complete = ts.Connected && ts.Error is null && ts.InOrder && ts.Skips == 0 && ts.UnalignedMessages == 0
+                    && (publisherMarkers == 0 || (ts.CheckedBytes > 0 && ts.CheckedBytes == ts.ExpectedBytes)),
+            },
         };
     }
 
@@ -460,5 +604,8 @@ public static class LoadRunner
         public int RssSamples { get; set; }
 
         public bool ServerExited { get; set; }
+
+        /// <summary>Markers the publisher had sent when the viewers stopped reading.</summary>
+        public long PublisherMarkersAtStop { get; set; }
     }
 }

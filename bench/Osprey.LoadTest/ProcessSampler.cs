@@ -96,6 +96,27 @@ internal sealed partial class ProcessSampler
         return TryReadStatusField(text, "VmRSS:"u8, out rssKb) & TryReadStatusField(text, "VmHWM:"u8, out highWaterKb);
     }
 
+    /// <summary>Reads the number of threads (Threads: in /proc/PID/status).</summary>
+    public bool TryReadThreads(out long threads)
+    {
+        threads = 0;
+        var length = ReadFile(_statusPath);
+        return length > 0 && TryReadStatusField(_buffer.AsSpan(0, length), "Threads:"u8, out threads);
+    }
+
+    /// <summary>Counts the open file descriptors of <paramref name="pid"/> (entries of /proc/PID/fd); -1 when they cannot be listed.</summary>
+    public static int CountOpenFileDescriptors(int pid)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
     private static bool TryReadStatusField(ReadOnlySpan<byte> text, ReadOnlySpan<byte> name, out long kb)
     {
         kb = 0;

@@ -28,6 +28,11 @@ internal static class Program
             return ExitCompleted;
         }
 
+        if (command.Soak is { } soak)
+        {
+            return await SoakAsync(soak, command.JsonPath, stderr);
+        }
+
         if (command.Options is not { } options)
         {
             stderr.WriteLine($"osprey-load: {command.Error}");
@@ -75,6 +80,42 @@ internal static class Program
             }
         }
 
-        return report.ViewersConnected == 0 ? ExitNoViewer : ExitCompleted;
+        // In ts mode a publisher alone (no viewers asked for) is a complete run.
+        var publisherOnly = report.ViewersRequested == 0 && report.Ts?.Publisher is { Connected: true };
+        return report.ViewersConnected == 0 && !publisherOnly ? ExitNoViewer : ExitCompleted;
+    }
+
+    private static async Task<int> SoakAsync(SoakOptions options, string? jsonPath, TextWriter stderr)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+
+        SoakReport report;
+        try
+        {
+            report = await SoakRunner.RunAsync(options, cts.Token);
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine($"osprey-load soak: {ex.Message}");
+            return ExitBadArguments;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine("osprey-load soak: cancelled");
+            return ExitNoViewer;
+        }
+
+        report.WriteText(Console.Out);
+        if (jsonPath is not null)
+        {
+            await File.WriteAllTextAsync(jsonPath, report.ToJson(), CancellationToken.None);
+        }
+
+        return ExitCompleted;
     }
 }

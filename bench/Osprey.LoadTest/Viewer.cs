@@ -53,8 +53,9 @@ internal abstract class Viewer : IDisposable
     private int _probeHeight;
     private uint _probeSize;
 
-    protected Viewer(int id, bool stalled, int latencyCapacity, int sizeCapacity, PayloadDiscarder discarder, MeasurementWindow window)
+    protected Viewer(int id, bool stalled, int latencyCapacity, int sizeCapacity, PayloadDiscarder discarder, MeasurementWindow window, int bufferSize = BufferSize)
     {
+        Buffer = new byte[bufferSize];
         Id = id;
         Stalled = stalled;
         _latencySamples = new int[stalled ? 0 : latencyCapacity];
@@ -129,20 +130,24 @@ internal abstract class Viewer : IDisposable
     /// <summary>The connected socket; null before <see cref="ConnectAsync"/>.</summary>
     protected Socket? Socket { get; set; }
 
+    /// <summary>The measurement window shared by all viewers.</summary>
+    protected MeasurementWindow Window => _window;
+
     /// <summary>Shared discarder for the bulk of each frame.</summary>
     protected PayloadDiscarder Discarder { get; }
 
-    /// <summary>Fixed receive buffer: response head, frame headers, probe and tail bytes only.</summary>
-    protected byte[] Buffer { get; } = new byte[BufferSize];
+    /// <summary>Fixed receive buffer: response head, frame headers, probe and tail bytes only (MPEG-TS: every byte, as jsmpeg reads them).</summary>
+    protected byte[] Buffer { get; }
 
     /// <summary>End of the bytes <see cref="ReceiveResponseHeadAsync"/> left in the buffer (the head plus any stream bytes after it).</summary>
     protected int BufferedAfterHead { get; private set; }
 
     /// <summary>Creates the viewer for <paramref name="mode"/> (never <see cref="StreamMode.Auto"/>).</summary>
-    public static Viewer Create(StreamMode mode, int id, bool stalled, LoadOptions options, PayloadDiscarder discarder, MeasurementWindow window) => mode switch
+    public static Viewer Create(StreamMode mode, int id, bool stalled, LoadOptions options, PayloadDiscarder discarder, MeasurementWindow window, uint runId = 0) => mode switch
     {
         StreamMode.Mjpeg => new MjpegViewer(id, stalled, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
         StreamMode.Mp4 => new Mp4WebSocketViewer(id, stalled, Mp4WebSocketViewer.IsBerryMseUrl(options.Url), options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
+        StreamMode.Ts => new TsWebSocketViewer(id, stalled, runId, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
         StreamMode.Jpeg => new RawWebSocketViewer(id, stalled, jpeg: true, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
         _ => new RawWebSocketViewer(id, stalled, jpeg: false, options.LatencySamplesPerViewer, options.SizeSamplesPerViewer, discarder, window),
     };
@@ -504,6 +509,28 @@ internal abstract class Viewer : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>Books a latency measured by the subclass (MPEG-TS: a marker packet's send time to its arrival), without a frame.</summary>
+    protected void RecordLatency(long latencyUs)
+    {
+        _latencyCandidates++;
+        _latencySumUs += latencyUs;
+        _latencyMaxUs = Math.Max(_latencyMaxUs, latencyUs);
+        var latency = (int)Math.Clamp(latencyUs, int.MinValue, int.MaxValue);
+        if (_latencySampleCount < _latencySamples.Length)
+        {
+            _latencySamples[_latencySampleCount++] = latency;
+        }
+        else if (_latencySamples.Length > 0)
+        {
+            // Reservoir sampling, as in RecordSamples.
+            var slot = _sampleRandom.NextInt64(_latencyCandidates);
+            if (slot < _latencySamples.Length)
+            {
+                _latencySamples[slot] = latency;
+            }
+        }
     }
 
     protected bool Fail(string error)

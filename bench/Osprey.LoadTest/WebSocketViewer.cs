@@ -28,8 +28,8 @@ internal abstract class WebSocketViewer : Viewer
     private int _end;
     private bool _closeSent;
 
-    protected WebSocketViewer(int id, bool stalled, int latencyCapacity, int sizeCapacity, PayloadDiscarder discarder, MeasurementWindow window)
-        : base(id, stalled, latencyCapacity, sizeCapacity, discarder, window)
+    protected WebSocketViewer(int id, bool stalled, int latencyCapacity, int sizeCapacity, PayloadDiscarder discarder, MeasurementWindow window, int bufferSize = BufferSize)
+        : base(id, stalled, latencyCapacity, sizeCapacity, discarder, window, bufferSize)
     {
     }
 
