@@ -99,9 +99,16 @@ internal static partial class IngestEndpoints
     private static void UpdateJsmpegStream(FeedRegistry registry, StreamRegistry streams)
     {
         var live = registry.Feeds.Where(f => f.Name.StartsWith(JsmpegStreamName + "/", StringComparison.Ordinal) && registry.HasPublisher(f.Name)).Select(f => f.Name).ToList();
-        if (live.Count > 0 || streams.TryGetFeeds(JsmpegStreamName, out _))
+        try
         {
-            streams.Set(JsmpegStreamName, live);
+            if (live.Count > 0 || streams.TryGetFeeds(JsmpegStreamName, out _))
+            {
+                streams.Set(JsmpegStreamName, live);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The server is stopping: the streams are gone already.
         }
     }
 
