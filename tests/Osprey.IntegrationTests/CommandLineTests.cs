@@ -63,6 +63,8 @@ public class CommandLineTests
         Assert.Equal(LogLevel.Error, OspreyCommandLine.Parse([], k => k == "VW_LOGLEVEL" ? "ERROR" : null).LogLevel);
         Assert.Equal("ws://relay:8080/bi/api", OspreyCommandLine.Parse([], k => k == "VW_API" ? "ws://relay:8080/bi/api" : null).ApiDestination);
         Assert.Equal("s3cret", OspreyCommandLine.Parse(["--ingest-secret", "s3cret"], s_noEnvironment).IngestSecret);
+        Assert.Equal([8082, 8083], OspreyCommandLine.Parse(["--extra-port", "8082", "--extra-port=8083"], s_noEnvironment).ExtraPorts);
+        Assert.Equal([8082], OspreyCommandLine.Parse([], k => k == "OSPREY_EXTRA_PORTS" ? "8082" : null).ExtraPorts);
 
         var relay = OspreyCommandLine.Parse(["relay"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null);
         Assert.Equal("relay", relay.Command);
@@ -75,6 +77,7 @@ public class CommandLineTests
     }
 
     [Theory]
+    [InlineData("--extra-port", "http")]
     [InlineData("--ingest-secret", "a/b")]
     [InlineData("--ingest-secret", "api")]
     [InlineData("--api", "http://not-a-websocket")]

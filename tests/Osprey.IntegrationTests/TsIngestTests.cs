@@ -124,6 +124,30 @@ public class TsIngestTests
     }
 
     [Fact]
+    public async Task JsmpegRelayLayout_IngestOnOnePort_ViewersOnAnother_AsWebsocketRelayJsWithTwoPorts()
+    {
+        // node websocket-relay.js supersecret 8081 8082  ->  osprey stream --port 8081 --extra-port 8082 --ingest-secret supersecret
+        var (streamPort, websocketPort) = (FreePort(), FreePort());
+        await using var server = await OspreyProcess.StartAsync(
+            "stream", "--port", streamPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--extra-port", websocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--ingest-secret", "supersecret");
+        await using var ffmpeg = Ffmpeg.PublishVideo(new Uri($"http://127.0.0.1:{streamPort}/supersecret"));
+        await WaitForFeedAsync(server, "jsmpeg/1");
+
+        // view-stream.html: new JSMpeg.Player('ws://' + document.location.hostname + ':8082/').
+        using var viewer = await TsViewer.ConnectAsync(new Uri($"ws://127.0.0.1:{websocketPort}/"), subProtocol: "null");
+        Assert.True(await viewer.ReceiveUntilAsync(v => v.ByteCount > 50_000 && v.Messages.Count > 2, TimeSpan.FromSeconds(15)), ffmpeg.Errors);
+        Assert.True(TsInspection.HasSequenceHeader(viewer.Bytes));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task GarbageAndTruncatedUploads_AreCountedOrDropped_WithoutHarmingOtherFeeds()
     {
         await using var server = await OspreyProcess.StartAsync("stream");

@@ -25,6 +25,9 @@ internal sealed record OspreyOptions
 
     public bool ShowHelp { get; init; }
 
+    /// <summary>More ports serving the same routes (jsmpeg's relay: ingest on 8081, viewers on 8082).</summary>
+    public IReadOnlyList<int> ExtraPorts { get; init; } = [];
+
     /// <summary>jsmpeg-relay style ingest: <c>POST /{secret}/...</c> publishes; null turns it off.</summary>
     public string? IngestSecret { get; init; }
 
@@ -53,6 +56,7 @@ internal static class OspreyCommandLine
                               e.g. video0=testpattern:?width=640&height=480&fps=30
           --jpeg-quality Q    quality 1-100 of JPEGs Osprey encodes, default 80  [OSPREY_JPEG_QUALITY]
           --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
+          --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
           -h, --help          show this help
@@ -75,6 +79,7 @@ internal static class OspreyCommandLine
         string command = "serve";
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
         var sources = new List<string>();
+        var extraPorts = new List<string>();
         var help = false;
         var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
@@ -106,6 +111,9 @@ internal static class OspreyCommandLine
                 case "--log-level":
                     logLevel = inline ?? Next(args, ref i, flag);
                     break;
+                case "--extra-port":
+                    extraPorts.Add(inline ?? Next(args, ref i, flag));
+                    break;
                 case "--ingest-secret":
                     ingestSecret = inline ?? Next(args, ref i, flag);
                     break;
@@ -135,6 +143,10 @@ internal static class OspreyCommandLine
         jpegQuality ??= environment("OSPREY_JPEG_QUALITY");
         logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL");
         ingestSecret ??= environment("OSPREY_INGEST_SECRET");
+        if (extraPorts.Count == 0 && environment("OSPREY_EXTRA_PORTS") is { Length: > 0 } envPorts)
+        {
+            extraPorts.AddRange(envPorts.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
+        }
         api ??= environment("VW_API");
         if (ingestSecret is { Length: > 0 } && !Endpoints.IngestEndpoints.IsValidSecret(ingestSecret))
         {
@@ -160,6 +172,7 @@ internal static class OspreyCommandLine
             Sources = sources,
             LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
             JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality),
+            ExtraPorts = [.. extraPorts.Select(ParsePort)],
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
         };

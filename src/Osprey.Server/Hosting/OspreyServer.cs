@@ -64,6 +64,11 @@ internal static partial class OspreyServer
         {
             kestrel.AddServerHeader = false;
             kestrel.Listen(options.Bind, options.Port);
+            foreach (var extra in options.ExtraPorts)
+            {
+                // Every route on every port: jsmpeg's relay took ingest on one port and viewers on another.
+                kestrel.Listen(options.Bind, extra);
+            }
         });
         // Viewers write frames straight to the socket after the WebSocket upgrade. A tiny transport write
         // buffer makes every flush, the 101 response's included, wait until the transport has handed the
