@@ -179,9 +179,6 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// </summary>
     public const int StreamGroupOfPicturesFrames = 2048;
 
-    /// <summary>Raised, outside any lock, when a feed is added (a source at start, a publisher's first connection).</summary>
-    public event Action<Feed>? FeedAdded;
-
     /// <summary>True while a publisher (an ingest connection, a relay's incoming stream) feeds <paramref name="name"/>.</summary>
     public bool HasPublisher(string name) => _publishers.ContainsKey(name);
 
@@ -218,11 +215,18 @@ public sealed class FeedRegistry : IAsyncDisposable
         }
 
         var added = false;
-        var feed = _feeds.GetOrAdd(name, n =>
+        if (!_feeds.TryGetValue(name, out var feed))
         {
-            added = true;
-            return new Feed(n, time: _time) { KeepGroupOfPictures = true, MaxGroupOfPicturesFrames = StreamGroupOfPicturesFrames, Info = info };
-        });
+            // Two first publishers may race here: one feed wins, the other is disposed unseen.
+            var fresh = new Feed(name, time: _time) { KeepGroupOfPictures = true, MaxGroupOfPicturesFrames = StreamGroupOfPicturesFrames, Info = info };
+            feed = _feeds.GetOrAdd(name, fresh);
+            added = ReferenceEquals(feed, fresh);
+            if (!added)
+            {
+                fresh.Dispose();
+            }
+        }
+
         var claim = new PublisherClaim(this, feed, publisher);
         if (!_publishers.TryAdd(name, claim))
         {
@@ -236,8 +240,6 @@ public sealed class FeedRegistry : IAsyncDisposable
             {
                 _order.Add(name);
             }
-
-            FeedAdded?.Invoke(feed);
         }
 
         error = null;
@@ -280,7 +282,6 @@ public sealed class FeedRegistry : IAsyncDisposable
         var supervisor = new SourceSupervisor(source, feed, _loggerFactory.CreateLogger("Osprey.Sources"), _time);
         _supervisors[name] = supervisor;
         supervisor.Start();
-        FeedAdded?.Invoke(feed);
         return feed;
     }
 
