@@ -139,6 +139,7 @@ public sealed partial class StreamRegistry : IAsyncDisposable
                 return false;
             }
 
+            _stopping.RemoveAll(t => t.IsCompleted);
             _stopping.Add(stream.DisposeAsync().AsTask());
             Log.Removed(_logger, stream.Name);
             return true;
@@ -151,6 +152,7 @@ public sealed partial class StreamRegistry : IAsyncDisposable
         lock (_lock)
         {
             var count = _streams.Count;
+            _stopping.RemoveAll(t => t.IsCompleted);
             foreach (var stream in _streams.Values)
             {
                 _stopping.Add(stream.DisposeAsync().AsTask());
