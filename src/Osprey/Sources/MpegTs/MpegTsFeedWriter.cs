@@ -87,6 +87,12 @@ public sealed class MpegTsFeedWriter
 
     private void OnChunk(ReadOnlySpan<byte> packets, bool isKey)
     {
+        if (isKey && MpegVideoSequenceHeader.TryRead(packets, out var width, out var height, out var fps) &&
+            (_feed.Info.Width != width || _feed.Info.Height != height || _feed.Info.Fps != fps))
+        {
+            _feed.Info = new VideoInfo(MediaFormat.MpegTs, width, height, fps);
+        }
+
         var frame = _feed.Pool.Rent(packets.Length);
         try
         {
