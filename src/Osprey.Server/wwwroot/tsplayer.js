@@ -116,6 +116,11 @@ export class TsView extends View {
       const render = renderer.render.bind(renderer);
       renderer.render = (...planes) => {
         render(...planes);
+        // The size with the picture, not at the next stats tick: whoever sees a frame counted sees its size.
+        if (player.video?.width) {
+          this.state.width = player.video.width;
+          this.state.height = player.video.height;
+        }
         this.drawn(null, performance.now());
       };
     }
