@@ -71,7 +71,7 @@ public sealed partial class CombinedStream : IAsyncDisposable
         {
             lock (_lock)
             {
-                return _inputs.Values.Sum(i => Interlocked.Read(ref i.Skipped));
+                return _inputs.Values.Sum(i => i.Skipped + (i.Reader?.SkippedFrames ?? 0));
             }
         }
     }
@@ -136,6 +136,11 @@ public sealed partial class CombinedStream : IAsyncDisposable
                 }
 
                 using var reader = feed.OpenOrderedReader(InputQueueFrames);
+                lock (_lock)
+                {
+                    input.Reader = reader; // its skips show live in SkippedInputFrames
+                }
+
                 using (stop.UnsafeRegister(static state => ((OrderedFeedReader)state!).Close(), reader))
                 {
                     while (await reader.WaitAsync())
@@ -155,7 +160,11 @@ public sealed partial class CombinedStream : IAsyncDisposable
                         }
                     }
 
-                    Interlocked.Add(ref input.Skipped, reader.SkippedFrames);
+                    lock (_lock)
+                    {
+                        input.Skipped += reader.SkippedFrames;
+                        input.Reader = null;
+                    }
                 }
 
                 if (!stop.IsCancellationRequested)
@@ -217,7 +226,11 @@ public sealed partial class CombinedStream : IAsyncDisposable
 
         public Task Task { get; set; } = Task.CompletedTask;
 
-        public long Skipped;
+        /// <summary>Skips of the input's earlier readers (under the stream's lock).</summary>
+        public long Skipped { get; set; }
+
+        /// <summary>The input's reader now, if any (under the stream's lock).</summary>
+        public OrderedFeedReader? Reader { get; set; }
     }
 
     private static partial class Log
