@@ -44,9 +44,10 @@ await using (app)
     {
         await app.StartAsync();
     }
-    catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+    catch (IOException ex) when (IsAddressInUse(ex))
     {
-        await Console.Error.WriteLineAsync($"osprey: port {options.Port} on {options.Bind} is already in use; choose another with --port.");
+        // Kestrel wraps the socket error (IOException > AddressInUseException > SocketException); one line is enough.
+        await Console.Error.WriteLineAsync($"osprey: {ex.Message.TrimEnd('.')}; choose another port with --port (or --extra-port).");
         return 1;
     }
 
@@ -79,3 +80,16 @@ await using (app)
 }
 
 return 0;
+
+static bool IsAddressInUse(Exception? exception)
+{
+    for (; exception is not null; exception = exception.InnerException)
+    {
+        if (exception is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } or Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            return true;
+        }
+    }
+
+    return false;
+}

@@ -116,4 +116,63 @@ public class CommandLineTests
         Assert.Equal(2, process.ExitCode);
         Assert.Contains("unknown scheme 'nosuch'", stderr);
     }
+
+    [Fact]
+    public void EverySourceUriFormInTheHelp_IsAcceptedByTheParser_WithEachAlternative()
+    {
+        var lines = OspreyCommandLine.Usage.Split('\n').Select(l => l.Trim())
+            .SkipWhile(l => !l.StartsWith("Source URIs:", StringComparison.Ordinal))
+            .TakeWhile(l => !l.StartsWith("Endpoints:", StringComparison.Ordinal))
+            .Select(l => l.StartsWith("Source URIs:", StringComparison.Ordinal) ? l["Source URIs:".Length..].Trim() : l)
+            .Select(l => l.Split("   ")[0])
+            .Where(l => Osprey.Sources.SourceFactory.Schemes.Any(s => l.StartsWith(s + ":", StringComparison.Ordinal)))
+            .ToList();
+        Assert.Equal(Osprey.Sources.SourceFactory.Schemes.Order(), lines.Select(l => l[..l.IndexOf(':', StringComparison.Ordinal)]).Distinct().Order());
+
+        var checkedUris = 0;
+        foreach (var line in lines)
+        {
+            // Placeholders become real values; each "a|b|c" alternative is tried on its own.
+            var uri = line.Replace("<ffmpeg input arguments>", "-f lavfi -i testsrc2", StringComparison.Ordinal)
+                .Replace("=WxH", "=320x240", StringComparison.Ordinal).Replace("=N", "=25", StringComparison.Ordinal)
+                .Replace("=2-31", "=5", StringComparison.Ordinal).Replace("=KBPS", "=1000", StringComparison.Ordinal);
+            var alternatives = System.Text.RegularExpressions.Regex.Match(uri, @"=([a-z0-9]+(?:\|[a-z0-9]+)+)");
+            var variants = alternatives.Success
+                ? alternatives.Groups[1].Value.Split('|').Select(a => uri.Replace(alternatives.Groups[1].Value, a, StringComparison.Ordinal))
+                : [uri];
+            foreach (var variant in variants)
+            {
+                var source = Osprey.Sources.SourceFactory.Create(variant);
+                (source as IDisposable)?.Dispose();
+                checkedUris++;
+            }
+        }
+
+        Assert.True(checkedUris >= 9, $"only {checkedUris} URIs checked");
+        Assert.DoesNotContain("quality=Q", OspreyCommandLine.Usage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task APortInUse_IsSaidInOneLine_AndExitsWith1()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "osprey.dll"), "--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var output = await stdout + stderr;
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains($"127.0.0.1:{port}", stderr, StringComparison.Ordinal);
+        Assert.Contains("already in use", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), l => l.StartsWith("osprey:", StringComparison.Ordinal));
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
 }

@@ -124,6 +124,36 @@ public class TsIngestTests
     }
 
     [Fact]
+    public async Task TheIngestSecret_MatchesExactly_AndTheSecretsStreamNames_AreMadeOnlyByItsIngest()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream", "--ingest-secret", "S3cretX");
+        var packets = new byte[188 * 10];
+
+        // Another case is another secret (routing alone would accept it).
+        foreach (var path in new[] { "s3cretx", "S3CRETX", "s3cretx/cam" })
+        {
+            using var response = await s_http.PostAsync(server.Http(path), new ByteArrayContent(packets));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        // Names the anonymous ingest makes cannot be published to by name, with or without the secret.
+        foreach (var path in new[] { "ts/jsmpeg/1", "ts/jsmpeg", "S3cretX/jsmpeg/2" })
+        {
+            using var response = await s_http.PostAsync(server.Http(path), new ByteArrayContent(packets));
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Contains("anonymous ingest", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("jsmpeg", await s_http.GetStringAsync(server.Http("api/feeds")), StringComparison.Ordinal);
+
+        // The exact secret still publishes, anonymously and by name.
+        using var exact = await s_http.PostAsync(server.Http("S3cretX/cam"), new ByteArrayContent(packets));
+        Assert.Equal(HttpStatusCode.OK, exact.StatusCode);
+        using var anonymous = await s_http.PostAsync(server.Http("S3cretX"), new ByteArrayContent(packets));
+        Assert.Equal(HttpStatusCode.OK, anonymous.StatusCode);
+    }
+
+    [Fact]
     public async Task JsmpegRelayLayout_IngestOnOnePort_ViewersOnAnother_AsWebsocketRelayJsWithTwoPorts()
     {
         // node websocket-relay.js supersecret 8081 8082  ->  osprey stream --port 8081 --extra-port 8082 --ingest-secret supersecret

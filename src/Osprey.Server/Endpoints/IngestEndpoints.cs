@@ -22,8 +22,11 @@ internal static partial class IngestEndpoints
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Ingest");
 
-        // Any method, as vw: ffmpeg POSTs, other tools PUT.
-        app.Map("/ts/{**feed}", (HttpContext context, string feed) => IngestAsync(context, registry, feed, logger, lifetime.ApplicationStopping));
+        // Any method, as vw: ffmpeg POSTs, other tools PUT. With a secret, the names its anonymous ingest makes
+        // (jsmpeg, jsmpeg/N) are its alone: a publisher naming one would be merged into the protected stream.
+        app.Map("/ts/{**feed}", (HttpContext context, string feed) => ingestSecret is not null && IsJsmpegName(feed)
+            ? RefuseReservedAsync(context, feed, logger)
+            : IngestAsync(context, registry, feed, logger, lifetime.ApplicationStopping));
 
         if (ingestSecret is not null)
         {
@@ -31,20 +34,19 @@ internal static partial class IngestEndpoints
             // runs audio and video as two ffmpegs). Here /{secret}/{feed} names a feed; /{secret} alone gives each
             // publisher a feed jsmpeg/1, jsmpeg/2, ... and the stream 'jsmpeg' combines them all (PIDs remapped, one
             // programme), which the WebSocket at / serves as jsmpeg's view-stream.html expects.
-            app.Map($"/{ingestSecret}", context => IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping));
-            app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) => FeedNames.IsValid(rest)
-                ? IngestAsync(context, registry, rest!, logger, lifetime.ApplicationStopping)
-                : IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping));
+            // Routing matches literal segments ignoring case; the secret is compared exactly, byte for byte.
+            app.Map($"/{ingestSecret}", context => HasExactSecret(context, ingestSecret)
+                ? IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping)
+                : RefuseWrongSecretAsync(context, logger));
+            app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) =>
+                !HasExactSecret(context, ingestSecret) ? RefuseWrongSecretAsync(context, logger)
+                : !FeedNames.IsValid(rest) ? IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping)
+                : IsJsmpegName(rest!) ? RefuseReservedAsync(context, rest!, logger)
+                : IngestAsync(context, registry, rest!, logger, lifetime.ApplicationStopping));
 
             // Any other first segment is a wrong secret: refused at once, and the connection closed so that ffmpeg
             // stops sending (literal routes such as /api/streams take precedence over this pattern).
-            app.MapMethods("/{segment}/{**rest}", ["POST", "PUT"], async context =>
-            {
-                Log.WrongSecret(logger, $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}");
-                context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                context.Response.Headers.Connection = "close";
-                await context.Response.WriteAsync("Wrong ingest secret.\n");
-            });
+            app.MapMethods("/{segment}/{**rest}", ["POST", "PUT"], context => RefuseWrongSecretAsync(context, logger));
         }
     }
 
@@ -52,6 +54,36 @@ internal static partial class IngestEndpoints
     public const string JsmpegStreamName = "jsmpeg";
 
     private static readonly Lock s_anonymousLock = new();
+
+    /// <summary>True for the names the anonymous ingest makes: the stream <c>jsmpeg</c> and its feeds <c>jsmpeg/N</c>.</summary>
+    public static bool IsJsmpegName(string name) =>
+        name == JsmpegStreamName || name.StartsWith(JsmpegStreamName + "/", StringComparison.Ordinal);
+
+    private static bool HasExactSecret(HttpContext context, string secret)
+    {
+        var path = context.Request.Path.Value ?? "";
+        return path.Length > secret.Length && path[0] == '/' && string.CompareOrdinal(path, 1, secret, 0, secret.Length) == 0
+            && (path.Length == secret.Length + 1 || path[secret.Length + 1] == '/');
+    }
+
+    private static async Task RefuseWrongSecretAsync(HttpContext context, ILogger logger)
+    {
+        Log.WrongSecret(logger, $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}");
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.Headers.Connection = "close";
+        await context.Response.WriteAsync("Wrong ingest secret.\n");
+    }
+
+    private static async Task RefuseReservedAsync(HttpContext context, string name, ILogger logger)
+    {
+        var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        var reason = $"Feed names '{JsmpegStreamName}' and '{JsmpegStreamName}/...' are made by the ingest secret's anonymous ingest (POST /{{secret}}); name the feed otherwise.";
+        Log.Refused(logger, name, remote, reason);
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        context.Response.Headers.Connection = "close";
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(reason + "\n");
+    }
 
     /// <summary>True when <paramref name="secret"/> can stand as a path segment as given.</summary>
     public static bool IsValidSecret(string secret) =>

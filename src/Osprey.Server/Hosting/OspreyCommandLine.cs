@@ -62,9 +62,12 @@ internal static class OspreyCommandLine
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
-                     v4l2:///dev/video0?format=yuyv|mjpeg|h264|nv12&width=640&height=480&fps=30&buffers=6
-                     ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv&size=WxH&fps=N&quality=Q
+                     v4l2:///dev/video0?format=yuyv|mjpeg|h264|nv12&width=640&height=480&fps=30&buffers=6&timeout=5
+                     ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv|h264&size=WxH&fps=N&qscale=2-31&bitrate=KBPS&gop=N
                        e.g. 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30'
+                     ffmpeg:<ffmpeg input arguments>#output=mjpeg|h264&codec=copy   (the camera's own MJPEG or H.264, unchanged)
+                     openmv:///dev/ttyACM0?baud=921600&payload=4082&ack=1&events=1&timeout=500&poll=10
+                     openmv+udp://192.168.4.1:5555?payload=1400&ack=0
 
         Endpoints: /  (page)  /ws/{feed}/raw  /ws/{feed}/jpeg  /ws/{feed}/mp4  /ws/{feed}/h264  /ws/{feed}/ts
                    /mjpeg/{feed}  /snapshot/{feed}.jpg  /eyetoy  /video_websocket  /api/feeds  /healthz

@@ -6,6 +6,7 @@ using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Server.Endpoints;
+using Osprey.Server.Http;
 using Osprey.Server.Relay;
 using Osprey.Server.Viewers;
 using Osprey.Sources;
@@ -59,6 +60,8 @@ internal static partial class OspreyServer
         builder.Logging.SetMinimumLevel(options.LogLevel);
         builder.Logging.AddFilter("Microsoft.AspNetCore", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Warning);
+        // The host logs a failed start with its whole stack trace before rethrowing; Program reports it in one line.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -86,7 +89,10 @@ internal static partial class OspreyServer
         var app = builder.Build();
         // Registries are made now, not by the first request: VW_API's control connection starts with the server.
         _ = app.Services.GetRequiredService<DestinationRegistry>();
+        // HEAD must become GET before routing picks an endpoint; an explicit UseRouting keeps it after this.
+        app.UseHeadAsGet();
         app.UseWebSockets();
+        app.UseRouting();
         app.MapFeedEndpoints();
         app.MapControlEndpoints();
         app.MapIngestEndpoints(options.IngestSecret);

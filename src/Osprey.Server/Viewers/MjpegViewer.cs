@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Server.Http;
 
 namespace Osprey.Server.Viewers;
 
@@ -59,12 +60,18 @@ internal sealed class MjpegViewer : IDisposable
 
     private async Task RunAsync(CancellationToken serverStopping)
     {
-        using var reader = _feed.OpenReader();
         var response = _context.Response;
         response.ContentType = $"multipart/x-mixed-replace; boundary={Boundary}";
         response.Headers.CacheControl = "no-store, no-cache, must-revalidate, max-age=0";
         response.Headers.Pragma = "no-cache";
         response.Headers["X-Content-Type-Options"] = "nosniff";
+        if (HeadRequests.IsHead(_context))
+        {
+            // The head only: no reader (it would start the feed's JPEG encoder) and no parts.
+            return;
+        }
+
+        using var reader = _feed.OpenReader();
         _context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(serverStopping, _context.RequestAborted);
