@@ -13,10 +13,11 @@ internal static partial class Interop
         /// </summary>
         internal sealed class SafeFileDescriptor : SafeHandle
         {
-            /// <summary>Called by the interop marshaller for the descriptor <c>open</c> returns.</summary>
-            public SafeFileDescriptor()
+            /// <summary>Takes ownership of <paramref name="descriptor"/> (negative: invalid, nothing to close).</summary>
+            public SafeFileDescriptor(int descriptor)
                 : base(-1, ownsHandle: true)
             {
+                SetHandle(descriptor);
             }
 
             public override bool IsInvalid => handle < 0;

@@ -64,7 +64,9 @@ internal sealed class SerialTransport : IOpenMvTransport
         {
             var errno = Marshal.GetLastPInvokeError();
             fd.Dispose();
-            throw new IOException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            throw new IOException(errno is Interop.Libc.Errors.ENOENT or Interop.Libc.Errors.ENODEV or Interop.Libc.Errors.ENXIO
+                ? $"cannot open {path}: no such device (is the camera plugged in? `ls /dev/ttyACM*` lists USB cameras)"
+                : $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
 
         try
