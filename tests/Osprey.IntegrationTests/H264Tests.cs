@@ -176,17 +176,33 @@ public class H264Tests
         Assert.Equal(2, feed.RootElement.GetProperty("viewers").GetInt32());
     }
 
-    [Fact]
-    public async Task VideoWebsocket_SpeaksBerryMsesExactLayout_NumberedPerViewer()
+    [Theory]
+    [InlineData("video_websocket")] // Ch3ri0ur/berrymse
+    [InlineData("websocket")]       // thinkski/berrymse, the upstream
+    public async Task BerryMseSockets_SpeakBerryMsesExactLayout_NumberedPerViewer(string path)
     {
         await using var server = await OspreyProcess.StartAsync("stream", "--source", H264Source);
-        using var viewer = await MessageClient.ConnectAsync(server.Ws("video_websocket"));
+        using var viewer = await MessageClient.ConnectAsync(server.Ws(path));
         var (type, init) = await viewer.ReceiveAsync(TimeSpan.FromSeconds(20));
         Assert.Equal(WebSocketMessageType.Binary, type);
         Assert.Equal("ftyp", Encoding.ASCII.GetString(init, 4, 4));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var firstSegmentAt = TimeSpan.Zero;
         for (uint n = 1; n <= 20; n++)
         {
             var (_, segment) = await viewer.ReceiveAsync(TimeSpan.FromSeconds(10));
+            if (n == 1)
+            {
+                firstSegmentAt = clock.Elapsed;
+            }
+            else if (n == 11)
+            {
+                // Ten segments of a 30 fps camera span a third of a second when sent live. The cached group of
+                // pictures would come as one burst of milliseconds, which BerryMSE's pages (appendBuffer with no
+                // queue) lose: this layout starts at the next IDR instead, as BerryMSE does.
+                Assert.True(clock.Elapsed - firstSegmentAt > TimeSpan.FromMilliseconds(150), $"segments 1-11 came within {(clock.Elapsed - firstSegmentAt).TotalMilliseconds:0} ms: a burst");
+            }
+
             Assert.Equal(104u, BinaryPrimitives.ReadUInt32BigEndian(segment));          // the moof
             Assert.Equal("trun", Encoding.ASCII.GetString(segment, 76, 4));
             Assert.Contains(segment[92], new byte[] { 1, 2 });

@@ -170,6 +170,33 @@ public class TsIngestTests
         Assert.True(TsInspection.HasSequenceHeader(viewer.Bytes));
     }
 
+    [Fact]
+    public async Task AJsmpegViewerOpenedBeforeFfmpeg_GetsTheStream_AndAfterThePublisherLeft_ANewViewerGetsNoFrozenPicture()
+    {
+        // jsmpeg's README order: open view-stream.html first (it never reconnects), then start ffmpeg.
+        await using var server = await OspreyProcess.StartAsync("stream", "--ingest-secret", "supersecret");
+        using var early = await TsViewer.ConnectAsync(server.Ws(""), subProtocol: "null");
+        await Task.Delay(500);
+
+        var ffmpeg = Ffmpeg.PublishVideo(server.Http("supersecret"));
+        await using (ffmpeg)
+        {
+            Assert.True(await early.ReceiveUntilAsync(v => v.ByteCount > 50_000 && v.Messages.Count > 2, TimeSpan.FromSeconds(20)), ffmpeg.Errors);
+            Assert.True(TsInspection.HasSequenceHeader(early.Bytes));
+        }
+
+        // Every publisher gone: the last group of pictures is not handed to a new viewer as if it were live.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline && (await s_http.GetStringAsync(server.Http("api/feeds/jsmpeg/1"))).Contains("\"state\":\"running\"", StringComparison.Ordinal))
+        {
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(300);
+        using var late = await TsViewer.ConnectAsync(server.Ws(""), subProtocol: "null");
+        Assert.False(await late.ReceiveUntilAsync(v => v.ByteCount > 0, TimeSpan.FromSeconds(2)), $"a new viewer got {late.ByteCount} bytes with no publisher");
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

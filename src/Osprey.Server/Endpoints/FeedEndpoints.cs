@@ -78,8 +78,12 @@ internal static class FeedEndpoints
             }
         });
 
-        // BerryMSE's page connects here: the first feed as H.264 in BerryMSE's exact fragment layout.
-        app.Map("/video_websocket", async context =>
+        // BerryMSE's pages connect here: the first feed as H.264 in BerryMSE's exact fragment layout. Ch3ri0ur's
+        // fork serves its socket at /video_websocket, thinkski's upstream at /websocket.
+        app.Map("/video_websocket", ServeBerryMseAsync);
+        app.Map("/websocket", ServeBerryMseAsync);
+
+        async Task ServeBerryMseAsync(HttpContext context)
         {
             if (registry.Default is not { } first)
             {
@@ -92,7 +96,7 @@ internal static class FeedEndpoints
             {
                 await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.BerryMse);
             }
-        });
+        }
 
         app.MapGet("/mjpeg/{**name}", async (HttpContext context, string name) =>
         {

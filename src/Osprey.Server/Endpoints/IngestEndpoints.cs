@@ -127,6 +127,26 @@ internal static partial class IngestEndpoints
         }
     }
 
+    /// <summary>
+    /// The stream the WebSocket at <c>/</c> serves when an ingest secret is set, made (empty) when missing: jsmpeg's
+    /// view-stream.html is usually opened before ffmpeg starts and never reconnects, so it must be attached to the
+    /// stream that the first publisher will feed, not parked on a relay topic.
+    /// </summary>
+    public static CombinedStream GetOrAddJsmpegStream(StreamRegistry streams)
+    {
+        ArgumentNullException.ThrowIfNull(streams);
+        lock (s_anonymousLock)
+        {
+            if (!streams.TryGetStream(JsmpegStreamName, out var stream))
+            {
+                streams.Set(JsmpegStreamName, []);
+                streams.TryGetStream(JsmpegStreamName, out stream);
+            }
+
+            return stream;
+        }
+    }
+
     /// <summary>Under the anonymous lock: the 'jsmpeg' stream combines the anonymous feeds that have a publisher now.</summary>
     private static void UpdateJsmpegStream(FeedRegistry registry, StreamRegistry streams)
     {

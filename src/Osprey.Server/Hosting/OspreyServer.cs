@@ -106,8 +106,11 @@ internal static partial class OspreyServer
         app.MapEmbeddedAssets(
             rootWebSocket: async context =>
             {
-                // jsmpeg's view-stream.html connects to ws://host:port/: what is POSTed to /{secret}.
-                if (streams.TryGetStream(IngestEndpoints.JsmpegStreamName, out var jsmpeg))
+                // jsmpeg's view-stream.html connects to ws://host:port/: what is POSTed to /{secret}, whether or not
+                // anyone publishes yet.
+                var jsmpeg = options.IngestSecret is not null ? IngestEndpoints.GetOrAddJsmpegStream(streams)
+                    : streams.TryGetStream(IngestEndpoints.JsmpegStreamName, out var existing) ? existing : null;
+                if (jsmpeg is not null)
                 {
                     await WebSocketFrameViewer.ServeAsync(context, jsmpeg.Output, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
                 }

@@ -88,6 +88,9 @@ internal sealed partial class WebSocketFrameViewer
         {
             ViewerFraming.Frames => _feed.OpenReader(),
             ViewerFraming.Stream => _feed.OpenOrderedReader(StreamQueueFrames),
+            // BerryMSE's pages append each message at once with no queue ("still processing an appendBuffer" loses
+            // a burst), and BerryMSE itself starts a client at the next IDR: so does this layout, at the live rate.
+            ViewerFraming.BerryMse => _feed.OpenOrderedReader(startAtNextKeyFrame: true),
             _ => _feed.OpenOrderedReader(),
         };
         _reader = reader;

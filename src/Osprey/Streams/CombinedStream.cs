@@ -119,6 +119,12 @@ public sealed partial class CombinedStream : IAsyncDisposable
 
             _feedNames = [.. feeds];
             _combiner.SetInputs(wanted);
+            if (wanted.Count == 0)
+            {
+                // Nothing feeds the stream any more: a new viewer must not start with the last group of pictures,
+                // a frozen picture that looks live. Viewers already attached stay and get whatever comes next.
+                Output.ClearLatest();
+            }
         }
     }
 

@@ -57,6 +57,27 @@ public class OpenMvProtocolTests
     }
 
     [Fact]
+    public void HostLink_AcksAnEventSentWithAckReq_WithTheEventsSequence_AndKeepsItsOwnSequence()
+    {
+        var link = new OpenMvHostLink();
+        var output = new ArrayBufferWriter<byte>();
+        link.WriteRequest(output, 3, OpenMvOpcode.ChannelRead, new byte[8]);
+        output.Clear();
+
+        // send_event(..., wait_ack=True): the camera waits in WAIT_ACK until this ACK comes.
+        var received = link.OnPacket(new(42, 3, OpenMvFlags.Event | OpenMvFlags.AckRequired, OpenMvOpcode.ChannelEvent, 2), [1, 0], output);
+        Assert.Equal(OpenMvReceiveKind.Event, received.Kind);
+        Assert.Equal(Encode(42, 3, OpenMvFlags.Ack, OpenMvOpcode.ChannelEvent, default), output.WrittenSpan.ToArray());
+        Assert.Equal(0, link.Sequence);
+        Assert.Equal(1, link.AcksSent);
+
+        // An event without ACK_REQ is not answered.
+        output.Clear();
+        link.OnPacket(new(43, 3, OpenMvFlags.Event, OpenMvOpcode.ChannelEvent, 2), [1, 0], output);
+        Assert.Equal(0, output.WrittenCount);
+    }
+
+    [Fact]
     public void HostLink_ReAcksDuplicates_ReassemblesFragments_AndLeavesSequenceAloneForEvents()
     {
         var link = new OpenMvHostLink();

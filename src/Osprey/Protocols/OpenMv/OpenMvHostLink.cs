@@ -112,6 +112,9 @@ public sealed class OpenMvHostLink
     {
         if (header.IsEvent)
         {
+            // An event sent with ACK_REQ (send_event(..., wait_ack=True)) blocks the camera until it is ACKed;
+            // the ACK echoes the event's own sequence and leaves the host's lockstep sequence alone.
+            AckIfRequested(header, output);
             Events++;
             var value = payload.Length >= 2 ? BinaryPrimitives.ReadUInt16LittleEndian(payload) : OpenMvProtocol.EventNotify;
             return new OpenMvReceived(OpenMvReceiveKind.Event, header, OpenMvStatus.Success, value);
