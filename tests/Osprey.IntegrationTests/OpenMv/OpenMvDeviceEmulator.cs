@@ -63,6 +63,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
     private long _lastLock;
     private byte[] _frame = [];
     private bool _frameReady;
+    private bool _streamEnabled;
     private int _nextJpeg;
     private long _nextCapture;
 
@@ -97,6 +98,13 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
     public long AcksDropped;
     public long ProtocolResets;
     public long Opens;
+    public long StreamEnables;
+
+    /// <summary>
+    /// The stream buffer is on from power-up (false: the firmware's behaviour, the host must send the stream
+    /// channel's IOCTL STREAM_CTRL(1) before the camera yields a frame; LOCK answers BUSY until then).
+    /// </summary>
+    public bool StreamEnabledAtBoot { get; set; }
 
     /// <summary>The JPEG indexes served whole (read to the last byte under one lock), in order.</summary>
     public List<int> Served { get; } = [];
@@ -140,6 +148,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
             {
                 _link ??= _open();
                 Interlocked.Increment(ref Opens);
+                _streamEnabled = StreamEnabledAtBoot; // every open is a power-up: a re-plugged camera starts disabled
                 _decoder.Reset();
                 Serve();
             }
@@ -160,7 +169,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         {
             FlushHeld(force: false);
             var now = Stopwatch.GetTimestamp();
-            if (!_locked && !_frameReady && now >= _nextCapture)
+            if (_streamEnabled && !_locked && !_frameReady && now >= _nextCapture)
             {
                 Capture();
             }
@@ -295,6 +304,25 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                     {
                         Served.Add(BinaryPrimitives.ReadInt32LittleEndian(_frame.AsSpan(24)));
                     }
+                }
+
+                break;
+            case OpenMvOpcode.ChannelIoctl when header.Channel == 3 && payload.Length >= 4:
+                // omv_protocol_channel_stream.c: 0 STREAM_CTRL u32, 1 RAW_CTRL u32, 2 RAW_CFG (w, h), 3 SOURCE u32.
+                var request = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+                if (request == 0 && payload.Length == 8)
+                {
+                    _streamEnabled = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]) != 0;
+                    if (_streamEnabled)
+                    {
+                        Interlocked.Increment(ref StreamEnables);
+                    }
+
+                    SendStatus(3, header.Opcode, OpenMvStatus.Success);
+                }
+                else
+                {
+                    SendStatus(3, header.Opcode, OpenMvStatus.Invalid);
                 }
 
                 break;

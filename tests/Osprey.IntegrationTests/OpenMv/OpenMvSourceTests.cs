@@ -44,6 +44,12 @@ public class OpenMvSourceTests(ITestOutputHelper output)
         Assert.Equal("jpeg", feed.RootElement.GetProperty("format").GetString());
         Assert.Equal(OpenMvProtocolMaxPayload, openMv.GetProperty("maxPayload").GetInt32());
         Assert.Contains("firmware 5.0.0", openMv.GetProperty("device").GetString(), StringComparison.Ordinal);
+
+        // The emulator boots with the stream off, as the firmware does: the frames above came because Osprey
+        // sent STREAM_CTRL(1).
+        Assert.False(camera.StreamEnabledAtBoot);
+        Assert.True(camera.StreamEnables >= 1);
+        Assert.Equal("enabled", openMv.GetProperty("streamControl").GetString());
     }
 
     [Fact]
@@ -109,6 +115,9 @@ public class OpenMvSourceTests(ITestOutputHelper output)
         using var feed = await GetFeedAsync(server, "cam");
         Assert.Equal("streaming", feed.RootElement.GetProperty("openMv").GetProperty("link").GetString());
         Assert.True(feed.RootElement.GetProperty("openMv").GetProperty("connects").GetInt64() >= 2);
+
+        // A re-plugged camera powers up with its stream off again: Osprey enabled it on each connection.
+        Assert.True(camera.StreamEnables >= 2, $"stream enabled {camera.StreamEnables} times");
     }
 
     [Fact]

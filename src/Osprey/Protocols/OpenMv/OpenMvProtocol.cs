@@ -36,6 +36,9 @@ public static class OpenMvProtocol
     /// <summary>The event value meaning "data ready" (NOTIFY), sent with no payload.</summary>
     public const ushort EventNotify = 0xFFFF;
 
+    /// <summary>The stream channel's IOCTL turning its buffer on (1) or off (0) (omv_protocol_channel_stream.c).</summary>
+    public const uint StreamIoctlStreamControl = 0;
+
     /// <summary>The standard stream channel's id.</summary>
     public const byte StreamChannel = 3;
 

@@ -110,6 +110,7 @@ internal sealed class OpenMvHostSession
             }
         }
 
+        EnableStream(cancellationToken);
         var device = "OpenMV";
         var version = Transact(0, OpenMvOpcode.ProtoVersion, default, cancellationToken);
         if (version.Kind == OpenMvReceiveKind.Data && _link.Reply.Length >= 9)
@@ -138,6 +139,7 @@ internal sealed class OpenMvHostSession
                     _stats.AddResync();
                     Sync(cancellationToken);
                     SetCaps(cancellationToken);
+                    EnableStream(cancellationToken);
                     resync = false;
                 }
 
@@ -188,6 +190,27 @@ internal sealed class OpenMvHostSession
         }
 
         throw new OpenMvLinkException($"{_transport.Description}: no answer to SYNC (is it an OpenMV camera running protocol V2?)");
+    }
+
+    /// <summary>
+    /// Turns the stream buffer on (the stream channel's IOCTL STREAM_CTRL(1), as openmv-python does): the firmware
+    /// boots with it off and answers LOCK with BUSY for ever until a host asks. Sent after every (re)sync, because
+    /// a camera that rebooted or was re-plugged is off again.
+    /// </summary>
+    private void EnableStream(CancellationToken cancellationToken)
+    {
+        Span<byte> request = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(request, OpenMvProtocol.StreamIoctlStreamControl);
+        BinaryPrimitives.WriteUInt32LittleEndian(request[4..], 1);
+        var reply = Transact(_streamChannel, OpenMvOpcode.ChannelIoctl, request, cancellationToken);
+        if (reply.Kind != OpenMvReceiveKind.Ack)
+        {
+            // Older firmware without the ioctl streams anyway; say so rather than fail the link.
+            _stats.SetStreamControl($"STREAM_CTRL refused ({reply.Kind}{(reply.Kind == OpenMvReceiveKind.Nak ? " " + reply.Status : "")})");
+            return;
+        }
+
+        _stats.SetStreamControl("enabled");
     }
 
     private void SetCaps(CancellationToken cancellationToken)

@@ -95,6 +95,13 @@ public sealed partial class OpenMvSource : IFrameSource
         {
             var device = session.Connect(cancellationToken);
             Log.Connected(_logger, feed.Name, transport.Description, device, session.MaxPayload);
+            if (feed.State != FeedState.Running)
+            {
+                // The camera answers; until its first frame, say so (a camera that never yields one is told apart
+                // from one that does not answer at all).
+                feed.SetState(FeedState.Starting, $"connected to {device}, no frame yet (stream: {Stats.StreamControl ?? "unknown"}; LOCK busy {Stats.Busy} times)");
+            }
+
             session.Run(feed, cancellationToken);
         }
         finally

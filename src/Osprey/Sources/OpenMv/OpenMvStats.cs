@@ -27,6 +27,7 @@ public sealed class OpenMvStats
     private string _link = "connecting";
     private string? _device;
     private int _maxPayload;
+    private string? _streamControl;
 
     /// <summary>The link's state: <c>connecting</c>, <c>streaming</c> or <c>lost</c>.</summary>
     public string Link => Volatile.Read(ref _link);
@@ -91,7 +92,12 @@ public sealed class OpenMvStats
     /// <summary>Bytes skipped while resynchronising on the byte stream.</summary>
     public long GarbageBytes => Interlocked.Read(ref _garbageBytes);
 
+    /// <summary>What the camera said to STREAM_CTRL(1) after the last (re)sync: <c>enabled</c> or why not.</summary>
+    public string? StreamControl => Volatile.Read(ref _streamControl);
+
     internal void SetLink(string link) => Volatile.Write(ref _link, link);
+
+    internal void SetStreamControl(string state) => Volatile.Write(ref _streamControl, state);
 
     internal void SetDevice(string device, int maxPayload)
     {
