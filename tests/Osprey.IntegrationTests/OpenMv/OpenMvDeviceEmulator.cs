@@ -99,6 +99,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
     public long ProtocolResets;
     public long Opens;
     public long StreamEnables;
+    public long ReadRequests;
 
     /// <summary>
     /// The stream buffer is on from power-up (false: the firmware's behaviour, the host must send the stream
@@ -289,6 +290,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                 SendData(3, header.Opcode, reply[..4]);
                 break;
             case OpenMvOpcode.ChannelRead when header.Channel == 3 && payload.Length == 8:
+                Interlocked.Increment(ref ReadRequests);
                 var offset = BinaryPrimitives.ReadUInt32LittleEndian(payload);
                 var length = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
                 if (!_frameReady || (long)offset + length > _frame.Length)

@@ -50,6 +50,11 @@ public class OpenMvSourceTests(ITestOutputHelper output)
         Assert.False(camera.StreamEnabledAtBoot);
         Assert.True(camera.StreamEnables >= 1);
         Assert.Equal("enabled", openMv.GetProperty("streamControl").GetString());
+
+        // One READ per frame: the camera fragments a QVGA JPEG (several max payloads) itself.
+        Assert.True(s_jpegs.Min(j => j.Length) > OpenMvProtocolMaxPayload, "the test JPEGs should need fragments");
+        var (reads, served) = (Interlocked.Read(ref camera.ReadRequests), Interlocked.Read(ref camera.FramesServed));
+        Assert.True(reads <= served + 1, $"{reads} READ requests for {served} frames served");
     }
 
     [Fact]

@@ -260,11 +260,13 @@ internal sealed class OpenMvHostSession
             _scratch = GC.AllocateUninitializedArray<byte>((int)Math.Max(total, 64 * 1024));
         }
 
-        // Every chunk under the one LOCK: the camera keeps this capture until UNLOCK, so the bytes are one frame.
+        // One READ for the rest of the frame, which the camera sends as fragments of the max payload (as
+        // openmv-python asks): on UART and UDP, polled every 10 ms by the firmware, each extra request costs a tick.
+        // Everything under the one LOCK: the camera keeps this capture until UNLOCK, so the bytes are one frame.
         Span<byte> request = stackalloc byte[8];
         for (var offset = 0u; offset < total;)
         {
-            var length = (uint)Math.Min(_maxPayload, total - offset);
+            var length = total - offset;
             BinaryPrimitives.WriteUInt32LittleEndian(request, offset);
             BinaryPrimitives.WriteUInt32LittleEndian(request[4..], length);
             var read = Transact(channel, OpenMvOpcode.ChannelRead, request, cancellationToken);
@@ -278,8 +280,16 @@ internal sealed class OpenMvHostSession
             offset += length;
         }
 
-        Unlock(channel, cancellationToken);
-        Publish(feed, _scratch.AsSpan(0, (int)total));
+        try
+        {
+            Unlock(channel, cancellationToken);
+        }
+        finally
+        {
+            // The bytes are whole whatever UNLOCK answers: a failed UNLOCK costs a re-SYNC, not the frame.
+            Publish(feed, _scratch.AsSpan(0, (int)total));
+        }
+
         return true;
     }
 
