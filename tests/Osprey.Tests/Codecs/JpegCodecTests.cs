@@ -430,14 +430,23 @@ public class JpegCodecTests
             Assert.True(decoder.TryDecodeToYuyv(jpeg.AsSpan(0, length), decoded, out _, out _, out _));
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 5; i++)
+        // A one-time runtime allocation (tiering, a lazy initialiser) can land in any one round on a loaded machine
+        // (seen once: 6,824 bytes in one round of five); a per-frame allocation shows in every round. So: the least
+        // any of several rounds allocates must be 0.
+        var fewest = long.MaxValue;
+        for (var round = 0; round < 5 && fewest != 0; round++)
         {
-            length = encoder.EncodeYuyv(frame, 640, 480, probe with { Counter = (uint)i }, jpeg);
-            decoder.TryDecodeToYuyv(jpeg.AsSpan(0, length), decoded, out _, out _, out _);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 5; i++)
+            {
+                length = encoder.EncodeYuyv(frame, 640, 480, probe with { Counter = (uint)i }, jpeg);
+                decoder.TryDecodeToYuyv(jpeg.AsSpan(0, length), decoded, out _, out _, out _);
+            }
+
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, fewest);
     }
 
     [Theory]
