@@ -169,6 +169,29 @@ public class OpenMvSourceTests(ITestOutputHelper output)
         Assert.Equal(1400, openMv.GetProperty("maxPayload").GetInt32());
     }
 
+    [Fact]
+    public async Task WithEventsOn_ALockRefusedWithinTheLockInterval_IsRetried_NotLeftWaitingForAnEventAlreadySent()
+    {
+        // A camera that captures as soon as a frame was read: its NOTIFY comes before the lock interval is over, so
+        // the next LOCK is BUSY. Waiting for another event (none comes: the frame is ready) cost 200 ms a frame.
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, [s_jpegs[0]]);
+        camera.Fps = 0;
+        camera.LockIntervalMilliseconds = 60;
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}?events=1");
+        await WaitForAsync(server, "cam", feed => feed.GetProperty("frames").GetInt64() > 5);
+        var (frames0, _, _, time0) = await SampleAsync(server);
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        var (frames1, _, _, time1) = await SampleAsync(server);
+        var fps = (frames1 - frames0) / ((time1 - time0) / (double)Stopwatch.Frequency);
+
+        // The lock interval allows about 16 fps; the 200 ms event wait allowed under 5.
+        output.WriteLine(FormattableString.Invariant($"{fps:0.0} fps with a 60 ms lock interval and events on"));
+        Assert.True(fps > 9, FormattableString.Invariant($"{fps:0.0} fps"));
+        using var feed = await GetFeedAsync(server, "cam");
+        Assert.True(feed.RootElement.GetProperty("openMv").GetProperty("events").GetInt64() > 0);
+    }
+
     /// <summary>The figures of docs/benchmarks.md (OpenMV section): measurements, not assertions.</summary>
     [Theory]
     [InlineData("pty")]

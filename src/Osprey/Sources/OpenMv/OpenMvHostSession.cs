@@ -49,6 +49,12 @@ internal sealed class OpenMvHostSession
     private const int MaxFrameBytes = 16 << 20;
     private static readonly TimeSpan s_eventWait = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>The firmware's <c>lock_intval_ms</c>: LOCK answers BUSY this soon after the last one.</summary>
+    private static readonly TimeSpan s_lockInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>BUSY answers taken as "too soon" after a frame-ready event before waiting for the next event.</summary>
+    private const int MaxBusyRetriesPerEvent = 50;
+
     private readonly IOpenMvTransport _transport;
     private readonly OpenMvOptions _options;
     private readonly OpenMvStats _stats;
@@ -59,6 +65,7 @@ internal sealed class OpenMvHostSession
     private readonly ArrayBufferWriter<byte> _acks = new(64);
     private byte _streamChannel = OpenMvProtocol.StreamChannel;
     private bool _frameReady;
+    private bool _lockBusy;
     private bool _events;
     private int _maxPayload = OpenMvProtocol.MinPayload;
     private uint _counter;
@@ -128,6 +135,7 @@ internal sealed class OpenMvHostSession
     public void Run(Feed feed, CancellationToken cancellationToken)
     {
         var failures = 0;
+        var busyAfterEvent = 0;
         var resync = false;
         while (true)
         {
@@ -148,12 +156,29 @@ internal sealed class OpenMvHostSession
                     WaitForFrameReady(cancellationToken);
                 }
 
+                var announced = _frameReady;
                 _frameReady = false;
+                _lockBusy = false;
                 var got = TryReadFrame(feed, cancellationToken);
                 failures = 0;
-                if (!got && !_events)
+                if (got)
+                {
+                    busyAfterEvent = 0;
+                }
+                else if (!_events)
                 {
                     cancellationToken.WaitHandle.WaitOne(_options.PollInterval);
+                }
+                else if (announced && _lockBusy && ++busyAfterEvent <= MaxBusyRetriesPerEvent)
+                {
+                    // The camera said a frame is ready, but LOCK came within its minimum lock interval (10 ms):
+                    // the event will not come again, so try again after that interval instead of waiting for it.
+                    _frameReady = true;
+                    cancellationToken.WaitHandle.WaitOne(s_lockInterval);
+                }
+                else
+                {
+                    busyAfterEvent = 0;
                 }
             }
             catch (OpenMvLinkException) when (++failures <= Retries)
@@ -235,6 +260,7 @@ internal sealed class OpenMvHostSession
         if (lockReply.Kind == OpenMvReceiveKind.Nak && lockReply.Status == OpenMvStatus.Busy)
         {
             _stats.AddBusy();
+            _lockBusy = true;
             return false; // No frame yet (or within 10 ms of the last lock).
         }
 
