@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Osprey.Media;
-using Osprey.Outputs.WebSockets;
+using Osprey.Protocols.WebSockets;
 
 namespace Osprey.Benchmarks;
 

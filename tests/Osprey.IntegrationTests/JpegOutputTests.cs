@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using Osprey.Codecs.Jpeg;
-using Osprey.Containers.Jpeg;
 using Osprey.IntegrationTests.Infrastructure;
 
 namespace Osprey.IntegrationTests;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Osprey.Capture.V4L2;
+using Osprey.Sources.V4L2;
 
 namespace Osprey.Server.Hosting;
 

@@ -151,7 +151,7 @@ internal static class OspreyCommandLine
             extraPorts.AddRange(envPorts.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
         }
         api ??= environment("VW_API");
-        if (ingestSecret is { Length: > 0 } && !Endpoints.IngestEndpoints.IsValidSecret(ingestSecret))
+        if (ingestSecret is { Length: > 0 } && !Endpoints.Ingest.IngestEndpoints.IsValidSecret(ingestSecret))
         {
             throw new FormatException($"Ingest secret '{ingestSecret}' must be letters, digits, '-', '_', '.', '~' (a path segment), and not a route name (ts, ws, api, in, out).");
         }

@@ -1,16 +1,20 @@
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Osprey.Capture.V4L2;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Relay;
-using Osprey.Server.Endpoints;
+using Osprey.Routing;
+using Osprey.Server.Endpoints.Feeds;
+using Osprey.Server.Endpoints.Ingest;
+using Osprey.Server.Endpoints.Page;
+using Osprey.Server.Endpoints.Relay;
+using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
-using Osprey.Server.Relay;
-using Osprey.Server.Viewers;
+using Osprey.Server.Outputs.WebSockets;
 using Osprey.Sources;
-using Osprey.Streams;
+using Osprey.Sources.V4L2;
+using Osprey.Transforms;
 
 namespace Osprey.Server.Hosting;
 
@@ -80,14 +84,20 @@ internal static partial class OspreyServer
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
         var jpegAvailable = TurboJpegLibrary.IsAvailable(out var jpegError);
         var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
-        builder.Services.AddSingleton(provider => CreateRegistry(provider, sources, jpeg));
+        // Made in dependency order, so the container disposes them in reverse: sources and views stop before
+        // the feeds they use end.
+        builder.Services.AddSingleton(_ => new FeedRegistry());
+        builder.Services.AddSingleton(provider => CreateSources(provider, sources));
+        builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
         builder.Services.AddSingleton(provider => CreateDestinations(provider));
         builder.Services.AddSingleton(provider => new RelayHub(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay")));
 
         var app = builder.Build();
-        // Registries are made now, not by the first request: VW_API's control connection starts with the server.
+        // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
+        _ = app.Services.GetRequiredService<SourceHost>();
+        _ = app.Services.GetRequiredService<FeedViews>();
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         // HEAD must become GET before routing picks an endpoint; an explicit UseRouting keeps it after this.
         app.UseHeadAsGet();
@@ -146,7 +156,7 @@ internal static partial class OspreyServer
         var streams = provider.GetRequiredService<StreamRegistry>();
         var control = provider.GetRequiredService<VwControlApi>();
         var destinations = new DestinationRegistry(
-            name => RelayEndpoints.Resolve(registry, streams, name),
+            streams.ResolveFeedOrStream,
             control.Handle,
             provider.GetRequiredService<ILoggerFactory>())
         {
@@ -157,7 +167,19 @@ internal static partial class OspreyServer
         return destinations;
     }
 
-    private static FeedRegistry CreateRegistry(IServiceProvider provider, List<(string Name, string Uri)> sources, JpegSettings jpeg)
+    private static SourceHost CreateSources(IServiceProvider provider, List<(string Name, string Uri)> sources)
+    {
+        var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
+        var host = new SourceHost(provider.GetRequiredService<FeedRegistry>(), loggerFactory);
+        foreach (var (name, uri) in sources)
+        {
+            host.Add(name, SourceFactory.Create(uri, loggers: loggerFactory));
+        }
+
+        return host;
+    }
+
+    private static FeedViews CreateViews(IServiceProvider provider, JpegSettings jpeg)
     {
         var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
         if (!jpeg.Available)
@@ -165,13 +187,8 @@ internal static partial class OspreyServer
             Log.JpegUnavailable(loggerFactory.CreateLogger("Osprey"), jpeg.UnavailableReason ?? "");
         }
 
-        var registry = new FeedRegistry(loggerFactory, jpeg: jpeg);
-        foreach (var (name, uri) in sources)
-        {
-            registry.AddSource(name, SourceFactory.Create(uri, loggers: loggerFactory));
-        }
-
-        return registry;
+        _ = provider.GetRequiredService<FeedRegistry>();
+        return new FeedViews(loggerFactory, jpeg);
     }
 
     private static partial class Log

@@ -1,135 +1,30 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
-using Osprey.Media;
-using Osprey.Sources;
-using Osprey.Transforms;
 
 namespace Osprey.Feeds;
 
 /// <summary>
-/// The server's feeds by name, and the supervisors of the sources that own them. Owns both: disposing the
-/// registry stops every source and ends every feed (which wakes and ends every reader).
+/// The server's feeds by name: the ones configured sources own (<see cref="AddOwnedFeed"/>) and the ones
+/// publishers claim (<see cref="TryClaimPublisher"/>). Owns the feeds: disposing the registry ends every feed
+/// (which wakes and ends every reader), so it is disposed after the sources and views that use them.
 /// </summary>
 public sealed class FeedRegistry : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Feed> _feeds = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, SourceSupervisor> _supervisors = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _owned = new(StringComparer.Ordinal);
     private readonly Lock _orderLock = new();
     private readonly List<string> _order = [];
-    private readonly ConcurrentDictionary<(string Feed, MediaFormat Format), LazyFeed> _views = new();
     private readonly ConcurrentDictionary<string, PublisherClaim> _publishers = new(StringComparer.Ordinal);
-    private readonly Lock _viewLock = new();
-    private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
     private int _disposed;
 
     /// <summary>Creates an empty registry.</summary>
-    public FeedRegistry(ILoggerFactory loggerFactory, TimeProvider? time = null, JpegSettings? jpeg = null)
+    public FeedRegistry(TimeProvider? time = null)
     {
-        _loggerFactory = loggerFactory;
         _time = time ?? TimeProvider.System;
-        Jpeg = jpeg ?? new JpegSettings();
     }
 
-    /// <summary>JPEG encoding settings, and whether libjpeg-turbo is there at all.</summary>
-    public JpegSettings Jpeg { get; }
-
-    /// <summary>
-    /// The feed to read for <paramref name="feed"/> in <paramref name="format"/>: the feed itself when it already
-    /// is, else its lazy derived feed (made once, kept for the feed's life, running only while read): raw ⇄ JPEG
-    /// through libjpeg-turbo, raw → H.264 through an ffmpeg encoder, H.264 → fMP4 or BerryMSE fragments. Null,
-    /// with a reason, when no conversion exists or a codec is missing.
-    /// </summary>
-    public Feed? GetView(Feed feed, MediaFormat format, out string? error)
-    {
-        ArgumentNullException.ThrowIfNull(feed);
-        var own = feed.Info.Format;
-        error = null;
-        if (own == format)
-        {
-            return feed;
-        }
-
-        var raw = own is MediaFormat.Yuyv or MediaFormat.Nv12;
-        var logger = _loggerFactory.CreateLogger("Osprey.Transforms");
-        switch (format)
-        {
-            case MediaFormat.Jpeg when raw:
-            case MediaFormat.Yuyv when own == MediaFormat.Jpeg:
-                if (!Jpeg.Available)
-                {
-                    error = Jpeg.UnavailableReason ?? "JPEG support is not available.";
-                    return null;
-                }
-
-                return GetOrAddView(feed, format, () => format == MediaFormat.Jpeg
-                    ? new JpegEncodeTransform(feed, Jpeg.Quality, logger)
-                    : new JpegDecodeTransform(feed, logger), out error);
-            case MediaFormat.H264 when own == MediaFormat.Yuyv:
-                return GetOrAddView(feed, format, () => new H264EncodeTransform(feed, logger), out error);
-            case MediaFormat.Fmp4 or MediaFormat.BerryMse:
-                var h264 = GetView(feed, MediaFormat.H264, out error);
-                if (h264 is null)
-                {
-                    return null;
-                }
-
-                return GetOrAddView(feed, format, () => format == MediaFormat.Fmp4 ? new Fmp4Muxer(h264, logger) : new BerryMseMuxer(h264, logger), out error);
-            default:
-                error = $"feed '{feed.Name}' carries {own.ToApiName()}, which cannot be shown as {format.ToApiName()}";
-                return null;
-        }
-    }
-
-    /// <summary>The JPEG encoder of a raw feed, if a JPEG viewer ever made one.</summary>
-    public bool TryGetJpegTransform(string name, out JpegEncodeTransform transform)
-    {
-        transform = _views.TryGetValue((name, MediaFormat.Jpeg), out var view) ? view as JpegEncodeTransform ?? null! : null!;
-        return transform is not null;
-    }
-
-    /// <summary>
-    /// The people watching <paramref name="feed"/> in any form: readers of the feed and of all its derived views
-    /// (JPEG, H.264, fMP4, ...), less the readers the running views themselves hold on what they read.
-    /// </summary>
-    public int CountViewers(Feed feed)
-    {
-        ArgumentNullException.ThrowIfNull(feed);
-        var viewers = feed.ReaderCount;
-        foreach (var (key, view) in _views)
-        {
-            if (key.Feed != feed.Name)
-            {
-                continue;
-            }
-
-            viewers += view.Output.ReaderCount;
-            if (view.IsRunning)
-            {
-                viewers -= view.SourceReaders;
-            }
-        }
-
-        return Math.Max(0, viewers);
-    }
-
-    /// <summary>The derived feed of <paramref name="name"/> in <paramref name="format"/>, if a viewer ever made it.</summary>
-    public bool TryGetView(string name, MediaFormat format, out LazyFeed view) => _views.TryGetValue((name, format), out view!);
-
-    private Feed? GetOrAddView(Feed feed, MediaFormat format, Func<LazyFeed> create, out string? error)
-    {
-        lock (_viewLock)
-        {
-            if (Volatile.Read(ref _disposed) != 0)
-            {
-                error = "the server is stopping";
-                return null;
-            }
-
-            error = null;
-            return _views.GetOrAdd((feed.Name, format), _ => create()).Output;
-        }
-    }
+    /// <summary>The clock feeds are made with.</summary>
+    public TimeProvider Time => _time;
 
     /// <summary>Feeds in the order they were added.</summary>
     public IReadOnlyList<Feed> Feeds
@@ -167,11 +62,8 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// <summary>Finds a feed by name.</summary>
     public bool TryGet(string name, out Feed feed) => _feeds.TryGetValue(name, out feed!);
 
-    /// <summary>The supervisor of the source that owns <paramref name="name"/>, if a configured source does.</summary>
-    public bool TryGetSupervisor(string name, out SourceSupervisor supervisor) => _supervisors.TryGetValue(name, out supervisor!);
-
     /// <summary>True when a configured source holds the name: publishers may never take it over.</summary>
-    public bool IsHeldBySource(string name) => _supervisors.ContainsKey(name);
+    public bool IsHeldBySource(string name) => _owned.ContainsKey(name);
 
     /// <summary>
     /// The most chunks a published byte stream's group-of-pictures cache holds (and a stream viewer queues): an
@@ -258,61 +150,53 @@ public sealed class FeedRegistry : IAsyncDisposable
         }
     }
 
-    /// <summary>Adds a feed owned by <paramref name="source"/> and starts the source under supervision.</summary>
-    public Feed AddSource(string name, IFrameSource source)
+    /// <summary>
+    /// Adds the feed a configured source owns (see <c>SourceHost</c>): no publisher may claim its name.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not a valid feed name.</exception>
+    /// <exception cref="InvalidOperationException">A feed of that name exists already.</exception>
+    public Feed AddOwnedFeed(string name, string sourceUri, VideoInfo expectedInfo)
     {
-        ArgumentNullException.ThrowIfNull(source);
         if (!FeedNames.IsValid(name))
         {
             throw new ArgumentException($"Feed name '{name}' {FeedNames.Rule}.", nameof(name));
         }
 
-        var feed = new Feed(name, time: _time) { SourceUri = source.Uri, Info = source.ExpectedInfo };
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw new InvalidOperationException("The server is stopping.");
+        }
+
+        var feed = new Feed(name, time: _time) { SourceUri = sourceUri, Info = expectedInfo };
         if (!_feeds.TryAdd(name, feed))
         {
             feed.Dispose();
             throw new InvalidOperationException($"Feed '{name}' already exists.");
         }
 
+        _owned[name] = true;
         lock (_orderLock)
         {
             _order.Add(name);
         }
 
-        var supervisor = new SourceSupervisor(source, feed, _loggerFactory.CreateLogger("Osprey.Sources"), _time);
-        _supervisors[name] = supervisor;
-        supervisor.Start();
         return feed;
     }
 
-    /// <summary>Stops every source, then ends every feed.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Ends every feed. Stop the sources and views that use them first.</summary>
+    public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            return;
-        }
-
-        foreach (var supervisor in _supervisors.Values)
-        {
-            await supervisor.DisposeAsync();
-        }
-
-        lock (_viewLock)
-        {
-            // Taken so that no view is made while they are being disposed.
-        }
-
-        // Derived views of derived views (fMP4 of H.264 of raw) stop before what they read.
-        foreach (var view in _views.Where(v => v.Key.Format is MediaFormat.Fmp4 or MediaFormat.BerryMse).Concat(_views.Where(v => v.Key.Format is not (MediaFormat.Fmp4 or MediaFormat.BerryMse))))
-        {
-            await view.Value.DisposeAsync();
+            return ValueTask.CompletedTask;
         }
 
         foreach (var feed in _feeds.Values)
         {
             feed.Dispose();
         }
+
+        return ValueTask.CompletedTask;
     }
 }
 
@@ -343,17 +227,4 @@ public sealed class PublisherClaim : IDisposable
             _registry.ReleasePublisher(this);
         }
     }
-}
-
-/// <summary>How JPEG is made, and whether it can be.</summary>
-public sealed record JpegSettings
-{
-    /// <summary>JPEG quality 1-100 for encoded frames (default 80).</summary>
-    public int Quality { get; init; } = 80;
-
-    /// <summary>False when libjpeg-turbo could not be loaded.</summary>
-    public bool Available { get; init; } = true;
-
-    /// <summary>Why JPEG is unavailable, naming the package to install.</summary>
-    public string? UnavailableReason { get; init; }
 }

@@ -1,10 +1,10 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Osprey.Capture.V4L2;
 using Osprey.Feeds;
 using Osprey.Sources.Ffmpeg;
 using Osprey.Sources.OpenMv;
 using Osprey.Sources.TestPattern;
+using Osprey.Sources.V4L2;
 
 namespace Osprey.Sources;
 
@@ -38,7 +38,7 @@ public static class SourceFactory
         var query = ParseQuery(uri);
         if (scheme == "v4l2")
         {
-            return new V4L2Source(V4L2Options.Parse(uri, query), loggers?.CreateLogger("Osprey.Capture.V4L2"), time);
+            return new V4L2Source(V4L2Options.Parse(uri, query), loggers?.CreateLogger("Osprey.Sources.V4L2"), time);
         }
 
         return scheme switch

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
+using Osprey.Runtime;
 
 namespace Osprey.Sources;
 

@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
+using Osprey.Ingest;
 using Osprey.Media;
-using Osprey.Sources.Ffmpeg;
 
 namespace Osprey.Transforms;
 

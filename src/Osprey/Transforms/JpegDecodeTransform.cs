@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Codecs.Jpeg;
-using Osprey.Containers.Jpeg;
 using Osprey.Feeds;
 using Osprey.Media;
 

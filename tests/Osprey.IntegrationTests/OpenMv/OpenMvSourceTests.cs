@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Osprey.Codecs.Jpeg;
-using Osprey.Containers.Jpeg;
 using Osprey.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Osprey.Feeds;
 using Osprey.Media;
 
@@ -11,7 +10,7 @@ public class PublisherClaimTests
     [Fact]
     public async Task OnePublisherPerFeed_TheFeedOutlivesIt_AndTheNextPublisherGetsTheSameFeed()
     {
-        await using var registry = new FeedRegistry(NullLoggerFactory.Instance);
+        await using var registry = new FeedRegistry();
         using var first = registry.TryClaimPublisher("video0", s_ts, "a", out var error, out _);
         Assert.NotNull(first);
         Assert.Null(error);
@@ -37,7 +36,7 @@ public class PublisherClaimTests
     [Fact]
     public async Task InvalidNames_AreRefusedWithoutAConflict_AndConcurrentFirstClaimsMakeOneFeed()
     {
-        await using var registry = new FeedRegistry(NullLoggerFactory.Instance);
+        await using var registry = new FeedRegistry();
         Assert.Null(registry.TryClaimPublisher("bad name", s_ts, "a", out var error, out var conflict));
         Assert.False(conflict);
         Assert.NotNull(error);

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 using Osprey.Sources;
 
 namespace Osprey.Tests.Sources;

@@ -1,4 +1,3 @@
-using Osprey.Containers.Jpeg;
 using Osprey.Media;
 using static Osprey.Interop.TurboJpeg;
 

@@ -1,3 +1,4 @@
+using Osprey.Codecs.Jpeg;
 namespace Osprey.Containers.Jpeg;
 
 /// <summary>Receives one complete JPEG image from a <see cref="JpegStreamSplitter"/>.</summary>

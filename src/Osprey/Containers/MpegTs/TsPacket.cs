@@ -13,6 +13,9 @@ namespace Osprey.Containers.MpegTs;
 /// </remarks>
 public static class TsPacket
 {
+    /// <summary>The MIME type of an MPEG transport stream (RFC 3555), as stream headers name it.</summary>
+    public const string MimeType = "video/mp2t";
+
     /// <summary>Bytes in a transport stream packet.</summary>
     public const int Size = 188;
 

@@ -1,8 +1,10 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Osprey.Codecs.Jpeg;
 using Osprey.Containers.Jpeg;
 using Osprey.Feeds;
+using Osprey.Ingest;
 using Osprey.Media;
 
 namespace Osprey.Sources.Ffmpeg;

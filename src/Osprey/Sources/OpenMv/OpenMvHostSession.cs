@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
-using Osprey.Containers.Jpeg;
+using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Media;
 using Osprey.Protocols.OpenMv;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Sources.OpenMv;
 

@@ -1,7 +1,7 @@
 using Osprey.Containers.MpegTs;
 using Osprey.Feeds;
+using Osprey.Ingest;
 using Osprey.Media;
-using Osprey.Sources.MpegTs;
 
 namespace Osprey.Tests.Containers.MpegTs;
 

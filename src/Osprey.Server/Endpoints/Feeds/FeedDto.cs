@@ -1,0 +1,133 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Osprey.Feeds;
+using Osprey.Media;
+using Osprey.Sources;
+using Osprey.Sources.OpenMv;
+using Osprey.Transforms;
+
+namespace Osprey.Server.Endpoints.Feeds;
+
+/// <summary>A feed as <c>/api/feeds</c> shows it.</summary>
+internal sealed record FeedDto(
+    string Name,
+    string Format,
+    int Width,
+    int Height,
+    double Fps,
+    double MeasuredFps,
+    int Viewers,
+    string State,
+    string? StateDetail,
+    string? Source,
+    long Frames,
+    long Bytes,
+    long Drops,
+    long Restarts,
+    long FramesHeld,
+    long FramesAllocated,
+    int JpegQuality,
+    JpegViewDto? Jpeg,
+    IReadOnlyDictionary<string, string> Endpoints,
+    OpenMvStats? OpenMv = null)
+{
+    public static FeedDto From(Feed feed, FeedViews views, SourceHost sources)
+    {
+        var info = feed.Info;
+        var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
+        var raw = info.Format is MediaFormat.Yuyv or MediaFormat.Nv12;
+        var jpegCapable = info.Format == MediaFormat.Jpeg || (raw && views.Jpeg.Available);
+        if (raw || (info.Format == MediaFormat.Jpeg && views.Jpeg.Available))
+        {
+            endpoints["raw"] = $"/ws/{feed.Name}/raw";
+        }
+
+        if (jpegCapable)
+        {
+            endpoints["jpeg"] = $"/ws/{feed.Name}/jpeg";
+            endpoints["mjpeg"] = $"/mjpeg/{feed.Name}";
+            endpoints["snapshot"] = $"/snapshot/{feed.Name}.jpg";
+        }
+
+        if (info.Format is MediaFormat.H264 or MediaFormat.Yuyv)
+        {
+            endpoints["mp4"] = $"/ws/{feed.Name}/mp4";
+            endpoints["h264"] = $"/ws/{feed.Name}/h264";
+        }
+
+        if (info.Format == MediaFormat.MpegTs)
+        {
+            endpoints["ts"] = $"/ws/{feed.Name}/ts";
+        }
+
+        JpegViewDto? jpeg = null;
+        if (views.ViewsOf(feed.Name).OfType<JpegEncodeTransform>().FirstOrDefault() is { } transform)
+        {
+            jpeg = new JpegViewDto(transform.ProcessedFrames, transform.SkippedFrames, transform.FailedFrames, transform.Output.ReaderCount, transform.IsRunning, transform.Workers);
+        }
+
+        return new FeedDto(
+            feed.Name,
+            info.Format.ToApiName(),
+            info.Width,
+            info.Height,
+            info.Fps,
+            feed.MeasuredFps,
+            views.CountViewers(feed),
+            StateName(feed.State),
+            feed.StateDetail,
+            feed.SourceUri,
+            feed.Frames,
+            feed.Bytes,
+            feed.Drops,
+            sources.TryGetSupervisor(feed.Name, out var supervisor) ? supervisor.Restarts : 0,
+            feed.Pool.Outstanding,
+            feed.Pool.Allocated,
+            views.Jpeg.Quality,
+            jpeg,
+            endpoints,
+            // An OpenMV camera's link state (connecting, streaming, lost) and counters; null for other sources.
+            supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null);
+    }
+
+    private static string StateName(FeedState state) => state switch
+    {
+        FeedState.Starting => "starting",
+        FeedState.Running => "running",
+        FeedState.Restarting => "restarting",
+        FeedState.Waiting => "waiting",
+        _ => "stopped",
+    };
+}
+
+/// <summary>A raw feed's JPEG encoder: frames encoded once each, whatever the number of viewers.</summary>
+internal sealed record JpegViewDto(long EncodedFrames, long SkippedFrames, long FailedFrames, int Viewers, bool Running, int Workers);
+
+/// <summary>An error body: <c>{"error": "..."}</c>.</summary>
+internal sealed record ErrorDto(string Error);
+
+/// <summary>The health body.</summary>
+internal sealed record HealthDto(string Status, int Feeds, double UptimeSeconds);
+
+/// <summary>The JSON options of every API response.</summary>
+internal static class OspreyJson
+{
+    /// <summary>
+    /// Source-generated (trim- and AOT-safe), with relaxed escaping so that messages and source URIs read as
+    /// written ('name', a&amp;b) instead of \u0027 and \u0026; these bodies are JSON, never embedded in HTML.
+    /// </summary>
+    public static OspreyJsonContext Context { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}
+
+/// <summary>Source-generated JSON type information.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(FeedDto))]
+[JsonSerializable(typeof(List<FeedDto>))]
+[JsonSerializable(typeof(ErrorDto))]
+[JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(OpenMvStats))]
+internal sealed partial class OspreyJsonContext : JsonSerializerContext;

@@ -1,0 +1,117 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Osprey.Feeds;
+using Osprey.Ingest;
+using Osprey.Media;
+using Osprey.Relay;
+using Osprey.Routing;
+using Osprey.Server.Outputs.WebSockets;
+
+namespace Osprey.Server.Endpoints.Relay;
+
+/// <summary>
+/// The relay role (crossbar's, in the same executable): <c>/in/{name}</c> takes a pushed MPEG-TS stream into
+/// feed <c>{name}</c>, <c>/out/{name}</c> serves it to any number of viewers, and a WebSocket on any other
+/// unrouted path joins that path's N:N topic.
+/// </summary>
+internal static partial class RelayEndpoints
+{
+    public static void MapRelayEndpoints(this WebApplication app)
+    {
+        var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var streams = app.Services.GetRequiredService<StreamRegistry>();
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        var loggers = app.Services.GetRequiredService<ILoggerFactory>();
+        var relayLogger = loggers.CreateLogger("Osprey.Relay");
+        var viewerLogger = loggers.CreateLogger("Osprey.Viewers");
+
+        app.Map("/in/{**name}", (HttpContext context, string name) => ReceivePushAsync(context, registry, name, relayLogger, lifetime.ApplicationStopping));
+
+        app.Map("/out/{**name}", async (HttpContext context, string name) =>
+        {
+            var feed = streams.ResolveFeedOrStream(name);
+            if (feed is null)
+            {
+                await PlainText.WriteAsync(context, StatusCodes.Status404NotFound, $"Nothing is pushed to '{name}' yet: a publisher sends to /in/{name} (or /ts/{name}).");
+                return;
+            }
+
+            await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
+        });
+    }
+
+    /// <summary>A WebSocket on an unrouted path: crossbar's N:N topic for that path.</summary>
+    public static async Task ServeTopicAsync(HttpContext context, RelayHub hub, CancellationToken stopping)
+    {
+        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context);
+        var topic = "/" + context.Request.Path.Value!.Trim('/');
+        await hub.ServeAsync(socket, topic, stopping);
+    }
+
+    private static async Task ReceivePushAsync(HttpContext context, FeedRegistry registry, string name, ILogger logger, CancellationToken stopping)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await PlainText.WriteAsync(context, StatusCodes.Status426UpgradeRequired, $"/in/{name} takes a pushed stream over WebSocket (vw destinations push here).");
+            return;
+        }
+
+        var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
+        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
+        if (claim is null)
+        {
+            Log.PushRefused(logger, name, remote, error ?? "");
+            await PlainText.WriteAsync(context, conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound, error ?? "refused");
+            return;
+        }
+
+        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context);
+        Log.PushConnected(logger, name, remote);
+        var writer = new MpegTsFeedWriter(claim.Feed);
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var reason = "the pusher closed";
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                var result = await socket.ReceiveAsync(buffer.AsMemory(), stopping);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", stopping);
+                    break;
+                }
+
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    writer.Write(buffer.AsSpan(0, result.Count));
+                    if (result.EndOfMessage)
+                    {
+                        writer.Flush();
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+            reason = stopping.IsCancellationRequested ? "the server is stopping" : ex.Message;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        Log.PushEnded(logger, name, remote, reason, writer.Chunker.Bytes, writer.Chunks);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(700, LogLevel.Information, "Relay: {Remote} pushes to feed {Feed}")]
+        public static partial void PushConnected(ILogger logger, string feed, string remote);
+
+        [LoggerMessage(701, LogLevel.Information, "Relay: push of {Remote} to feed {Feed} ended: {Reason}; {Bytes} bytes in {Chunks} chunks")]
+        public static partial void PushEnded(ILogger logger, string feed, string remote, string reason, long bytes, long chunks);
+
+        [LoggerMessage(702, LogLevel.Warning, "Relay: refused a push of {Remote} to {Feed}: {Error}")]
+        public static partial void PushRefused(ILogger logger, string feed, string remote, string error);
+    }
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using Osprey.Feeds;
+using Osprey.Relay;
+using Osprey.Routing;
+
+namespace Osprey.Server.Endpoints.Vw;
+
+/// <summary>
+/// <c>GET /api/relay</c>: the live state of streams, destinations, publishers and relay topics, for the page and
+/// for operators (vw had no way to see whether a destination was connected).
+/// </summary>
+internal static class RelayStatusEndpoint
+{
+    public static void MapRelayStatusEndpoint(this WebApplication app)
+    {
+        var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var streams = app.Services.GetRequiredService<StreamRegistry>();
+        var destinations = app.Services.GetRequiredService<DestinationRegistry>();
+        var hub = app.Services.GetRequiredService<RelayHub>();
+        app.MapGet("/api/relay", async context =>
+        {
+            var body = VwJson.Serialize(w => Write(w, registry, streams, destinations, hub));
+            context.Response.ContentType = "application/json";
+            context.Response.Headers.CacheControl = "no-store";
+            await context.Response.Body.WriteAsync(body);
+        });
+    }
+
+    private static void Write(Utf8JsonWriter w, FeedRegistry registry, StreamRegistry streams, DestinationRegistry destinations, RelayHub hub)
+    {
+        w.WriteStartObject();
+        w.WriteStartArray("streams");
+        foreach (var stream in streams.Streams)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", stream.Name);
+            w.WritePropertyName("feeds");
+            VwJson.WriteStringArrayOrNull(w, stream.FeedNames);
+            w.WriteNumber("viewers", stream.Output.ReaderCount);
+            w.WriteNumber("frames", stream.Output.Frames);
+            w.WriteNumber("bytes", stream.Output.Bytes);
+            w.WriteNumber("skippedInputFrames", stream.SkippedInputFrames);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("destinations");
+        foreach (var status in destinations.Status)
+        {
+            w.WriteStartObject();
+            w.WriteString("id", status.Id);
+            w.WriteString("stream", status.Stream);
+            w.WriteString("destination", status.Destination);
+            w.WriteString("state", status.State.ToString().ToLowerInvariant());
+            w.WriteNumber("bytesSent", status.BytesSent);
+            w.WriteNumber("messagesSent", status.MessagesSent);
+            w.WriteNumber("drops", status.Drops);
+            w.WriteNumber("reconnects", status.Reconnects);
+            if (status.LastError is null)
+            {
+                w.WriteNull("lastError");
+            }
+            else
+            {
+                w.WriteString("lastError", status.LastError);
+            }
+
+            if (status.RetryInSeconds is { } retry)
+            {
+                w.WriteNumber("retryInSeconds", Math.Round(retry, 1));
+            }
+            else
+            {
+                w.WriteNull("retryInSeconds");
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteStartArray("publishers");
+        foreach (var feed in registry.Feeds)
+        {
+            if (registry.TryGetPublisher(feed.Name, out var claim))
+            {
+                w.WriteStartObject();
+                w.WriteString("feed", feed.Name);
+                w.WriteString("publisher", claim.Publisher);
+                w.WriteNumber("bytes", feed.Bytes);
+                w.WriteEndObject();
+            }
+        }
+
+        w.WriteEndArray();
+        w.WriteStartObject("topics");
+        foreach (var (topic, clients) in hub.Topics)
+        {
+            w.WriteNumber(topic, clients);
+        }
+
+        w.WriteEndObject();
+        w.WriteNumber("topicMessages", hub.Messages);
+        w.WriteNumber("topicDrops", hub.Drops);
+        // For leak checks (vw leaked goroutines per added stream): tasks that should match the rules.
+        w.WriteNumber("streamInputTasks", streams.ActivePumps);
+        w.WriteNumber("destinationClients", destinations.ActiveClients);
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,101 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Osprey.Protocols.WebSockets;
+
+namespace Osprey.Server.Outputs.WebSockets;
+
+/// <summary>
+/// The server side of the RFC 6455 opening handshake, done on Kestrel's upgrade feature rather than through
+/// the WebSockets middleware, because Osprey writes frames itself (see <see cref="WebSocketFrameViewer"/>).
+/// </summary>
+internal static class WebSocketUpgrade
+{
+    /// <summary>
+    /// Checks that the request is a WebSocket opening handshake; when it is not, writes a clear error response
+    /// and returns false.
+    /// </summary>
+    public static async Task<bool> ValidateAsync(HttpContext context)
+    {
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>();
+        var headers = context.Request.Headers;
+        string? problem = null;
+        if (upgrade is null || !upgrade.IsUpgradableRequest || !HttpMethods.IsGet(context.Request.Method) ||
+            !headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase))
+        {
+            problem = "This endpoint streams over WebSocket; connect with a WebSocket client (ws://).";
+        }
+        else if (headers.SecWebSocketVersion != "13")
+        {
+            context.Response.Headers.SecWebSocketVersion = "13";
+            problem = "Unsupported Sec-WebSocket-Version; this server speaks version 13 (RFC 6455).";
+        }
+        else if (!WebSocketFrames.IsValidKey(headers.SecWebSocketKey))
+        {
+            problem = "Missing or malformed Sec-WebSocket-Key.";
+        }
+
+        if (problem is null)
+        {
+            return true;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status426UpgradeRequired;
+        context.Response.Headers.Upgrade = "websocket";
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(problem + "\n", context.RequestAborted);
+        return false;
+    }
+
+    /// <summary>
+    /// Sends the 101 response and returns the connection's stream. The subprotocol echoed is <c>null</c> when
+    /// offered (old jsmpeg builds offer it and Chrome then requires an echo), else the first one offered.
+    /// </summary>
+    public static Task<Stream> AcceptAsync(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        var response = context.Response;
+        response.Headers.Upgrade = "websocket";
+        response.Headers.SecWebSocketAccept = WebSocketFrames.ComputeAccept(headers.SecWebSocketKey.ToString());
+        var protocol = ChooseSubprotocol(headers.SecWebSocketProtocol);
+        if (protocol is not null)
+        {
+            response.Headers.SecWebSocketProtocol = protocol;
+        }
+
+        return context.Features.Get<IHttpUpgradeFeature>()!.UpgradeAsync();
+    }
+
+    internal static string? ChooseSubprotocol(StringValues offered)
+    {
+        string? first = null;
+        foreach (var value in offered)
+        {
+            foreach (var part in (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (part == "null")
+                {
+                    return part;
+                }
+
+                first ??= part;
+            }
+        }
+
+        return first;
+    }
+
+    private static readonly TimeSpan s_keepAlive = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Accepts a WebSocket through ASP.NET Core's middleware, for the endpoints that exchange messages rather
+    /// than stream frames (relay pushes, topics, the control API), with the subprotocol rules of
+    /// <see cref="ChooseSubprotocol"/> (jsmpeg's <c>null</c>).
+    /// </summary>
+    public static Task<System.Net.WebSockets.WebSocket> AcceptMessageSocketAsync(HttpContext context) =>
+        context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            SubProtocol = ChooseSubprotocol(context.Request.Headers.SecWebSocketProtocol),
+            DangerousEnableCompression = false,
+            KeepAliveInterval = s_keepAlive,
+        });
+}

@@ -1,0 +1,229 @@
+using System.Net.Security;
+using Microsoft.Extensions.Logging;
+using Osprey.Feeds;
+
+namespace Osprey.Routing;
+
+/// <summary>
+/// The destination rules and their outgoing clients (vw's rwc hub): one reconnecting WebSocket client per rule
+/// id, pushing a stream's frames to a relay.
+/// </summary>
+/// <remarks>
+/// <para>Ownership: the registry owns its clients. Replacing or removing a rule stops its client at once; the
+/// client closes its connection (1000) and ends within <see cref="CloseTimeout"/> or so, whatever the relay does.
+/// <see cref="DisposeAsync"/> stops every client and waits for them.</para>
+/// <para>Thread safety: every member may be called from any thread at any time (REST requests arrive
+/// concurrently); the rules are kept under one lock and read as snapshots. vw crashed on exactly this.</para>
+/// <para>Memory: a client holds a bounded queue of frame references while connected
+/// (<see cref="QueueCapacity"/>) and none while disconnected; a slow relay costs counted drops, never memory.</para>
+/// </remarks>
+public sealed class DestinationRegistry : IAsyncDisposable
+{
+    /// <summary>The stream name of rules that carry vw's WS/JSON control API instead of media.</summary>
+    public const string ControlStream = "api";
+
+    /// <summary>A connection that stayed open this long resets the backoff to its first delay.</summary>
+    public static readonly TimeSpan StoodAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a dial may take before it counts as failed.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the relay has to answer the token.</summary>
+    public static readonly TimeSpan AuthorisationTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a stream that does not exist (or ended) is looked up again while connected.</summary>
+    public static readonly TimeSpan ResolveInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long a stopping client waits for its last send and the close handshake before aborting.</summary>
+    public static readonly TimeSpan CloseTimeout = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Ping interval, and how long a pong may take before the connection counts as dead.</summary>
+    public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
+
+    private readonly Func<string, Feed?> _resolveFeed;
+    private readonly Func<string, string?>? _handleControl;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, DestinationClient> _clients = new(StringComparer.Ordinal);
+    private readonly HashSet<DestinationClient> _live = [];
+    private Task? _disposal;
+
+    /// <summary>Creates an empty registry.</summary>
+    /// <param name="resolveFeed">
+    /// The feed to push for a stream name now, or null when there is none yet. A client asks again when it gets
+    /// null or its feed ends (<see cref="Feed.IsCompleted"/>), so a stream may be deleted and made again.
+    /// </param>
+    /// <param name="handleControl">
+    /// For rules whose stream is <see cref="ControlStream"/>: each text message from the relay is passed in and a
+    /// non-null result is sent back as text (vw's WS/JSON API). Null: such rules only connect.
+    /// </param>
+    /// <param name="loggers">Where connects and disconnects are logged.</param>
+    /// <param name="time">The clock for backoff and timeouts; the system clock when null.</param>
+    public DestinationRegistry(Func<string, Feed?> resolveFeed, Func<string, string?>? handleControl, ILoggerFactory loggers, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(resolveFeed);
+        ArgumentNullException.ThrowIfNull(loggers);
+        _resolveFeed = resolveFeed;
+        _handleControl = handleControl;
+        _logger = loggers.CreateLogger("Osprey.Routing.Destinations");
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The most frames queued for a connected client before it skips to the next key frame.</summary>
+    public int QueueCapacity
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 2);
+            field = value;
+        }
+    } = 90;
+
+    /// <summary>Replaces the system's check of a <c>wss://</c> relay's certificate (tests with a self-signed one).</summary>
+    internal RemoteCertificateValidationCallback? CertificateValidation { get; init; }
+
+    /// <summary>A snapshot of the rules, by id.</summary>
+    public IReadOnlyDictionary<string, DestinationRule> Rules
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _clients.ToDictionary(pair => pair.Key, pair => pair.Value.Rule, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    /// <summary>What each rule's client is doing, ordered by id.</summary>
+    public IReadOnlyList<DestinationStatus> Status
+    {
+        get
+        {
+            DestinationClient[] clients;
+            lock (_lock)
+            {
+                clients = [.. _clients.Values];
+            }
+
+            return [.. clients.Select(client => client.GetStatus()).OrderBy(status => status.Id, StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>Clients whose tasks have not finished, stopping ones included (for leak checks).</summary>
+    public int ActiveClients
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _live.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="rule"/>, or replaces the rule with the same id: the old client is torn down and the
+    /// new one dials. Never throws for a bad URL: that shows as the client's <see cref="DestinationStatus.LastError"/>.
+    /// </summary>
+    /// <returns>The rule as stored (missing strings become empty, as vw's zero values).</returns>
+    public DestinationRule Set(DestinationRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        // JSON binding can leave nulls in a record declared non-null; vw stored Go's zero value, "".
+        var stored = new DestinationRule(rule.Id ?? "", rule.Stream ?? "", rule.Destination ?? "", rule.Token ?? "");
+        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, OnFinished);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposal is not null, this);
+            if (_clients.TryGetValue(stored.Id, out var old))
+            {
+                old.Stop();
+            }
+
+            _clients[stored.Id] = client;
+            _live.Add(client);
+            client.Start();
+        }
+
+        return stored;
+    }
+
+    /// <summary>The rule with id <paramref name="id"/>, if there is one.</summary>
+    public bool TryGet(string id, out DestinationRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        lock (_lock)
+        {
+            if (_clients.TryGetValue(id, out var client))
+            {
+                rule = client.Rule;
+                return true;
+            }
+        }
+
+        rule = null!;
+        return false;
+    }
+
+    /// <summary>Removes the rule with id <paramref name="id"/> and stops its client; false when there was none.</summary>
+    public bool Remove(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        lock (_lock)
+        {
+            if (!_clients.Remove(id, out var client))
+            {
+                return false;
+            }
+
+            client.Stop();
+            return true;
+        }
+    }
+
+    /// <summary>Removes every rule and stops every client; returns how many there were.</summary>
+    public int RemoveAll()
+    {
+        lock (_lock)
+        {
+            var count = _clients.Count;
+            foreach (var client in _clients.Values)
+            {
+                client.Stop();
+            }
+
+            _clients.Clear();
+            return count;
+        }
+    }
+
+    /// <summary>Stops every client and waits until each has closed its connection and ended.</summary>
+    public ValueTask DisposeAsync()
+    {
+        lock (_lock)
+        {
+            if (_disposal is null)
+            {
+                foreach (var client in _clients.Values)
+                {
+                    client.Stop();
+                }
+
+                _clients.Clear();
+                _disposal = Task.WhenAll([.. _live.Select(client => client.Completion)]);
+            }
+
+            return new ValueTask(_disposal);
+        }
+    }
+
+    private void OnFinished(DestinationClient client)
+    {
+        lock (_lock)
+        {
+            _live.Remove(client);
+        }
+    }
+}
