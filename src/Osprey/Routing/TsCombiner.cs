@@ -12,25 +12,25 @@ namespace Osprey.Routing;
 internal sealed class TsCombiner(Feed output)
 {
     private readonly TsStreamCombiner _combiner = new(maxInputs: 16);
-    private readonly Dictionary<string, int> _appliedHeaderVersion = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StreamHeaderGate> _headers = new(StringComparer.Ordinal);
 
     /// <summary>Inputs whose chunks could not be placed (more inputs than slots).</summary>
     public long RefusedInputs { get; private set; }
 
     public void SetInputs(IReadOnlyList<string> inputs)
     {
-        foreach (var name in _appliedHeaderVersion.Keys.ToList())
+        foreach (var name in _headers.Keys.ToList())
         {
             if (!inputs.Contains(name))
             {
                 _combiner.RemoveInput(name);
-                _appliedHeaderVersion.Remove(name);
+                _headers.Remove(name);
             }
         }
 
         foreach (var name in inputs)
         {
-            if (_appliedHeaderVersion.ContainsKey(name))
+            if (_headers.ContainsKey(name))
             {
                 continue;
             }
@@ -38,7 +38,7 @@ internal sealed class TsCombiner(Feed output)
             if (_combiner.TryGetSlot(name, out _) || CountInputs() < _combiner.MaxInputs)
             {
                 _combiner.AddInput(name);
-                _appliedHeaderVersion[name] = -1;
+                _headers[name] = default;
             }
             else
             {
@@ -57,11 +57,13 @@ internal sealed class TsCombiner(Feed output)
             return;
         }
 
-        if (_appliedHeaderVersion[input] != frame.HeaderVersion && feed.Header is { } header && header.Version == frame.HeaderVersion)
+        var gate = _headers[input];
+        if (gate.Pending(feed, frame, anyVersion: false) is { } header)
         {
             // A chunk in the middle of a group of pictures carries no tables: take them from the feed's header.
             _combiner.SetProgram(slot, TsProgram.FromPsiPackets(header.InitSegment.Span));
-            _appliedHeaderVersion[input] = frame.HeaderVersion;
+            gate.MarkApplied(frame);
+            _headers[input] = gate;
         }
 
         var capacity = TsStreamCombiner.GetMaxOutputSize(frame.Length);
@@ -88,5 +90,5 @@ internal sealed class TsCombiner(Feed output)
         output.Publish(combined);
     }
 
-    private int CountInputs() => _appliedHeaderVersion.Count;
+    private int CountInputs() => _headers.Count;
 }
