@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Sources.Ffmpeg;
@@ -35,25 +34,27 @@ public static class SourceFactory
             return new OpenMvSource(OpenMvOptions.Parse(uri), loggers?.CreateLogger("Osprey.Sources.OpenMv"), time);
         }
 
-        var query = ParseQuery(uri);
+        var options = SourceOptions.Parse(uri);
         if (scheme == "v4l2")
         {
-            return new V4L2Source(V4L2Options.Parse(uri, query), loggers?.CreateLogger("Osprey.Sources.V4L2"), time);
+            return new V4L2Source(V4L2Options.Parse(options), loggers?.CreateLogger("Osprey.Sources.V4L2"), time);
         }
 
-        return scheme switch
+        if (scheme == "testpattern")
         {
-            "testpattern" => new TestPatternSource(
+            options.RejectUnknown("width", "height", "fps", "failAfter");
+            return new TestPatternSource(
                 new TestPatternOptions
                 {
-                    Width = GetInt(query, "width", 640, uri),
-                    Height = GetInt(query, "height", 480, uri),
-                    Fps = GetDouble(query, "fps", 30, uri),
-                    FailAfterFrames = GetInt(query, "failAfter", 0, uri),
+                    Width = options.GetInt("width", 640),
+                    Height = options.GetInt("height", 480),
+                    Fps = options.GetDouble("fps", 30),
+                    FailAfterFrames = options.GetInt("failAfter", 0),
                 },
-                time),
-            _ => throw new FormatException($"Source '{uri}': unknown scheme '{scheme}'; expected one of: {string.Join(", ", Schemes)}."),
-        };
+                time);
+        }
+
+        throw new FormatException($"Source '{uri}': unknown scheme '{scheme}'; expected one of: {string.Join(", ", Schemes)}.");
     }
 
     /// <summary>Splits <c>NAME=URI</c> as given to <c>--source</c>.</summary>
@@ -73,49 +74,5 @@ public static class SourceFactory
         }
 
         return (name, spec[(equals + 1)..]);
-    }
-
-    private static Dictionary<string, string> ParseQuery(string uri)
-    {
-        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var question = uri.IndexOf('?', StringComparison.Ordinal);
-        if (question < 0)
-        {
-            return result;
-        }
-
-        foreach (var pair in uri[(question + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var key = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
-            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
-            result[key] = value;
-        }
-
-        return result;
-    }
-
-    private static int GetInt(Dictionary<string, string> query, string key, int fallback, string uri)
-    {
-        if (!query.TryGetValue(key, out var text))
-        {
-            return fallback;
-        }
-
-        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new FormatException($"Source '{uri}': {key}='{text}' is not a whole number.");
-    }
-
-    private static double GetDouble(Dictionary<string, string> query, string key, double fallback, string uri)
-    {
-        if (!query.TryGetValue(key, out var text))
-        {
-            return fallback;
-        }
-
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            ? value
-            : throw new FormatException($"Source '{uri}': {key}='{text}' is not a number.");
     }
 }

@@ -163,10 +163,8 @@ public sealed record FfmpegOptions
     public static FfmpegOptions Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
-        var body = uri["ffmpeg:".Length..];
-        var hash = body.IndexOf('#', StringComparison.Ordinal);
-        var input = hash < 0 ? body : body[..hash];
-        var fragment = hash < 0 ? "" : body[(hash + 1)..];
+        var query = SourceOptions.Parse(uri, '#');
+        var input = query.Body["ffmpeg:".Length..];
         var arguments = SplitArguments(input, uri);
         if (!arguments.Contains("-i"))
         {
@@ -174,32 +172,38 @@ public sealed record FfmpegOptions
         }
 
         var options = new FfmpegOptions { InputArguments = arguments };
-        foreach (var pair in fragment.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        query.RejectUnknown("output", "size", "fps", "qscale", "bitrate", "gop", "codec");
+        if (query.TryGet("output", out var output))
         {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var key = equals < 0 ? pair : pair[..equals];
-            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
-            options = key.ToLowerInvariant() switch
+            options = options with
             {
-                "output" => options with
+                Output = output.ToLowerInvariant() switch
                 {
-                    Output = value.ToLowerInvariant() switch
-                    {
-                        "mjpeg" or "jpeg" => FfmpegOutput.Mjpeg,
-                        "yuyv" or "raw" => FfmpegOutput.Yuyv,
-                        "h264" => FfmpegOutput.H264,
-                        _ => throw new FormatException($"Source '{uri}': output '{value}' is not mjpeg, yuyv or h264."),
-                    },
+                    "mjpeg" or "jpeg" => FfmpegOutput.Mjpeg,
+                    "yuyv" or "raw" => FfmpegOutput.Yuyv,
+                    "h264" => FfmpegOutput.H264,
+                    _ => throw query.Error($"output '{output}' is not mjpeg, yuyv or h264."),
                 },
-                "size" => ParseSize(options, value, uri),
-                "fps" => options with { Fps = ParseNumber(value, "fps", uri, 0.1, 240) },
-                "qscale" => options with { QScale = (int)ParseNumber(value, "qscale", uri, 2, 31) },
-                "bitrate" => options with { BitrateKbps = (int)ParseNumber(value, "bitrate (kbit/s)", uri, 50, 100_000) },
-                "gop" => options with { Gop = (int)ParseNumber(value, "gop", uri, 1, 1000) },
-                "codec" when value == "copy" => options with { Copy = true },
-                _ => throw new FormatException($"Source '{uri}': unknown option '{key}' (known: output, size, fps, qscale, bitrate, gop, codec=copy)."),
             };
         }
+
+        if (query.TryGet("size", out var size))
+        {
+            options = ParseSize(options, size, uri);
+        }
+
+        if (query.TryGet("codec", out var codec))
+        {
+            options = codec == "copy" ? options with { Copy = true } : throw query.Error($"codec '{codec}': only codec=copy is known.");
+        }
+
+        options = options with
+        {
+            Fps = query.GetDouble("fps", options.Fps, 0.1, 240),
+            QScale = query.GetInt("qscale", options.QScale, 2, 31),
+            BitrateKbps = query.GetInt("bitrate", options.BitrateKbps, 50, 100_000),
+            Gop = query.GetInt("gop", options.Gop, 1, 1000),
+        };
 
         if (options.Output == FfmpegOutput.Yuyv && options.Width == 0)
         {
@@ -226,11 +230,6 @@ public sealed record FfmpegOptions
 
         return options with { Width = width, Height = height };
     }
-
-    private static double ParseNumber(string value, string key, string uri, double min, double max) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && number >= min && number <= max
-            ? number
-            : throw new FormatException($"Source '{uri}': {key} '{value}' must be a number from {min} to {max}.");
 
     /// <summary>Splits like a shell: spaces separate words, single or double quotes group them.</summary>
     internal static List<string> SplitArguments(string text, string uri)

@@ -59,9 +59,8 @@ public sealed record OpenMvOptions
     public static OpenMvOptions Parse(string uri)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(uri);
-        var question = uri.IndexOf('?', StringComparison.Ordinal);
-        var head = question < 0 ? uri : uri[..question];
-        var query = question < 0 ? "" : uri[(question + 1)..];
+        var query = SourceOptions.Parse(uri);
+        var head = query.Body;
         OpenMvOptions options;
         if (head.StartsWith("openmv+udp://", StringComparison.OrdinalIgnoreCase))
         {
@@ -97,22 +96,16 @@ public sealed record OpenMvOptions
             throw new FormatException($"Source '{uri}': expected openmv:///dev/ttyACM0 or openmv+udp://host:5555.");
         }
 
-        foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        query.RejectUnknown("baud", "payload", "ack", "events", "timeout", "poll");
+        options = options with
         {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var key = equals < 0 ? pair : pair[..equals];
-            var value = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
-            options = key.ToLowerInvariant() switch
-            {
-                "baud" => options with { BaudRate = Whole(uri, key, value, 50, 4_000_000) },
-                "payload" => options with { MaxPayload = Whole(uri, key, value, OpenMvProtocol.MinPayload, OpenMvProtocol.MaxPayload) },
-                "ack" => options with { Acks = Whole(uri, key, value, 0, 1) == 1 },
-                "events" => options with { Events = Whole(uri, key, value, 0, 1) == 1 },
-                "timeout" => options with { RequestTimeout = TimeSpan.FromMilliseconds(Whole(uri, key, value, 10, 60_000)) },
-                "poll" => options with { PollInterval = TimeSpan.FromMilliseconds(Whole(uri, key, value, 1, 10_000)) },
-                _ => throw new FormatException($"Source '{uri}': unknown option '{key}' (baud, payload, ack, events, timeout, poll)."),
-            };
-        }
+            BaudRate = query.GetInt("baud", options.BaudRate, 50, 4_000_000),
+            MaxPayload = query.GetInt("payload", options.MaxPayload, OpenMvProtocol.MinPayload, OpenMvProtocol.MaxPayload),
+            Acks = query.GetInt("ack", options.Acks ? 1 : 0, 0, 1) == 1,
+            Events = query.GetInt("events", options.Events ? 1 : 0, 0, 1) == 1,
+            RequestTimeout = TimeSpan.FromMilliseconds(query.GetInt("timeout", (int)options.RequestTimeout.TotalMilliseconds, 10, 60_000)),
+            PollInterval = TimeSpan.FromMilliseconds(query.GetInt("poll", (int)options.PollInterval.TotalMilliseconds, 1, 10_000)),
+        };
 
         if (options.Kind == OpenMvLinkKind.Serial && Interop.Libc.BaudConstant(options.BaudRate) == 0)
         {
@@ -120,15 +113,5 @@ public sealed record OpenMvOptions
         }
 
         return options;
-    }
-
-    private static int Whole(string uri, string key, string text, int min, int max)
-    {
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new FormatException($"Source '{uri}': {key}='{text}' must be a whole number from {min} to {max}.");
-        }
-
-        return value;
     }
 }

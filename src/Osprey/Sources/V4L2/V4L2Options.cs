@@ -41,13 +41,15 @@ public sealed record V4L2Options
         $"v4l2://{Device}?format={Format}&width={Width}&height={Height}&fps={Fps}{(Buffers != 6 ? $"&buffers={Buffers}" : "")}");
 
     /// <summary>Parses <c>v4l2:///dev/video0?...</c> (or <c>v4l2:/dev/video0</c>); throws <see cref="FormatException"/> with a clear message.</summary>
-    public static V4L2Options Parse(string uri, IReadOnlyDictionary<string, string> query)
+    public static V4L2Options Parse(string uri) => Parse(SourceOptions.Parse(uri));
+
+    /// <summary>Parses the options of a <c>v4l2:</c> URI; throws <see cref="FormatException"/> with a clear message.</summary>
+    public static V4L2Options Parse(SourceOptions query)
     {
-        ArgumentNullException.ThrowIfNull(uri);
         ArgumentNullException.ThrowIfNull(query);
-        var rest = uri["v4l2:".Length..];
-        var question = rest.IndexOf('?', StringComparison.Ordinal);
-        var path = question < 0 ? rest : rest[..question];
+        var uri = query.Uri;
+        query.RejectUnknown("format", "width", "height", "fps", "buffers", "timeout");
+        var path = query.Body["v4l2:".Length..];
         if (path.StartsWith("//", StringComparison.Ordinal))
         {
             path = path[2..];
@@ -66,12 +68,12 @@ public sealed record V4L2Options
         var options = new V4L2Options
         {
             Device = path,
-            Format = query.TryGetValue("format", out var format) ? format.ToLowerInvariant() : "yuyv",
-            Width = GetInt(query, "width", 640, uri),
-            Height = GetInt(query, "height", 480, uri),
-            Fps = GetDouble(query, "fps", 30, uri),
-            Buffers = GetInt(query, "buffers", 6, uri),
-            TimeoutSeconds = GetDouble(query, "timeout", 5, uri),
+            Format = query.GetString("format", "yuyv").ToLowerInvariant(),
+            Width = query.GetInt("width", 640),
+            Height = query.GetInt("height", 480),
+            Fps = query.GetDouble("fps", 30),
+            Buffers = query.GetInt("buffers", 6),
+            TimeoutSeconds = query.GetDouble("timeout", 5),
         };
         if (options.FourCc == 0)
         {
@@ -100,14 +102,4 @@ public sealed record V4L2Options
 
         return options;
     }
-
-    private static int GetInt(IReadOnlyDictionary<string, string> query, string key, int fallback, string uri) =>
-        !query.TryGetValue(key, out var text) ? fallback
-        : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value
-        : throw new FormatException($"Source '{uri}': {key}='{text}' is not a whole number.");
-
-    private static double GetDouble(IReadOnlyDictionary<string, string> query, string key, double fallback, string uri) =>
-        !query.TryGetValue(key, out var text) ? fallback
-        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
-        : throw new FormatException($"Source '{uri}': {key}='{text}' is not a number.");
 }
