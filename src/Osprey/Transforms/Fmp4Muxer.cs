@@ -105,32 +105,13 @@ public sealed class Fmp4Muxer : LazyFeed
         var length = Fmp4Writer.WriteInitSegment(init, sps, pps, info);
         Output.Info = new VideoInfo(MediaFormat.Fmp4, info.Width, info.Height, info.FrameRate ?? Source.Info.Fps);
         var mime = $"video/mp4; codecs=\"{info.CodecString}\"";
-        // WebCodecs wants the avcC payload as its description: the same bytes the init segment carries.
-        var avcC = AvcDecoderConfiguration(sps, pps);
+        // WebCodecs wants the avcC payload as its description; it has always been sent without the optional
+        // high-profile tail, which decoders take from the SPS anyway.
+        var avcC = new byte[AvcDecoderConfiguration.GetSize(sps, pps, tail: false)];
+        AvcDecoderConfiguration.Write(avcC, sps, pps, tail: null);
         var config = string.Create(
             CultureInfo.InvariantCulture,
             $"{{\"codec\":\"{info.CodecString}\",\"width\":{info.Width},\"height\":{info.Height},\"description\":\"{Convert.ToBase64String(avcC)}\"}}");
         return new StreamHeader(version, mime, init.AsMemory(0, length), config);
-    }
-
-    /// <summary>The AVCDecoderConfigurationRecord (ISO/IEC 14496-15 §5.3.3.1), one SPS and one PPS, 4-byte lengths.</summary>
-    internal static byte[] AvcDecoderConfiguration(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps)
-    {
-        var record = new byte[11 + sps.Length + pps.Length];
-        record[0] = 1;          // configurationVersion
-        record[1] = sps[1];     // AVCProfileIndication
-        record[2] = sps[2];     // profile_compatibility
-        record[3] = sps[3];     // AVCLevelIndication
-        record[4] = 0xFF;       // reserved (6) + lengthSizeMinusOne = 3
-        record[5] = 0xE1;       // reserved (3) + numOfSequenceParameterSets = 1
-        record[6] = (byte)(sps.Length >> 8);
-        record[7] = (byte)sps.Length;
-        sps.CopyTo(record.AsSpan(8));
-        var offset = 8 + sps.Length;
-        record[offset] = 1;     // numOfPictureParameterSets
-        record[offset + 1] = (byte)(pps.Length >> 8);
-        record[offset + 2] = (byte)pps.Length;
-        pps.CopyTo(record.AsSpan(offset + 3));
-        return record;
     }
 }

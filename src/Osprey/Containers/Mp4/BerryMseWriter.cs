@@ -64,8 +64,6 @@ public static class BerryMseWriter
     /// <summary>Where the page reads the top byte of first_sample_flags: 2 for IDR, 1 otherwise.</summary>
     public const int SyncFlagOffset = 92;
 
-    private const int MehdSize = BoxWriter.FullHeaderSize + 4;
-    private const int MvexSize = BoxWriter.HeaderSize + MehdSize + BoxWriter.TrexSize;
     private const int MfhdSize = BoxWriter.FullHeaderSize + 4;
     private const int TfhdSize = BoxWriter.FullHeaderSize + 8;
     private const int TfdtSize = BoxWriter.FullHeaderSize + 8;
@@ -74,14 +72,21 @@ public static class BerryMseWriter
     /// <summary>Where the sample starts: the 104-byte moof and the mdat header (trun's data_offset, 112).</summary>
     public const int DataOffset = MoofSize + BoxWriter.HeaderSize;
 
-    private static ReadOnlySpan<byte> HandlerName => "MicroMSE Video Handler\0"u8;
+    private static InitSegmentLayout Layout => new()
+    {
+        MediaTimescale = Timescale,
+        NextTrackId = 0xFFFFFFFF,
+        TrackHeaderFlags = 7, // enabled, in movie, in preview
+        HandlerName = "MicroMSE Video Handler\0"u8,
+        HighProfileTail = false,
+        BerryMseTableOrder = true,
+        MovieExtendsHeader = true,
+        TrexDefaultSampleFlags = 0x00010000,
+    };
 
     /// <summary>Bytes of the init segment for these parameter sets (NAL units with header byte, no start code).</summary>
-    public static int GetInitSegmentSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps)
-    {
-        Fmp4Writer.ValidateParameterSets(sps, pps);
-        return BoxWriter.FtypSize + MoovSize(AvcCSize(sps, pps));
-    }
+    public static int GetInitSegmentSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>
+        InitSegmentWriter.GetSize(sps, pps, Layout);
 
     /// <summary>Writes BerryMSE's ftyp and moov; returns the bytes written, <see cref="GetInitSegmentSize"/>.</summary>
     /// <param name="destination">At least <see cref="GetInitSegmentSize"/> bytes.</param>
@@ -89,48 +94,8 @@ public static class BerryMseWriter
     /// <param name="pps">The PPS NAL unit, header byte included.</param>
     /// <param name="width">tkhd and avc1 width (BerryMSE takes it from its configuration; pass the SPS's).</param>
     /// <param name="height">tkhd and avc1 height.</param>
-    public static int WriteInitSegment(Span<byte> destination, ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps, int width, int height)
-    {
-        var size = GetInitSegmentSize(sps, pps);
-        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
-        ArgumentOutOfRangeException.ThrowIfNegative(width);
-        ArgumentOutOfRangeException.ThrowIfNegative(height);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(width, ushort.MaxValue);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(height, ushort.MaxValue);
-
-        var avcC = AvcCSize(sps, pps);
-        var stsd = BoxWriter.StsdSizeWithoutEntry + BoxWriter.Avc1SizeWithoutAvcC + avcC;
-        var stbl = BoxWriter.HeaderSize + stsd + 3 * BoxWriter.EmptyTableSize + BoxWriter.EmptyStszSize;
-        var minf = BoxWriter.HeaderSize + BoxWriter.VmhdSize + BoxWriter.DinfSize + stbl;
-        var mdia = BoxWriter.HeaderSize + BoxWriter.MdhdSize + BoxWriter.HdlrSizeWithoutName + HandlerName.Length + minf;
-        var trak = BoxWriter.HeaderSize + BoxWriter.TkhdSize + mdia;
-
-        var w = new BoxWriter(destination);
-        w.Ftyp();
-        w.Box(MoovSize(avcC), "moov"u8);
-        w.Mvhd(timescale: 1000, nextTrackId: 0xFFFFFFFF);
-        w.Box(trak, "trak"u8);
-        w.Tkhd(flags: 7, width, height);
-        w.Box(mdia, "mdia"u8);
-        w.Mdhd(Timescale);
-        w.Hdlr(HandlerName);
-        w.Box(minf, "minf"u8);
-        w.Vmhd();
-        w.Dinf();
-        w.Box(stbl, "stbl"u8);
-        w.Stsd(avcC);
-        w.Avc1(avcC, width, height);
-        w.AvcC(avcC, sps, pps, tail: default);
-        w.EmptyStsz();
-        w.EmptyTable("stsc"u8);
-        w.EmptyTable("stts"u8);
-        w.EmptyTable("stco"u8);
-        w.Box(MvexSize, "mvex"u8);
-        w.FullBox(MehdSize, "mehd"u8, 0, 0);
-        w.U32(0); // fragment_duration
-        w.Trex(defaultSampleFlags: 0x00010000);
-        return w.Position;
-    }
+    public static int WriteInitSegment(Span<byte> destination, ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps, int width, int height) =>
+        InitSegmentWriter.Write(destination, sps, pps, default, width, height, Layout);
 
     /// <summary>Bytes of the media segment for one NAL unit: 104 + 8 + 4 + its length.</summary>
     public static int GetMediaSegmentSize(ReadOnlySpan<byte> sliceNal) => DataOffset + 4 + sliceNal.Length;
@@ -223,15 +188,4 @@ public static class BerryMseWriter
         w.Box(BoxWriter.HeaderSize + sampleSize, "mdat"u8);
         return w.Position;
     }
-
-    private static int AvcCSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>
-        BoxWriter.AvcCSizeWithoutSets + sps.Length + pps.Length;
-
-    private static int MoovSize(int avcC) =>
-        BoxWriter.HeaderSize + BoxWriter.MvhdSize + MvexSize +
-        BoxWriter.HeaderSize + BoxWriter.TkhdSize +
-        BoxWriter.HeaderSize + BoxWriter.MdhdSize + BoxWriter.HdlrSizeWithoutName + HandlerName.Length +
-        BoxWriter.HeaderSize + BoxWriter.VmhdSize + BoxWriter.DinfSize +
-        BoxWriter.HeaderSize + BoxWriter.StsdSizeWithoutEntry + BoxWriter.Avc1SizeWithoutAvcC + avcC +
-        3 * BoxWriter.EmptyTableSize + BoxWriter.EmptyStszSize;
 }

@@ -1,3 +1,4 @@
+using Osprey.Codecs.H264;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 
@@ -49,9 +50,6 @@ internal ref struct BoxWriter(Span<byte> destination)
 
     /// <summary>avc1 (VisualSampleEntry, 14496-12 §12.1.3) without avcC.</summary>
     public const int Avc1SizeWithoutAvcC = HeaderSize + 78;
-
-    /// <summary>avcC (AVCDecoderConfigurationRecord, 14496-15 §5.3.3.1) without SPS, PPS and the high-profile tail.</summary>
-    public const int AvcCSizeWithoutSets = HeaderSize + 6 + 2 + 1 + 2;
 
     /// <summary>trex: track_ID, default_sample_description_index, duration, size, flags (4 each).</summary>
     public const int TrexSize = FullHeaderSize + 20;
@@ -199,23 +197,11 @@ internal ref struct BoxWriter(Span<byte> destination)
         U16(0xFFFF); // pre_defined = -1
     }
 
-    /// <summary>
-    /// avcC: version 1, profile, compatibility and level copied from the SPS's bytes 1-3, lengthSizeMinusOne 3
-    /// (4-byte NAL lengths), one SPS, one PPS, and the optional high-profile tail.
-    /// </summary>
-    public void AvcC(int size, scoped ReadOnlySpan<byte> sps, scoped ReadOnlySpan<byte> pps, scoped ReadOnlySpan<byte> tail)
+    /// <summary>avcC: the <see cref="AvcDecoderConfiguration"/> record, with its high-profile tail when <paramref name="tail"/> is given.</summary>
+    public void AvcC(int size, scoped ReadOnlySpan<byte> sps, scoped ReadOnlySpan<byte> pps, SpsInfo? tail)
     {
         Box(size, "avcC"u8);
-        U8(1); // configurationVersion
-        Bytes(sps.Slice(1, 3)); // AVCProfileIndication, profile_compatibility, AVCLevelIndication
-        U8(0xFF); // reserved '111111'b, lengthSizeMinusOne 3
-        U8(0xE1); // reserved '111'b, numOfSequenceParameterSets 1
-        U16(sps.Length);
-        Bytes(sps);
-        U8(1); // numOfPictureParameterSets
-        U16(pps.Length);
-        Bytes(pps);
-        Bytes(tail);
+        Position += AvcDecoderConfiguration.Write(_buffer[Position..], sps, pps, tail);
     }
 
     public void EmptyTable(scoped ReadOnlySpan<byte> type)

@@ -49,9 +49,7 @@ public static class Fmp4Writer
     public const uint Timescale = 90000;
 
     /// <summary>The movie timescale (mvhd); nothing in a fragmented movie is measured in it.</summary>
-    private const uint MovieTimescale = 1000;
 
-    private const int HighProfileTailSize = 4;
     private const int MfhdSize = BoxWriter.FullHeaderSize + 4;
     private const int TfhdSize = BoxWriter.FullHeaderSize + 4;
     private const int TfdtSize = BoxWriter.FullHeaderSize + 8;
@@ -61,7 +59,6 @@ public static class Fmp4Writer
     /// <summary>Bytes of the moof box of every media segment.</summary>
     public const int MoofSize = BoxWriter.HeaderSize + MfhdSize + TrafSize;
 
-    private const int MvexSize = BoxWriter.HeaderSize + BoxWriter.TrexSize;
 
     private const uint TfhdDefaultBaseIsMoof = 0x020000;
     private const uint TrunDataOffset = 0x000001;
@@ -69,14 +66,21 @@ public static class Fmp4Writer
     private const uint TrunSampleSize = 0x000200;
     private const uint TrunSampleFlags = 0x000400;
 
-    private static ReadOnlySpan<byte> HandlerName => "VideoHandler\0"u8;
+    private static InitSegmentLayout Layout => new()
+    {
+        MediaTimescale = Timescale,
+        NextTrackId = 2,
+        TrackHeaderFlags = 3, // track_enabled | track_in_movie
+        HandlerName = "VideoHandler\0"u8,
+        HighProfileTail = true,
+        BerryMseTableOrder = false,
+        MovieExtendsHeader = false,
+        TrexDefaultSampleFlags = 0,
+    };
 
     /// <summary>Bytes of the init segment for these parameter sets (NAL units with header byte, no start code).</summary>
-    public static int GetInitSegmentSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps)
-    {
-        ValidateParameterSets(sps, pps);
-        return BoxWriter.FtypSize + MoovSize(AvcCSize(sps, pps));
-    }
+    public static int GetInitSegmentSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>
+        InitSegmentWriter.GetSize(sps, pps, Layout);
 
     /// <summary>
     /// Writes ftyp and moov (see the remarks) with an avcC holding <paramref name="sps"/> and
@@ -86,50 +90,8 @@ public static class Fmp4Writer
     /// <param name="sps">The SPS NAL unit, header byte included, no start code.</param>
     /// <param name="pps">The PPS NAL unit, header byte included, no start code.</param>
     /// <param name="info">What <paramref name="sps"/> says (<see cref="SpsParser"/>): dimensions, chroma format and bit depths.</param>
-    public static int WriteInitSegment(Span<byte> destination, ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps, in SpsInfo info)
-    {
-        var size = GetInitSegmentSize(sps, pps);
-        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, size, nameof(destination));
-
-        var avcC = AvcCSize(sps, pps);
-        var stsd = BoxWriter.StsdSizeWithoutEntry + BoxWriter.Avc1SizeWithoutAvcC + avcC;
-        var stbl = BoxWriter.HeaderSize + stsd + 3 * BoxWriter.EmptyTableSize + BoxWriter.EmptyStszSize;
-        var minf = BoxWriter.HeaderSize + BoxWriter.VmhdSize + BoxWriter.DinfSize + stbl;
-        var mdia = BoxWriter.HeaderSize + BoxWriter.MdhdSize + BoxWriter.HdlrSizeWithoutName + HandlerName.Length + minf;
-        var trak = BoxWriter.HeaderSize + BoxWriter.TkhdSize + mdia;
-
-        // 14496-15 §5.3.3.1.2: profiles other than 66, 77 and 88 carry chroma format and bit depths after the PPS.
-        Span<byte> tail = stackalloc byte[HighProfileTailSize];
-        var tailLength = HasHighProfileTail(sps) ? HighProfileTailSize : 0;
-        tail[0] = (byte)(0xFC | (info.ChromaFormatIdc & 3)); // reserved '111111'b, chroma_format
-        tail[1] = (byte)(0xF8 | ((info.BitDepthLuma - 8) & 7)); // reserved '11111'b, bit_depth_luma_minus8
-        tail[2] = (byte)(0xF8 | ((info.BitDepthChroma - 8) & 7)); // reserved '11111'b, bit_depth_chroma_minus8
-        tail[3] = 0; // numOfSequenceParameterSetExt
-
-        var w = new BoxWriter(destination);
-        w.Ftyp();
-        w.Box(MoovSize(avcC), "moov"u8);
-        w.Mvhd(MovieTimescale, nextTrackId: 2);
-        w.Box(trak, "trak"u8);
-        w.Tkhd(flags: 3, info.Width, info.Height); // track_enabled | track_in_movie
-        w.Box(mdia, "mdia"u8);
-        w.Mdhd(Timescale);
-        w.Hdlr(HandlerName);
-        w.Box(minf, "minf"u8);
-        w.Vmhd();
-        w.Dinf();
-        w.Box(stbl, "stbl"u8);
-        w.Stsd(avcC);
-        w.Avc1(avcC, info.Width, info.Height);
-        w.AvcC(avcC, sps, pps, tail[..tailLength]);
-        w.EmptyTable("stts"u8);
-        w.EmptyTable("stsc"u8);
-        w.EmptyStsz();
-        w.EmptyTable("stco"u8);
-        w.Box(MvexSize, "mvex"u8);
-        w.Trex(defaultSampleFlags: 0);
-        return w.Position;
-    }
+    public static int WriteInitSegment(Span<byte> destination, ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps, in SpsInfo info) =>
+        InitSegmentWriter.Write(destination, sps, pps, info, info.Width, info.Height, Layout);
 
     /// <summary>Bytes of the media segment for this access unit (Annex B, 3- or 4-byte start codes).</summary>
     public static int GetMediaSegmentSize(ReadOnlySpan<byte> annexBAccessUnit) =>
@@ -218,21 +180,8 @@ public static class Fmp4Writer
     private static bool IsInSample(ReadOnlySpan<byte> nal) =>
         AnnexB.TypeOf(nal) is not (NalUnitType.Sps or NalUnitType.Pps or NalUnitType.Aud);
 
-    private static int AvcCSize(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps) =>
-        BoxWriter.AvcCSizeWithoutSets + sps.Length + pps.Length + (HasHighProfileTail(sps) ? HighProfileTailSize : 0);
-
     private static void ThrowTooSmall(Span<byte> destination, ReadOnlySpan<byte> annexBAccessUnit) =>
         throw new ArgumentOutOfRangeException(nameof(destination), destination.Length, $"The media segment needs {GetMediaSegmentSize(annexBAccessUnit)} bytes.");
-
-    private static bool HasHighProfileTail(ReadOnlySpan<byte> sps) => sps[1] is not (66 or 77 or 88);
-
-    private static int MoovSize(int avcC) =>
-        BoxWriter.HeaderSize + BoxWriter.MvhdSize + MvexSize +
-        BoxWriter.HeaderSize + BoxWriter.TkhdSize +
-        BoxWriter.HeaderSize + BoxWriter.MdhdSize + BoxWriter.HdlrSizeWithoutName + HandlerName.Length +
-        BoxWriter.HeaderSize + BoxWriter.VmhdSize + BoxWriter.DinfSize +
-        BoxWriter.HeaderSize + BoxWriter.StsdSizeWithoutEntry + BoxWriter.Avc1SizeWithoutAvcC + avcC +
-        3 * BoxWriter.EmptyTableSize + BoxWriter.EmptyStszSize;
 
     internal static void ValidateParameterSets(ReadOnlySpan<byte> sps, ReadOnlySpan<byte> pps)
     {
