@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Osprey.Codecs.H264;
 using Osprey.Feeds;
 using Osprey.Media;
@@ -66,12 +65,7 @@ internal static class H264Publisher
         var written = H264Probe.WriteAnnexB(destination, probe);
         accessUnit.CopyTo(destination[written..]);
         frame.SetLength(written + accessUnit.Length);
-        frame.CaptureTimeMicros = stamp.CaptureMicros;
-        frame.CaptureTimestamp = Stopwatch.GetTimestamp();
-        frame.Format = MediaFormat.H264;
-        frame.Width = info.Width;
-        frame.Height = info.Height;
-        frame.IsKeyFrame = isKeyFrame;
+        frame.StampCaptured(MediaFormat.H264, info.Width, info.Height, isKeyFrame, stamp.CaptureMicros);
         feed.Publish(frame);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Osprey.Containers.MpegTs;
 using Osprey.Feeds;
 using Osprey.Media;
@@ -97,10 +96,7 @@ public sealed class MpegTsFeedWriter
         try
         {
             packets.CopyTo(frame.GetWritableSpan(packets.Length));
-            frame.CaptureTimeMicros = ProbeHeader.NowMicros(_time);
-            frame.CaptureTimestamp = Stopwatch.GetTimestamp();
-            frame.Format = MediaFormat.MpegTs;
-            frame.IsKeyFrame = isKey;
+            frame.StampCaptured(MediaFormat.MpegTs, 0, 0, isKey, ProbeHeader.NowMicros(_time));
             frame.HeaderVersion = _headerVersion;
         }
         catch

@@ -111,6 +111,31 @@ public sealed class Frame
     /// <summary>True when a decoder can start at this frame (always true for raw and JPEG).</summary>
     public bool IsKeyFrame { get; set; }
 
+    /// <summary>
+    /// Says what a newly captured or received frame is and when it was taken: <paramref name="captureTimeMicros"/>
+    /// on the wall clock (what the probe header carries), <paramref name="captureTimestamp"/> on the monotonic
+    /// clock (now, when not given), from which latency is measured.
+    /// </summary>
+    public void StampCaptured(MediaFormat format, int width, int height, bool isKeyFrame, long captureTimeMicros, long captureTimestamp = 0)
+    {
+        CaptureTimeMicros = captureTimeMicros;
+        CaptureTimestamp = captureTimestamp != 0 ? captureTimestamp : Stopwatch.GetTimestamp();
+        Format = format;
+        Width = width;
+        Height = height;
+        IsKeyFrame = isKeyFrame;
+    }
+
+    /// <summary>
+    /// Says what a frame made from <paramref name="input"/> is (a JPEG of a raw frame, a fragment of an access
+    /// unit): the input's capture times, so that latency counts from the camera, not from the transform.
+    /// </summary>
+    public void StampFrom(Frame input, MediaFormat format, int width, int height, bool isKeyFrame)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        StampCaptured(format, width, height, isKeyFrame, input.CaptureTimeMicros, input.CaptureTimestamp);
+    }
+
     /// <summary>The media bytes.</summary>
     public ReadOnlyMemory<byte> Memory => _buffer is not null ? new(_buffer, 0, _length) : _external!.Memory[.._length];
 

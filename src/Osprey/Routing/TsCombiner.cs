@@ -76,10 +76,7 @@ internal sealed class TsCombiner(Feed output)
         }
 
         combined.SetLength(length);
-        combined.Format = MediaFormat.MpegTs;
-        combined.IsKeyFrame = isKey;
-        combined.CaptureTimestamp = frame.CaptureTimestamp;
-        combined.CaptureTimeMicros = frame.CaptureTimeMicros;
+        combined.StampFrom(frame, MediaFormat.MpegTs, 0, 0, isKey);
         var version = _combiner.HeaderVersion;
         if (output.Header?.Version != version)
         {

@@ -75,10 +75,7 @@ public sealed class BerryMseMuxer : LazyFeed
                 var fragment = Output.Pool.Rent(size);
                 var written = BerryMseWriter.WriteAccessUnitSegment(fragment.GetWritableSpan(size), input.Span, 0, 0, SampleDuration, input.IsKeyFrame);
                 fragment.SetLength(written);
-                fragment.CaptureTimeMicros = input.CaptureTimeMicros;
-                fragment.CaptureTimestamp = input.CaptureTimestamp;
-                fragment.Format = MediaFormat.BerryMse;
-                fragment.IsKeyFrame = input.IsKeyFrame;
+                fragment.StampFrom(input, MediaFormat.BerryMse, input.Width, input.Height, input.IsKeyFrame);
                 fragment.HeaderVersion = version;
                 Output.Publish(fragment);
             }

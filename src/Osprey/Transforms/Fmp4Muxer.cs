@@ -80,12 +80,7 @@ public sealed class Fmp4Muxer : LazyFeed
                 var fragment = Output.Pool.Rent(size);
                 var written = Fmp4Writer.WriteMediaSegment(fragment.GetWritableSpan(size), input.Span, ++sequence, decodeTime, duration, input.IsKeyFrame);
                 fragment.SetLength(written);
-                fragment.CaptureTimeMicros = input.CaptureTimeMicros;
-                fragment.CaptureTimestamp = input.CaptureTimestamp;
-                fragment.Format = MediaFormat.Fmp4;
-                fragment.Width = Output.Info.Width;
-                fragment.Height = Output.Info.Height;
-                fragment.IsKeyFrame = input.IsKeyFrame;
+                fragment.StampFrom(input, MediaFormat.Fmp4, Output.Info.Width, Output.Info.Height, input.IsKeyFrame);
                 fragment.HeaderVersion = version;
                 Output.Publish(fragment);
                 Interlocked.Increment(ref _fragments);

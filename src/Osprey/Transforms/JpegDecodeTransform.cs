@@ -48,12 +48,7 @@ public sealed class JpegDecodeTransform : LazyTransform<JpegDecoder>
                 (probe with { Width = (ushort)width, Height = (ushort)height, PayloadSize = (uint)size }).WriteTo(frame.GetWritableSpan(size));
             }
 
-            frame.CaptureTimeMicros = input.CaptureTimeMicros;
-            frame.CaptureTimestamp = input.CaptureTimestamp;
-            frame.Format = MediaFormat.Yuyv;
-            frame.Width = width;
-            frame.Height = height;
-            frame.IsKeyFrame = true;
+            frame.StampFrom(input, MediaFormat.Yuyv, width, height, true);
             Output.Info = Output.Info with { Width = width, Height = height };
             return frame;
         }

@@ -53,12 +53,7 @@ public sealed class JpegEncodeTransform : LazyTransform<JpegEncoder>
             // The size is known only now: write the probe again with it (38 bytes, in place).
             JpegProbe.WritePrefix(destination, probe with { PayloadSize = (uint)written });
             frame.SetLength(written);
-            frame.CaptureTimeMicros = input.CaptureTimeMicros;
-            frame.CaptureTimestamp = input.CaptureTimestamp;
-            frame.Format = MediaFormat.Jpeg;
-            frame.Width = input.Width;
-            frame.Height = input.Height;
-            frame.IsKeyFrame = true;
+            frame.StampFrom(input, MediaFormat.Jpeg, input.Width, input.Height, true);
             error = null;
             return frame;
         }

@@ -176,7 +176,7 @@ internal static class FeedEndpoints
 
     private static readonly TimeSpan s_snapshotTimeout = TimeSpan.FromSeconds(5);
 
-        /// <summary>The feed to read for a viewer of <paramref name="name"/> in <paramref name="format"/>; writes the error and returns null otherwise.</summary>
+    /// <summary>The feed to read for a viewer of <paramref name="name"/> in <paramref name="format"/>; writes the error and returns null otherwise.</summary>
     private static async Task<Feed?> ResolveAsync(HttpContext context, FeedRegistry registry, FeedViews views, string name, MediaFormat format)
     {
         if (!registry.TryGet(name, out var feed))

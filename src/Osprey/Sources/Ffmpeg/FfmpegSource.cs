@@ -162,12 +162,7 @@ public sealed partial class FfmpegSource : IFrameSource
             jpeg[2..].CopyTo(destination[JpegProbe.PrefixSize..]);
         }
 
-        frame.CaptureTimeMicros = now;
-        frame.CaptureTimestamp = Stopwatch.GetTimestamp();
-        frame.Format = MediaFormat.Jpeg;
-        frame.Width = width;
-        frame.Height = height;
-        frame.IsKeyFrame = true;
+        frame.StampCaptured(MediaFormat.Jpeg, width, height, true, now);
         if (feed.Info.Width != width || feed.Info.Height != height)
         {
             feed.Info = feed.Info with { Format = MediaFormat.Jpeg, Width = width, Height = height };
@@ -200,12 +195,7 @@ public sealed partial class FfmpegSource : IFrameSource
                 return;
             }
 
-            frame.CaptureTimeMicros = ProbeHeader.NowMicros(_time);
-            frame.CaptureTimestamp = Stopwatch.GetTimestamp();
-            frame.Format = MediaFormat.Yuyv;
-            frame.Width = Options.Width;
-            frame.Height = Options.Height;
-            frame.IsKeyFrame = true;
+            frame.StampCaptured(MediaFormat.Yuyv, Options.Width, Options.Height, true, ProbeHeader.NowMicros(_time));
             feed.Publish(frame);
         }
     }

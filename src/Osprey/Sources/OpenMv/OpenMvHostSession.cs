@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Media;
@@ -375,12 +374,7 @@ internal sealed class OpenMvHostSession
             return;
         }
 
-        frame.CaptureTimeMicros = now;
-        frame.CaptureTimestamp = Stopwatch.GetTimestamp();
-        frame.Format = format;
-        frame.Width = width;
-        frame.Height = height;
-        frame.IsKeyFrame = true;
+        frame.StampCaptured(format, width, height, true, now);
         var info = feed.Info;
         if (info.Format != format || info.Width != width || info.Height != height)
         {

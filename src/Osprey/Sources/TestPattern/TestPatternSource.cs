@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Osprey.Feeds;
 using Osprey.Media;
 
@@ -60,12 +59,7 @@ public sealed class TestPatternSource : IFrameSource
                 var counter = ++_counter;
                 var now = ProbeHeader.NowMicros(_time);
                 generator.Draw(frame.GetWritableSpan(generator.FrameSize), counter, now);
-                frame.CaptureTimeMicros = now;
-                frame.CaptureTimestamp = Stopwatch.GetTimestamp();
-                frame.Format = MediaFormat.Yuyv;
-                frame.Width = Options.Width;
-                frame.Height = Options.Height;
-                frame.IsKeyFrame = true;
+                frame.StampCaptured(MediaFormat.Yuyv, Options.Width, Options.Height, true, now);
             }
             catch
             {

@@ -373,12 +373,7 @@ public sealed partial class V4L2Source : IFrameSource
             Interlocked.Increment(ref _zeroCopyFrames);
         }
 
-        frame.CaptureTimeMicros = wallMicros;
-        frame.CaptureTimestamp = monotonic;
-        frame.Format = info.Format;
-        frame.Width = info.Width;
-        frame.Height = info.Height;
-        frame.IsKeyFrame = info.Format != MediaFormat.H264 || (dequeued.flags & V4L2_BUF_FLAG_KEYFRAME) != 0 || H264.ContainsIdr(frame.Span);
+        frame.StampCaptured(info.Format, info.Width, info.Height, info.Format != MediaFormat.H264 || (dequeued.flags & V4L2_BUF_FLAG_KEYFRAME) != 0 || H264.ContainsIdr(frame.Span), wallMicros, monotonic);
         feed.Publish(frame);
     }
 
