@@ -9,7 +9,8 @@ namespace Osprey.Server.Outputs;
 /// so that no viewer copies frame bytes in user space. Reused for every send of one connection; allocates
 /// nothing per send.
 /// </summary>
-/// <remarks>Modelled on Kestrel's SocketSender. One send at a time (the viewer's send loop owns it).</remarks>
+/// <remarks>Modelled on Kestrel's SocketSender. One send at a time; outputs use it through
+/// <see cref="ConnectionWriter"/>, which owns it.</remarks>
 internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource<SocketError>
 {
     private readonly Socket _socket;
