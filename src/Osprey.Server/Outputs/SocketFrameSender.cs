@@ -25,10 +25,6 @@ internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource
         _core.RunContinuationsAsynchronously = true;
     }
 
-    /// <summary>Sends <paramref name="header"/> then <paramref name="payload"/>; completes when the kernel has all of it.</summary>
-    public ValueTask<SocketError> SendAsync(ArraySegment<byte> header, ArraySegment<byte> payload) =>
-        SendAsync(header, payload, default);
-
     /// <summary>Sends the three segments in order (empty ones are skipped) in one vectored send.</summary>
     public ValueTask<SocketError> SendAsync(ArraySegment<byte> first, ArraySegment<byte> second, ArraySegment<byte> third)
     {
