@@ -9,7 +9,8 @@ namespace Osprey.Server.Outputs;
 /// so that no viewer copies frame bytes in user space. Reused for every send of one connection; allocates
 /// nothing per send.
 /// </summary>
-/// <remarks>Modelled on Kestrel's SocketSender. One send at a time (the viewer's send loop owns it).</remarks>
+/// <remarks>Modelled on Kestrel's SocketSender. One send at a time; outputs use it through
+/// <see cref="ConnectionWriter"/>, which owns it.</remarks>
 internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource<SocketError>
 {
     private readonly Socket _socket;
@@ -23,10 +24,6 @@ internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource
         // The socket's completion runs our continuation on the thread pool, never inline on the epoll thread.
         _core.RunContinuationsAsynchronously = true;
     }
-
-    /// <summary>Sends <paramref name="header"/> then <paramref name="payload"/>; completes when the kernel has all of it.</summary>
-    public ValueTask<SocketError> SendAsync(ArraySegment<byte> header, ArraySegment<byte> payload) =>
-        SendAsync(header, payload, default);
 
     /// <summary>Sends the three segments in order (empty ones are skipped) in one vectored send.</summary>
     public ValueTask<SocketError> SendAsync(ArraySegment<byte> first, ArraySegment<byte> second, ArraySegment<byte> third)

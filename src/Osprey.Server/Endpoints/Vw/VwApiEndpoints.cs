@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.RegularExpressions;
+using Osprey.Routing;
 using Osprey.Server.Outputs.WebSockets;
 
 namespace Osprey.Server.Endpoints.Vw;
@@ -23,7 +24,7 @@ internal static partial class VwApiEndpoints
         // vw's local WS/JSON control socket; a literal route, so it wins over the viewers' /ws/{**path}.
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var control = app.Services.GetRequiredService<VwControlApi>();
-        app.Map("/ws/" + VwControlApi.ApiTopic, context => ServeControlAsync(context, control, lifetime.ApplicationStopping));
+        app.Map("/ws/" + DestinationRegistry.ControlStream, context => ServeControlAsync(context, control, lifetime.ApplicationStopping));
 
         var api = app.Services.GetRequiredService<VwControlApi>();
         string[] updateMethods = ["PUT", "POST", "UPDATE"];

@@ -13,9 +13,6 @@ internal sealed class VwControlApi
     /// <summary>The id of the destination rule made from <c>VW_API</c>, which the control verbs refuse to delete.</summary>
     public const string ApiRuleId = "apiRule";
 
-    /// <summary>The topic (stream name) of the control API.</summary>
-    public const string ApiTopic = "api";
-
     private readonly StreamRegistry _streams;
     private DestinationRegistry? _destinations;
 
@@ -61,7 +58,7 @@ internal sealed class VwControlApi
         }
     }
 
-    private DestinationRule ConfiguredApiRule => new(ApiRuleId, ApiTopic, ApiDestination ?? "", "");
+    private DestinationRule ConfiguredApiRule => new(ApiRuleId, DestinationRegistry.ControlStream, ApiDestination ?? "", "");
 
     /// <summary>Handles one text command of vw's WS/JSON API and returns the reply.</summary>
     public string Handle(string text)

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Unicode;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Osprey.Feeds;
 using Osprey.Media;
@@ -20,11 +19,11 @@ namespace Osprey.Server.Outputs.Mjpeg;
 /// once by the boundary and the next part's Content-Type ("advance headers", as uStreamer calls them); the
 /// next part's Content-Length follows with its frame, the only moment it is known.</para>
 /// <para>Sending: after Kestrel has sent the response head (chunked), every part goes out as one HTTP chunk
-/// written straight to the connection's socket in one vectored send: [chunk size + part headers][the shared
-/// JPEG][boundary + next Content-Type + chunk end], so the JPEG is never copied per viewer. Kestrel writes
-/// nothing more until the handler returns, and then only the last chunk, so the framing stays valid. The
-/// transport's tiny write buffer (see <c>OspreyServer</c>) guarantees the head is in the kernel before the
-/// first direct send. Over TLS, or without a socket, parts go through the response body instead.</para>
+/// written straight to the connection's socket in one vectored send (<see cref="ConnectionWriter"/>): [chunk
+/// size + part headers][the shared JPEG][boundary + next Content-Type + chunk end], so the JPEG is never copied
+/// per viewer. Kestrel writes nothing more until the handler returns, and then only the last chunk, so the
+/// framing stays valid. Over TLS, or without a socket, parts go through the response body instead, and Kestrel
+/// adds the chunk framing.</para>
 /// </remarks>
 internal sealed class MjpegViewer : IDisposable
 {
@@ -42,7 +41,7 @@ internal sealed class MjpegViewer : IDisposable
     private readonly HttpContext _context;
     private readonly Feed _feed;
     private readonly byte[] _head = new byte[160];
-    private SocketFrameSender? _sender;
+    private ConnectionWriter? _writer;
 
     private MjpegViewer(HttpContext context, Feed feed)
     {
@@ -56,7 +55,7 @@ internal sealed class MjpegViewer : IDisposable
         await viewer.RunAsync(serverStopping);
     }
 
-    public void Dispose() => _sender?.Dispose();
+    public void Dispose() => _writer?.Dispose();
 
     private async Task RunAsync(CancellationToken serverStopping)
     {
@@ -76,19 +75,15 @@ internal sealed class MjpegViewer : IDisposable
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(serverStopping, _context.RequestAborted);
         using var registration = stop.Token.UnsafeRegister(static state => ((FeedReader)state!).Close(), reader);
-        var socket = _context.Features.Get<IConnectionSocketFeature>()?.Socket;
-        var chunked = false;
         try
         {
             await response.StartAsync(stop.Token);
             await response.Body.FlushAsync(stop.Token);
-            chunked = response.Headers.TransferEncoding.ToString().Contains("chunked", StringComparison.OrdinalIgnoreCase);
-            if (socket is not null && chunked && _context.Features.Get<ITlsConnectionFeature>() is null)
-            {
-                _sender = new SocketFrameSender(socket);
-            }
-
-            if (!await WriteOpeningAsync(stop.Token))
+            // Direct sends write the chunk framing themselves: only on a chunked response, and only now that the
+            // head is in the kernel.
+            var chunked = response.Headers.TransferEncoding.ToString().Contains("chunked", StringComparison.OrdinalIgnoreCase);
+            _writer = ConnectionWriter.Create(_context, response.Body, allowDirect: chunked);
+            if (!await _writer.WriteAsync(_writer.IsDirect ? s_openingChunk : s_opening, default, default, stop.Token))
             {
                 return;
             }
@@ -118,19 +113,7 @@ internal sealed class MjpegViewer : IDisposable
         }
     }
 
-    private async ValueTask<bool> WriteOpeningAsync(CancellationToken cancellationToken)
-    {
-        if (_sender is not null)
-        {
-            return await _sender.SendAsync(s_openingChunk, default) == SocketError.Success;
-        }
-
-        await _context.Response.Body.WriteAsync(s_opening, cancellationToken);
-        await _context.Response.Body.FlushAsync(cancellationToken);
-        return true;
-    }
-
-    private async ValueTask<bool> WritePartAsync(Frame frame, CancellationToken cancellationToken)
+    private ValueTask<bool> WritePartAsync(Frame frame, CancellationToken cancellationToken)
     {
         var seconds = frame.CaptureTimeMicros / 1_000_000;
         var micros = frame.CaptureTimeMicros % 1_000_000;
@@ -144,15 +127,11 @@ internal sealed class MjpegViewer : IDisposable
             throw new InvalidOperationException("MJPEG part headers do not fit their buffer.");
         }
 
-        if (_sender is null)
+        var writer = _writer!;
+        if (!writer.IsDirect)
         {
             // Through Kestrel: it adds the chunk framing itself (and copies the bytes into its pipe).
-            var output = _context.Response.Body;
-            await output.WriteAsync(_head.AsMemory(ChunkPrefixRoom, headLength), cancellationToken);
-            await output.WriteAsync(frame.Memory, cancellationToken);
-            await output.WriteAsync(s_trailer, cancellationToken);
-            await output.FlushAsync(cancellationToken);
-            return true;
+            return writer.WriteAsync(new ArraySegment<byte>(_head, ChunkPrefixRoom, headLength), frame.Memory, s_trailer, cancellationToken);
         }
 
         // One HTTP chunk: "<hex size>\r\n" + part headers + JPEG + trailer + "\r\n".
@@ -161,6 +140,6 @@ internal sealed class MjpegViewer : IDisposable
         var start = ChunkPrefixRoom - sizeLength;
         sizeLine[..sizeLength].CopyTo(_head.AsSpan(start));
         var head = new ArraySegment<byte>(_head, start, sizeLength + headLength);
-        return await _sender.SendAsync(head, frame.Memory, s_trailerEndingChunk) == SocketError.Success;
+        return writer.WriteAsync(head, frame.Memory, s_trailerEndingChunk, cancellationToken);
     }
 }
