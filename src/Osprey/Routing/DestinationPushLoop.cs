@@ -66,8 +66,8 @@ internal sealed partial class DestinationPushLoop(
         var reader = feed.OpenOrderedReader(queueCapacity);
         using var closeReader = session.UnsafeRegister(static state => ((OrderedFeedReader)state!).Close(), reader);
         counters.Attach(feed, reader);
-        var headerSent = false;
-        var headerVersion = 0;
+        // A new reader is a new connection or a new feed: the relay must be sent the header again.
+        var headerGate = default(StreamHeaderGate);
         try
         {
             while (await reader.WaitAsync())
@@ -95,7 +95,9 @@ internal sealed partial class DestinationPushLoop(
                         return;
                     }
 
-                    if ((!headerSent || frame.HeaderVersion != headerVersion) && feed.Header is { } header)
+                    // MPEG-TS describes itself: whichever header the feed has now serves, and a feed without one
+                    // (jsmpeg's) is pushed without.
+                    if (headerGate.Pending(feed, frame, anyVersion: true) is { } header)
                     {
                         if (!header.InitSegment.IsEmpty)
                         {
@@ -103,8 +105,7 @@ internal sealed partial class DestinationPushLoop(
                             counters.CountSent(header.InitSegment.Length);
                         }
 
-                        headerSent = true;
-                        headerVersion = frame.HeaderVersion;
+                        headerGate.MarkApplied(frame);
                     }
 
                     await socket.SendAsync(frame.Memory, WebSocketMessageType.Binary, endOfMessage: true, abort);
