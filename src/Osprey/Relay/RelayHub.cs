@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Numerics;
 using System.Net.WebSockets;
+using System.Numerics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Osprey.Media;
