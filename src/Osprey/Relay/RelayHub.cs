@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
+using System.Numerics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Osprey.Media;
 
 namespace Osprey.Relay;
 
@@ -13,7 +15,8 @@ namespace Osprey.Relay;
 /// <remarks>
 /// <para>Each client has a bounded send queue: a client that does not read loses messages (counted), never
 /// holds up the sender or the other clients (crossbar's hub deadlocked the first time one client's 256-message
-/// buffer filled). A message is one pooled buffer shared by all its receivers, returned when the last has sent it.</para>
+/// buffer filled). A message is one pooled, reference-counted <see cref="Frame"/> shared by all its receivers,
+/// back in the hub's pool when the last has sent it: broadcasting allocates nothing once the pool is warm.</para>
 /// <para>Thread-safe. Topic membership uses copy-on-write arrays so broadcasting takes no lock.</para>
 /// </remarks>
 public sealed partial class RelayHub
@@ -23,8 +26,15 @@ public sealed partial class RelayHub
 
     private const int QueueMessages = 256;
 
+    /// <summary>
+    /// Message frames are rented in powers of two from here up, so that messages of varying sizes (control text,
+    /// media chunks) reuse the pool's frames instead of each new largest size allocating one.
+    /// </summary>
+    private const int MinMessageCapacity = 4 * 1024;
+
     private readonly ConcurrentDictionary<string, Peer[]> _topics = new(StringComparer.Ordinal);
     private readonly Lock _membership = new();
+    private readonly FramePool _pool = new();
     private readonly ILogger _logger;
     private long _messages;
     private long _drops;
@@ -43,6 +53,9 @@ public sealed partial class RelayHub
 
     /// <summary>Topics with clients now, and how many each has.</summary>
     public IReadOnlyDictionary<string, int> Topics => _topics.ToDictionary(t => t.Key, t => t.Value.Length, StringComparer.Ordinal);
+
+    /// <summary>Message frames rented and not yet back in the hub's pool (0 when no message is queued or sending); for tests.</summary>
+    internal long MessagesInFlight => _pool.Outstanding;
 
     /// <summary>
     /// Serves <paramref name="socket"/> on <paramref name="topic"/> until it closes or <paramref name="cancellationToken"/>
@@ -68,7 +81,7 @@ public sealed partial class RelayHub
             await sending;
             while (peer.Queue.Reader.TryRead(out var left))
             {
-                left.Release();
+                left.Frame.Release();
             }
 
             Log.Left(_logger, topic, peer.Dropped);
@@ -130,22 +143,35 @@ public sealed partial class RelayHub
         }
 
         Interlocked.Increment(ref _messages);
-        var message = new Message(payload, type, peers.Length - 1);
-        foreach (var peer in peers)
+        var frame = _pool.Rent(MessageCapacity(payload.Length));
+        payload.CopyTo(frame.GetWritableSpan(payload.Length));
+        var message = new RelayedMessage(frame, type);
+        try
         {
-            if (peer == sender)
+            foreach (var peer in peers)
             {
-                continue;
-            }
+                if (peer == sender)
+                {
+                    continue;
+                }
 
-            if (!peer.Queue.Writer.TryWrite(message))
-            {
-                Interlocked.Increment(ref peer.Dropped);
-                Interlocked.Increment(ref _drops);
-                message.Release();
+                frame.AddReference(); // the receiver's, given back after its send
+                if (!peer.Queue.Writer.TryWrite(message))
+                {
+                    Interlocked.Increment(ref peer.Dropped);
+                    Interlocked.Increment(ref _drops);
+                    frame.Release();
+                }
             }
         }
+        finally
+        {
+            frame.Release(); // the broadcast's own: the frame is back in the pool once every receiver has sent it
+        }
     }
+
+    private static int MessageCapacity(int length) =>
+        Math.Min((int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, MinMessageCapacity)), Math.Max(length, MaxMessageBytes));
 
     private static async Task SendLoopAsync(Peer peer, CancellationToken cancellationToken)
     {
@@ -155,11 +181,11 @@ public sealed partial class RelayHub
             {
                 try
                 {
-                    await peer.Socket.SendAsync(message.Payload, message.Type, endOfMessage: true, cancellationToken);
+                    await peer.Socket.SendAsync(message.Frame.Memory, message.Type, endOfMessage: true, cancellationToken);
                 }
                 finally
                 {
-                    message.Release();
+                    message.Frame.Release();
                 }
             }
         }
@@ -201,7 +227,7 @@ public sealed partial class RelayHub
     {
         public WebSocket Socket { get; } = socket;
 
-        public Channel<Message> Queue { get; } = Channel.CreateBounded<Message>(new BoundedChannelOptions(QueueMessages)
+        public Channel<RelayedMessage> Queue { get; } = Channel.CreateBounded<RelayedMessage>(new BoundedChannelOptions(QueueMessages)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: the drop is ours to count
@@ -210,33 +236,8 @@ public sealed partial class RelayHub
         public long Dropped;
     }
 
-    /// <summary>One relayed message: a pooled copy shared by its receivers, returned after the last one's send.</summary>
-    private sealed class Message
-    {
-        private readonly byte[] _buffer;
-        private int _references;
-
-        public Message(ReadOnlySpan<byte> payload, WebSocketMessageType type, int receivers)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, 1));
-            payload.CopyTo(_buffer);
-            Payload = new ReadOnlyMemory<byte>(_buffer, 0, payload.Length);
-            Type = type;
-            _references = receivers;
-        }
-
-        public ReadOnlyMemory<byte> Payload { get; }
-
-        public WebSocketMessageType Type { get; }
-
-        public void Release()
-        {
-            if (Interlocked.Decrement(ref _references) == 0)
-            {
-                ArrayPool<byte>.Shared.Return(_buffer);
-            }
-        }
-    }
+    /// <summary>One relayed message as a receiver's queue holds it: the frame holds a reference for that receiver.</summary>
+    private readonly record struct RelayedMessage(Frame Frame, WebSocketMessageType Type);
 
     private static partial class Log
     {

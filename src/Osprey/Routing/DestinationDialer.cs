@@ -1,0 +1,148 @@
+using System.Net.Security;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Osprey.Routing;
+
+/// <summary>
+/// Opens one connection for a destination rule: checks the URL, connects (TLS for <c>wss://</c>, keep-alive
+/// pings), and authorises with the rule's token when it has one. What it returns is connected and authorised.
+/// </summary>
+/// <remarks>Stateless between dials; one per client.</remarks>
+internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateValidationCallback? certificateValidation)
+{
+    private const int MaxAuthorisationReplyBytes = 64 * 1024;
+
+    /// <summary>
+    /// Dials <paramref name="rule"/>'s destination. Throws only for a stop or a failure to connect (the socket is
+    /// disposed then); a refusal the operator can fix is returned as <see cref="DialResult.Failure"/>.
+    /// </summary>
+    public async Task<DialResult> DialAsync(DestinationRule rule, CancellationToken stop)
+    {
+        // An invalid URL is the operator's to fix, and may be fixed by replacing the rule: retry, do not throw.
+        if (!DestinationUrl.TryParse(rule.Destination, out var uri, out var urlError))
+        {
+            return DialResult.Failed(urlError);
+        }
+
+        var socket = new ClientWebSocket();
+        // Disposed here unless it is handed to the caller connected and authorised.
+        ClientWebSocket? unclaimed = socket;
+        try
+        {
+            // A relay that vanished without closing (power cut, NAT timeout) is noticed by its missing pongs instead
+            // of by TCP giving up minutes later.
+            socket.Options.KeepAliveInterval = DestinationRegistry.KeepAliveInterval;
+            socket.Options.KeepAliveTimeout = DestinationRegistry.KeepAliveInterval;
+            if (certificateValidation is not null)
+            {
+                socket.Options.RemoteCertificateValidationCallback = certificateValidation;
+            }
+
+            using (var timeout = new CancellationTokenSource(DestinationRegistry.ConnectTimeout, time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token))
+            {
+                try
+                {
+                    await socket.ConnectAsync(uri, linked.Token);
+                }
+                catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+                {
+                    return DialResult.Failed($"no answer from the relay within {DestinationRegistry.ConnectTimeout.TotalSeconds:0} s");
+                }
+            }
+
+            if (rule.Token.Length > 0 && await AuthoriseAsync(socket, rule.Token, stop) is { } refused)
+            {
+                return DialResult.Failed(refused);
+            }
+
+            unclaimed = null;
+            return new DialResult(socket, null);
+        }
+        finally
+        {
+            unclaimed?.Dispose();
+        }
+    }
+
+    /// <summary>vw's DialAuth: the token as the first text message, then one text reply saying authorised.</summary>
+    /// <returns>Null when authorised, otherwise why not.</returns>
+    private async Task<string?> AuthoriseAsync(ClientWebSocket socket, string token, CancellationToken stop)
+    {
+        using var timeout = new CancellationTokenSource(DestinationRegistry.AuthorisationTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
+        var buffer = new byte[MaxAuthorisationReplyBytes];
+        (WebSocketMessageType Type, int Length) reply;
+        try
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes(token), WebSocketMessageType.Text, endOfMessage: true, linked.Token);
+            reply = await WebSocketMessages.ReceiveWholeAsync(socket, buffer, linked.Token);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            return $"the relay did not answer the token within {DestinationRegistry.AuthorisationTimeout.TotalSeconds:0} s";
+        }
+
+        if (reply.Type == WebSocketMessageType.Close)
+        {
+            return $"the relay closed the connection instead of answering the token{WebSocketMessages.DescribeClose(socket)}";
+        }
+
+        if (reply.Type != WebSocketMessageType.Text)
+        {
+            return "the relay answered the token with a binary message, not text";
+        }
+
+        if (reply.Length < 0)
+        {
+            return "the relay's answer to the token is too long";
+        }
+
+        return CheckAuthorisation(buffer.AsSpan(0, reply.Length));
+    }
+
+    /// <summary>Crossbar's AuthMessage: <c>{"topic":…,"token":…,"authorised":true,"reason":"ok"}</c>.</summary>
+    internal static string? CheckAuthorisation(ReadOnlySpan<byte> json)
+    {
+        bool? authorised = null;
+        string? reason = null;
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            using var document = JsonDocument.ParseValue(ref reader);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return "the relay's answer to the token is not a JSON object";
+            }
+
+            // Go's encoding/json, which crossbar and vw use, matches field names case-insensitively.
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (string.Equals(property.Name, "authorised", StringComparison.OrdinalIgnoreCase))
+                {
+                    authorised = property.Value.ValueKind == JsonValueKind.True;
+                }
+                else if (string.Equals(property.Name, "reason", StringComparison.OrdinalIgnoreCase) && property.Value.ValueKind == JsonValueKind.String)
+                {
+                    reason = property.Value.GetString();
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return "the relay's answer to the token is not JSON";
+        }
+
+        return authorised == true
+            ? null
+            : $"the relay refused the token: {(string.IsNullOrWhiteSpace(reason) ? "no reason given" : reason)}";
+    }
+}
+
+/// <summary>A dial's outcome: a connected, authorised socket the caller now owns, or why there is none.</summary>
+internal readonly record struct DialResult(ClientWebSocket? Socket, string? Failure)
+{
+    public static DialResult Failed(string reason) => new(null, reason);
+}
