@@ -61,4 +61,40 @@ public static class JpegProbe
 
         return ProbeHeader.TryRead(jpeg.Slice(6, ProbeHeader.Size), out header);
     }
+
+    /// <summary>
+    /// Copies a JPEG into a frame rented from <paramref name="pool"/> with the probe segment after its SOI: the
+    /// one copy every JPEG source makes. A JPEG that already carries a probe (from another Osprey upstream) keeps
+    /// it, so latency stays measured end to end. Null when the bytes are not a JPEG (too short, or no SOI).
+    /// </summary>
+    /// <param name="pool">The pool of the feed the frame will be published to.</param>
+    /// <param name="jpeg">The JPEG, starting with SOI.</param>
+    /// <param name="counter">The source's frame counter for the probe.</param>
+    /// <param name="captureMicros">Capture time on the wall clock, for the probe.</param>
+    /// <param name="width">Picture width for the probe (0 when unknown).</param>
+    /// <param name="height">Picture height for the probe (0 when unknown).</param>
+    public static Frame? CopyToFrame(FramePool pool, ReadOnlySpan<byte> jpeg, uint counter, long captureMicros, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        if (jpeg.Length < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8)
+        {
+            return null;
+        }
+
+        var probed = TryRead(jpeg, out _);
+        var length = probed ? jpeg.Length : jpeg.Length - 2 + PrefixSize;
+        var frame = pool.Rent(length);
+        var destination = frame.GetWritableSpan(length);
+        if (probed)
+        {
+            jpeg.CopyTo(destination);
+        }
+        else
+        {
+            WritePrefix(destination, new ProbeHeader(counter, captureMicros, (ushort)width, (ushort)height, (uint)length));
+            jpeg[2..].CopyTo(destination[PrefixSize..]);
+        }
+
+        return frame;
+    }
 }

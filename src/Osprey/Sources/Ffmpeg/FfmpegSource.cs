@@ -147,19 +147,10 @@ public sealed partial class FfmpegSource : IFrameSource
     {
         var now = ProbeHeader.NowMicros(_time);
         JpegMarkers.TryReadSize(jpeg, out var width, out var height);
-        // A JPEG that already carries a probe (from another Osprey upstream) keeps it: latency stays end to end.
-        var probed = JpegProbe.TryRead(jpeg, out _);
-        var length = probed ? jpeg.Length : jpeg.Length - 2 + JpegProbe.PrefixSize;
-        var frame = feed.Pool.Rent(length);
-        var destination = frame.GetWritableSpan(length);
-        if (probed)
+        if (JpegProbe.CopyToFrame(feed.Pool, jpeg, ++_counter, now, width, height) is not { } frame)
         {
-            jpeg.CopyTo(destination);
-        }
-        else
-        {
-            JpegProbe.WritePrefix(destination, new ProbeHeader(++_counter, now, (ushort)width, (ushort)height, (uint)length));
-            jpeg[2..].CopyTo(destination[JpegProbe.PrefixSize..]);
+            Interlocked.Increment(ref _badImages); // the splitter gives whole images, so this is a corrupt one
+            return;
         }
 
         frame.StampCaptured(MediaFormat.Jpeg, width, height, true, now);

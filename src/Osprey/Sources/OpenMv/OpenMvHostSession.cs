@@ -337,18 +337,15 @@ internal sealed class OpenMvHostSession
         MediaFormat format;
         if (header.IsJpeg)
         {
-            if (image.Length < 4 || image[0] != 0xFF || image[1] != 0xD8)
+            if (JpegProbe.CopyToFrame(feed.Pool, image, _counter + 1, now, width, height) is not { } jpeg)
             {
                 _stats.AddBadFrame();
                 return;
             }
 
+            ++_counter;
             format = MediaFormat.Jpeg;
-            var length = image.Length - 2 + JpegProbe.PrefixSize;
-            frame = feed.Pool.Rent(length);
-            var destination = frame.GetWritableSpan(length);
-            JpegProbe.WritePrefix(destination, new ProbeHeader(++_counter, now, (ushort)width, (ushort)height, (uint)length));
-            image[2..].CopyTo(destination[JpegProbe.PrefixSize..]);
+            frame = jpeg;
         }
         else if (header.PixelFormat is OpenMvFrameHeader.Rgb565 or OpenMvFrameHeader.Grayscale)
         {

@@ -342,19 +342,16 @@ public sealed partial class V4L2Source : IFrameSource
         if (info.Format == MediaFormat.Jpeg)
         {
             // The COM probe goes between SOI and the rest, so MJPEG is copied once; the buffer goes straight back.
-            if (length < 4 || data[0] != 0xFF || data[1] != 0xD8)
+            var copied = JpegProbe.CopyToFrame(feed.Pool, data, _counter + 1, wallMicros, info.Width, info.Height);
+            buffers.Queue(mapped);
+            if (copied is null)
             {
                 Interlocked.Increment(ref _droppedFrames);
-                buffers.Queue(mapped);
                 return;
             }
 
-            var total = length - 2 + JpegProbe.PrefixSize;
-            frame = feed.Pool.Rent(total);
-            var destination = frame.GetWritableSpan(total);
-            JpegProbe.WritePrefix(destination, new ProbeHeader(++_counter, wallMicros, (ushort)info.Width, (ushort)info.Height, (uint)total));
-            data[2..].CopyTo(destination[JpegProbe.PrefixSize..]);
-            buffers.Queue(mapped);
+            ++_counter;
+            frame = copied;
             Interlocked.Increment(ref _copiedFrames);
         }
         else if (buffers.InDriver < MinQueuedInDriver)
