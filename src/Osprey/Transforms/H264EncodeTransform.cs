@@ -66,7 +66,9 @@ public sealed partial class H264EncodeTransform : LazyFeed
             Log.EncoderStarted(_logger, Output.Name, process.Id);
             var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
             using var kill = cancellationToken.UnsafeRegister(static p => ((FfmpegProcess)p!).Kill(), process);
-            var writing = WriteFramesAsync(process.Input, stamps, cancellationToken);
+            // The writer waits on the raw feed; when the encoder ends on its own, it must stop waiting too.
+            using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var writing = WriteFramesAsync(process.Input, stamps, stopWriting.Token);
             try
             {
                 await H264Publisher.ReadFlvAsync(
@@ -82,6 +84,7 @@ public sealed partial class H264EncodeTransform : LazyFeed
             finally
             {
                 await process.DisposeAsync();
+                await stopWriting.CancelAsync();
                 await writing.WaitAsync(FfmpegProcess.ExitWait, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
