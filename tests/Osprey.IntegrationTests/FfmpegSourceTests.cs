@@ -155,6 +155,49 @@ public class FfmpegSourceTests
         Assert.False(ChildProcesses.IsAlive(restarted[0]), "ffmpeg outlived osprey");
     }
 
+    [Theory]
+    [InlineData(9)] // SIGKILL: Osprey cannot clean up; the kernel must
+    [InlineData(15)] // SIGTERM: Osprey stops its runs
+    public async Task KillingOsprey_LeavesNoFfmpeg_NotTheEncoder_NorOneStillWaitingForItsInput(int signal)
+    {
+        // A port nobody connects to: that ffmpeg waits for its input and so never writes to (and dies on) a closed pipe.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await using var server = await OspreyProcess.StartAsync(
+            "stream",
+            "--source", MjpegSource,
+            "--source", RawSource,
+            "--source", $"waiting=ffmpeg:-f mjpeg -i tcp://127.0.0.1:{port}?listen=1");
+        using var mp4 = await MessageClient.ConnectAsync(server.Ws("ws/raw/mp4"));
+        await mp4.ReceiveAsync(TimeSpan.FromSeconds(20));
+        await mp4.ReceiveAsync(TimeSpan.FromSeconds(20));
+
+        // Three sources and the raw feed's H.264 encoder.
+        var children = ChildProcesses.Of(server.Pid, "ffmpeg");
+        for (var i = 0; i < 100 && children.Count < 4; i++)
+        {
+            await Task.Delay(100);
+            children = ChildProcesses.Of(server.Pid, "ffmpeg");
+        }
+
+        Assert.Equal(4, children.Count);
+        Assert.Equal(0, ChildProcesses.Signal(server.Pid, signal));
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(10)), "osprey did not exit");
+
+        // By pid, not by parent: an orphan is adopted by init (or a subreaper) and would no longer look like osprey's.
+        var survivors = children.Where(ChildProcesses.IsAlive).ToList();
+        for (var i = 0; i < 50 && survivors.Count > 0; i++)
+        {
+            await Task.Delay(100);
+            survivors = survivors.Where(ChildProcesses.IsAlive).ToList();
+        }
+
+        Array.ForEach(survivors.ToArray(), pid => ChildProcesses.Signal(pid, 9));
+        Assert.True(survivors.Count == 0, $"ffmpeg {string.Join(", ", survivors)} outlived osprey (signal {signal})");
+    }
+
     [Fact]
     public async Task AnFfmpegInputThatFails_ShowsItsErrorInTheFeedState_AndIsRetried()
     {

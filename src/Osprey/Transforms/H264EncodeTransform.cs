@@ -1,18 +1,19 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Ingest;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Transforms;
 
 /// <summary>
 /// A raw feed seen as H.264: one ffmpeg encoder process per feed (libx264 zerolatency, no B-frames), fed the
-/// newest raw frames on its stdin while someone watches, its Annex B output split into access units and
-/// published with the probe SEI. Encoded once for all viewers; started by the first viewer, stopped after the
-/// last.
+/// newest raw frames on its stdin while someone watches, its FLV output read one tag per access unit and each
+/// published as Annex B with the probe SEI. Encoded once for all viewers; started by the first viewer, stopped
+/// after the last. If the encoder ends while watched, the run fails with ffmpeg's exit and last stderr lines
+/// (the output feed's state detail) and starts again with the next viewer.
 /// </summary>
 /// <remarks>
 /// Capture times survive the encoder: with zerolatency and no B-frames, access units come out in the order
@@ -46,13 +47,6 @@ public sealed partial class H264EncodeTransform : LazyFeed
         var info = Source.Info;
         var fps = info.Fps > 0 ? info.Fps : 30;
         Output.Info = info with { Format = MediaFormat.H264 };
-        var start = new ProcessStartInfo("ffmpeg")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         string[] arguments =
         [
             "-hide_banner", "-nostdin", "-loglevel", "error",
@@ -66,33 +60,37 @@ public sealed partial class H264EncodeTransform : LazyFeed
             // FLV frames each access unit, so it is handed on the moment it is whole (Annex B would wait a frame).
             "-f", "flv", "-flush_packets", "1", "pipe:1",
         ];
-        foreach (var argument in arguments)
+        var process = await FfmpegProcess.StartAsync(Output.Name, arguments, _logger, writesInput: true);
+        await using (process)
         {
-            start.ArgumentList.Add(argument);
-        }
+            Log.EncoderStarted(_logger, Output.Name, process.Id);
+            var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
+            using var kill = cancellationToken.UnsafeRegister(static p => ((FfmpegProcess)p!).Kill(), process);
+            // The writer waits on the raw feed; when the encoder ends on its own, it must stop waiting too.
+            using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var writing = WriteFramesAsync(process.Input, stamps, stopWriting.Token);
+            try
+            {
+                await H264Publisher.ReadFlvAsync(
+                    process.Output,
+                    Output,
+                    () =>
+                    {
+                        Interlocked.Increment(ref _encoded);
+                        return stamps.TryDequeue(out var stamp) ? stamp : (ProbeHeader.NowMicros(), 0);
+                    },
+                    cancellationToken);
+            }
+            finally
+            {
+                await process.DisposeAsync();
+                await stopWriting.CancelAsync();
+                await writing.WaitAsync(FfmpegProcess.ExitWait, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("ffmpeg did not start");
-        Log.EncoderStarted(_logger, Output.Name, process.Id);
-        var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
-        using var kill = cancellationToken.UnsafeRegister(static p => KillQuietly((Process)p!), process);
-        var errors = DrainErrorsAsync(process);
-        var writing = WriteFramesAsync(process.StandardInput.BaseStream, stamps, cancellationToken);
-        try
-        {
-            await H264Publisher.ReadFlvAsync(
-                process.StandardOutput.BaseStream,
-                Output,
-                () =>
-                {
-                    Interlocked.Increment(ref _encoded);
-                    return stamps.TryDequeue(out var stamp) ? stamp : (ProbeHeader.NowMicros(), 0);
-                },
-                cancellationToken);
-        }
-        finally
-        {
-            KillQuietly(process);
-            await Task.WhenAll(writing, errors).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            // Watched and yet ended: say why, or a viewer sees a feed that is merely silent.
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new InvalidOperationException($"the H.264 encoder ended: {process.DescribeEnd(3)}");
         }
     }
 
@@ -119,33 +117,6 @@ public sealed partial class H264EncodeTransform : LazyFeed
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The encoder went away or the last viewer left.
-        }
-    }
-
-    private static async Task DrainErrorsAsync(Process process)
-    {
-        try
-        {
-            while (await process.StandardError.ReadLineAsync() is not null)
-            {
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-    }
-
-    private static void KillQuietly(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
         }
     }
 

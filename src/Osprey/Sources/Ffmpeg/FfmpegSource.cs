@@ -1,11 +1,12 @@
-using System.ComponentModel;
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Osprey.Codecs.Jpeg;
 using Osprey.Containers.Jpeg;
 using Osprey.Feeds;
 using Osprey.Ingest;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Sources.Ffmpeg;
 
@@ -17,8 +18,8 @@ namespace Osprey.Sources.Ffmpeg;
 /// <remarks>
 /// <para>Ownership: a run owns its process. Cancelling the run kills ffmpeg and any children it started; when
 /// ffmpeg exits or dies, the run fails with its exit code and last error line, and the supervisor restarts it
-/// with backoff while viewers stay connected. If Osprey itself is killed, ffmpeg's next write to the closed
-/// pipe fails and it exits, so no ffmpeg outlives Osprey for longer than a frame.</para>
+/// with backoff while viewers stay connected. If Osprey itself is killed, the kernel kills ffmpeg too (see
+/// <see cref="FfmpegProcess"/>), also one still waiting for its input and so never writing to the closed pipe.</para>
 /// </remarks>
 public sealed partial class FfmpegSource : IFrameSource
 {
@@ -58,37 +59,17 @@ public sealed partial class FfmpegSource : IFrameSource
     public async Task RunAsync(Feed feed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(feed);
-        var start = new ProcessStartInfo(Options.Executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in Options.BuildArguments())
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start) ?? throw new InvalidOperationException("ffmpeg did not start");
-        }
-        catch (Win32Exception ex)
-        {
-            throw new InvalidOperationException($"cannot run '{Options.Executable}' ({ex.Message}): install the Debian package ffmpeg", ex);
-        }
-
-        using (process)
+        var arguments = Options.BuildArguments();
+        // ffmpeg's stderr is its error report (it runs with -loglevel error), so an operator sees it at Warning.
+        var process = await FfmpegProcess.StartAsync(feed.Name, arguments, _logger, executable: Options.Executable, stderrLevel: LogLevel.Warning);
+        await using (process)
         {
             ProcessId = process.Id;
-            Log.Started(_logger, feed.Name, process.Id, string.Join(' ', start.ArgumentList));
-            var lastError = new LastLines();
-            var stderr = PumpErrorsAsync(process, lastError, feed.Name);
-            using var kill = cancellationToken.UnsafeRegister(static state => KillTree((Process)state!), process);
+            Log.Started(_logger, feed.Name, process.Id, string.Join(' ', arguments));
+            using var kill = cancellationToken.UnsafeRegister(static state => ((FfmpegProcess)state!).Kill(), process);
             try
             {
-                var stdout = process.StandardOutput.BaseStream;
+                var stdout = process.Output;
                 if (Options.Output == FfmpegOutput.Mjpeg)
                 {
                     await ReadJpegsAsync(stdout, feed, cancellationToken);
@@ -107,15 +88,13 @@ public sealed partial class FfmpegSource : IFrameSource
             }
             finally
             {
-                KillTree(process);
-                await process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
-                await stderr;
+                // Killed and reaped within FfmpegProcess.ExitWait, so the exit code below is known.
+                await process.DisposeAsync();
                 ProcessId = 0;
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            throw new InvalidOperationException(
-                $"ffmpeg exited with code {process.ExitCode}{(lastError.Text is { Length: > 0 } text ? ": " + text : "")}");
+            throw new InvalidOperationException($"ffmpeg exited with code {process.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}{(process.Errors.Last(1) is { Length: > 0 } text ? ": " + text : "")}");
         }
     }
 
@@ -191,72 +170,9 @@ public sealed partial class FfmpegSource : IFrameSource
         }
     }
 
-    private async Task PumpErrorsAsync(Process process, LastLines lastError, string feedName)
-    {
-        try
-        {
-            while (await process.StandardError.ReadLineAsync() is { } line)
-            {
-                if (line.Length > 0)
-                {
-                    lastError.Add(line);
-                    Log.FfmpegSaid(_logger, feedName, line);
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The process is gone.
-        }
-    }
-
-    private static void KillTree(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or Win32Exception or NotSupportedException)
-        {
-            // Already gone.
-        }
-    }
-
-    /// <summary>The last error line ffmpeg printed, for the feed's state and the exception.</summary>
-    private sealed class LastLines
-    {
-        private readonly Lock _lock = new();
-        private string _text = "";
-
-        public string Text
-        {
-            get
-            {
-                lock (_lock)
-                {
-                    return _text;
-                }
-            }
-        }
-
-        public void Add(string line)
-        {
-            lock (_lock)
-            {
-                _text = line.Length > 300 ? line[..300] : line;
-            }
-        }
-    }
-
     private static partial class Log
     {
         [LoggerMessage(300, LogLevel.Information, "Feed {Feed}: ffmpeg started (pid {Pid}): ffmpeg {Arguments}")]
         public static partial void Started(ILogger logger, string feed, int pid, string arguments);
-
-        [LoggerMessage(301, LogLevel.Warning, "Feed {Feed}: ffmpeg: {Line}")]
-        public static partial void FfmpegSaid(ILogger logger, string feed, string line);
     }
 }
