@@ -5,6 +5,7 @@ using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
+using Osprey.Runtime;
 using Osprey.Server.Endpoints.Feeds;
 using Osprey.Server.Endpoints.Ingest;
 using Osprey.Server.Endpoints.Page;
@@ -193,7 +194,7 @@ internal static partial class OspreyServer
 
     private static partial class Log
     {
-        [LoggerMessage(10, LogLevel.Error, "JPEG outputs (/mjpeg, /snapshot, /ws/{{feed}}/jpeg of raw feeds) are off: {Reason}")]
+        [LoggerMessage(LogEvents.ServerJpegUnavailable, LogLevel.Error, "JPEG outputs (/mjpeg, /snapshot, /ws/{{feed}}/jpeg of raw feeds) are off: {Reason}")]
         public static partial void JpegUnavailable(ILogger logger, string reason);
     }
 }

@@ -5,6 +5,7 @@ using System.Numerics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Relay;
 
@@ -241,10 +242,10 @@ public sealed partial class RelayHub
 
     private static partial class Log
     {
-        [LoggerMessage(600, LogLevel.Debug, "Relay topic {Topic}: client joined")]
+        [LoggerMessage(LogEvents.TopicJoined, LogLevel.Debug, "Relay topic {Topic}: client joined")]
         public static partial void Joined(ILogger logger, string topic);
 
-        [LoggerMessage(601, LogLevel.Debug, "Relay topic {Topic}: client left ({Dropped} messages dropped for it)")]
+        [LoggerMessage(LogEvents.TopicLeft, LogLevel.Debug, "Relay topic {Topic}: client left ({Dropped} messages dropped for it)")]
         public static partial void Left(ILogger logger, string topic, long dropped);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Routing;
 
@@ -241,7 +242,7 @@ public sealed partial class CombinedStream : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(510, LogLevel.Error, "Stream {Stream}: input {Feed} failed")]
+        [LoggerMessage(LogEvents.CombinedStreamInputFailed, LogLevel.Error, "Stream {Stream}: input {Feed} failed")]
         public static partial void InputFailed(ILogger logger, string stream, string feed, Exception exception);
     }
 }

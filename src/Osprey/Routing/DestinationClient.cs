@@ -255,22 +255,22 @@ internal sealed partial class DestinationClient
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Destination {Id}: connected to {Destination}, pushing {Stream}")]
+        [LoggerMessage(LogEvents.DestinationConnected, LogLevel.Information, "Destination {Id}: connected to {Destination}, pushing {Stream}")]
         public static partial void Connected(ILogger logger, string id, string destination, string stream);
 
-        [LoggerMessage(2, LogLevel.Information, "Destination {Id}: disconnected from {Destination} ({Reason}); reconnecting in {Seconds} s")]
+        [LoggerMessage(LogEvents.DestinationDisconnected, LogLevel.Information, "Destination {Id}: disconnected from {Destination} ({Reason}); reconnecting in {Seconds} s")]
         public static partial void Disconnected(ILogger logger, string id, string destination, string reason, double seconds);
 
-        [LoggerMessage(3, LogLevel.Information, "Destination {Id}: could not connect to {Destination} ({Reason}); retrying in {Seconds} s")]
+        [LoggerMessage(LogEvents.DestinationConnectFailed, LogLevel.Information, "Destination {Id}: could not connect to {Destination} ({Reason}); retrying in {Seconds} s")]
         public static partial void ConnectFailed(ILogger logger, string id, string destination, string reason, double seconds);
 
-        [LoggerMessage(4, LogLevel.Information, "Destination {Id}: stopped pushing to {Destination}")]
+        [LoggerMessage(LogEvents.DestinationStopped, LogLevel.Information, "Destination {Id}: stopped pushing to {Destination}")]
         public static partial void Stopped(ILogger logger, string id, string destination);
 
-        [LoggerMessage(5, LogLevel.Warning, "Destination {Id}: the control handler failed on a command from the relay")]
+        [LoggerMessage(LogEvents.DestinationControlFailed, LogLevel.Warning, "Destination {Id}: the control handler failed on a command from the relay")]
         public static partial void ControlFailed(ILogger logger, string id, Exception exception);
 
-        [LoggerMessage(6, LogLevel.Warning, "Destination {Id}: skipped a control message longer than {Limit} bytes")]
+        [LoggerMessage(LogEvents.DestinationControlMessageTooLong, LogLevel.Warning, "Destination {Id}: skipped a control message longer than {Limit} bytes")]
         public static partial void ControlMessageTooLong(ILogger logger, string id, int limit);
 
         // Event 7 (a failed stream lookup) is logged by DestinationPushLoop.

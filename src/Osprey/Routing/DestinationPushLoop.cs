@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Routing;
 
@@ -122,7 +123,7 @@ internal sealed partial class DestinationPushLoop(
 
     private static partial class Log
     {
-        [LoggerMessage(7, LogLevel.Warning, "Destination {Id}: looking up stream {Stream} failed")]
+        [LoggerMessage(LogEvents.DestinationResolveFailed, LogLevel.Warning, "Destination {Id}: looking up stream {Stream} failed")]
         public static partial void ResolveFailed(ILogger logger, string id, string stream, Exception exception);
     }
 }

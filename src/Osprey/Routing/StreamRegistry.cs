@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
+using Osprey.Runtime;
 
 namespace Osprey.Routing;
 
@@ -193,13 +194,13 @@ public sealed partial class StreamRegistry : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(500, LogLevel.Information, "Stream {Stream}: added with feeds [{Feeds}]")]
+        [LoggerMessage(LogEvents.StreamAdded, LogLevel.Information, "Stream {Stream}: added with feeds [{Feeds}]")]
         public static partial void Added(ILogger logger, string stream, string feeds);
 
-        [LoggerMessage(501, LogLevel.Information, "Stream {Stream}: re-wired to feeds [{Feeds}]")]
+        [LoggerMessage(LogEvents.StreamRewired, LogLevel.Information, "Stream {Stream}: re-wired to feeds [{Feeds}]")]
         public static partial void Rewired(ILogger logger, string stream, string feeds);
 
-        [LoggerMessage(502, LogLevel.Information, "Stream {Stream}: removed")]
+        [LoggerMessage(LogEvents.StreamRemoved, LogLevel.Information, "Stream {Stream}: removed")]
         public static partial void Removed(ILogger logger, string stream);
     }
 }

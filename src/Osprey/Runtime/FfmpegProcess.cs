@@ -247,13 +247,13 @@ public sealed partial class FfmpegProcess : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1100, LogLevel.Debug, "Feed {Feed}: {Program} started (pid {Pid}): {Arguments}")]
+        [LoggerMessage(LogEvents.FfmpegProcessStarted, LogLevel.Debug, "Feed {Feed}: {Program} started (pid {Pid}): {Arguments}")]
         public static partial void Started(ILogger logger, string feed, int pid, string program, string arguments);
 
-        [LoggerMessage(EventId = 1101, Message = "Feed {Feed}: {Program}: {Line}")]
+        [LoggerMessage(EventId = LogEvents.FfmpegProcessSaid, Message = "Feed {Feed}: {Program}: {Line}")]
         public static partial void Said(ILogger logger, LogLevel level, string feed, string program, string line);
 
-        [LoggerMessage(1102, LogLevel.Debug, "Feed {Feed}: pid {Pid} ended: {Reason}")]
+        [LoggerMessage(LogEvents.FfmpegProcessEnded, LogLevel.Debug, "Feed {Feed}: pid {Pid} ended: {Reason}")]
         public static partial void Ended(ILogger logger, string feed, int pid, string reason);
     }
 }

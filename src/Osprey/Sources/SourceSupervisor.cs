@@ -147,16 +147,16 @@ public sealed partial class SourceSupervisor : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Feed {Feed}: starting source {Uri}")]
+        [LoggerMessage(LogEvents.SourceStarting, LogLevel.Information, "Feed {Feed}: starting source {Uri}")]
         public static partial void SourceStarting(ILogger logger, string feed, string uri);
 
-        [LoggerMessage(2, LogLevel.Warning, "Feed {Feed}: source {Uri} failed")]
+        [LoggerMessage(LogEvents.SourceFailed, LogLevel.Warning, "Feed {Feed}: source {Uri} failed")]
         public static partial void SourceFailed(ILogger logger, string feed, string uri, Exception exception);
 
-        [LoggerMessage(3, LogLevel.Information, "Feed {Feed}: restarting the source in {Seconds} s; viewers stay connected")]
+        [LoggerMessage(LogEvents.SourceRestarting, LogLevel.Information, "Feed {Feed}: restarting the source in {Seconds} s; viewers stay connected")]
         public static partial void SourceRestarting(ILogger logger, string feed, double seconds);
 
-        [LoggerMessage(4, LogLevel.Information, "Feed {Feed}: restart requested")]
+        [LoggerMessage(LogEvents.SourceRestartRequested, LogLevel.Information, "Feed {Feed}: restart requested")]
         public static partial void SourceRestartRequested(ILogger logger, string feed);
     }
 }

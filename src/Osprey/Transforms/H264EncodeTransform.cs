@@ -122,7 +122,7 @@ public sealed partial class H264EncodeTransform : LazyFeed
 
     private static partial class Log
     {
-        [LoggerMessage(310, LogLevel.Information, "Feed {Feed}: H.264 encoder started (ffmpeg pid {Pid}) for its first viewer")]
+        [LoggerMessage(LogEvents.H264EncoderEncoderStarted, LogLevel.Information, "Feed {Feed}: H.264 encoder started (ffmpeg pid {Pid}) for its first viewer")]
         public static partial void EncoderStarted(ILogger logger, string feed, int pid);
     }
 }

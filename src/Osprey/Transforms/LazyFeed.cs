@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
+using Osprey.Runtime;
 
 namespace Osprey.Transforms;
 
@@ -137,13 +138,13 @@ public abstract partial class LazyFeed : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(200, LogLevel.Debug, "Derived feed {Feed}: started for its first viewer")]
+        [LoggerMessage(LogEvents.ViewStarted, LogLevel.Debug, "Derived feed {Feed}: started for its first viewer")]
         public static partial void Started(ILogger logger, string feed);
 
-        [LoggerMessage(201, LogLevel.Debug, "Derived feed {Feed}: stopped after its last viewer")]
+        [LoggerMessage(LogEvents.ViewStopped, LogLevel.Debug, "Derived feed {Feed}: stopped after its last viewer")]
         public static partial void Stopped(ILogger logger, string feed);
 
-        [LoggerMessage(203, LogLevel.Warning, "Derived feed {Feed}: its work failed; it restarts with the next viewer")]
+        [LoggerMessage(LogEvents.ViewRunFailed, LogLevel.Warning, "Derived feed {Feed}: its work failed; it restarts with the next viewer")]
         public static partial void RunFailed(ILogger logger, string feed, Exception exception);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Transforms;
 
@@ -172,7 +173,7 @@ public abstract partial class LazyTransform<TWorker> : LazyFeed
 
     private static partial class Log
     {
-        [LoggerMessage(202, LogLevel.Debug, "Derived feed {Feed}: source frame {Sequence} could not be transformed: {Error}")]
+        [LoggerMessage(LogEvents.TransformFrameFailed, LogLevel.Debug, "Derived feed {Feed}: source frame {Sequence} could not be transformed: {Error}")]
         public static partial void FrameFailed(ILogger logger, string feed, long sequence, string error);
     }
 }

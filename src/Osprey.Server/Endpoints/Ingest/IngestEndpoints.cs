@@ -5,6 +5,7 @@ using Osprey.Feeds;
 using Osprey.Ingest;
 using Osprey.Media;
 using Osprey.Routing;
+using Osprey.Runtime;
 
 namespace Osprey.Server.Endpoints.Ingest;
 
@@ -229,16 +230,16 @@ internal static partial class IngestEndpoints
 
     private static partial class Log
     {
-        [LoggerMessage(400, LogLevel.Information, "Feed {Feed}: publisher {Remote} connected ({Method})")]
+        [LoggerMessage(LogEvents.IngestPublisherConnected, LogLevel.Information, "Feed {Feed}: publisher {Remote} connected ({Method})")]
         public static partial void PublisherConnected(ILogger logger, string feed, string remote, string method);
 
-        [LoggerMessage(401, LogLevel.Information, "Feed {Feed}: publisher {Remote} left: {Reason}; {Bytes} bytes in {Chunks} chunks, {Resyncs} resyncs, {Discarded} bytes discarded")]
+        [LoggerMessage(LogEvents.IngestPublisherLeft, LogLevel.Information, "Feed {Feed}: publisher {Remote} left: {Reason}; {Bytes} bytes in {Chunks} chunks, {Resyncs} resyncs, {Discarded} bytes discarded")]
         public static partial void PublisherLeft(ILogger logger, string feed, string remote, string reason, long bytes, long chunks, long resyncs, long discarded);
 
-        [LoggerMessage(403, LogLevel.Warning, "Refused an ingest from {Remote}: wrong secret")]
+        [LoggerMessage(LogEvents.IngestWrongSecret, LogLevel.Warning, "Refused an ingest from {Remote}: wrong secret")]
         public static partial void WrongSecret(ILogger logger, string remote);
 
-        [LoggerMessage(402, LogLevel.Warning, "Feed {Feed}: refused publisher {Remote}: {Error}")]
+        [LoggerMessage(LogEvents.IngestRefused, LogLevel.Warning, "Feed {Feed}: refused publisher {Remote}: {Error}")]
         public static partial void Refused(ILogger logger, string feed, string remote, string error);
     }
 }

@@ -5,6 +5,7 @@ using Osprey.Ingest;
 using Osprey.Media;
 using Osprey.Relay;
 using Osprey.Routing;
+using Osprey.Runtime;
 using Osprey.Server.Outputs.WebSockets;
 
 namespace Osprey.Server.Endpoints.Relay;
@@ -105,13 +106,13 @@ internal static partial class RelayEndpoints
 
     private static partial class Log
     {
-        [LoggerMessage(700, LogLevel.Information, "Relay: {Remote} pushes to feed {Feed}")]
+        [LoggerMessage(LogEvents.RelayPushPushConnected, LogLevel.Information, "Relay: {Remote} pushes to feed {Feed}")]
         public static partial void PushConnected(ILogger logger, string feed, string remote);
 
-        [LoggerMessage(701, LogLevel.Information, "Relay: push of {Remote} to feed {Feed} ended: {Reason}; {Bytes} bytes in {Chunks} chunks")]
+        [LoggerMessage(LogEvents.RelayPushPushEnded, LogLevel.Information, "Relay: push of {Remote} to feed {Feed} ended: {Reason}; {Bytes} bytes in {Chunks} chunks")]
         public static partial void PushEnded(ILogger logger, string feed, string remote, string reason, long bytes, long chunks);
 
-        [LoggerMessage(702, LogLevel.Warning, "Relay: refused a push of {Remote} to {Feed}: {Error}")]
+        [LoggerMessage(LogEvents.RelayPushPushRefused, LogLevel.Warning, "Relay: refused a push of {Remote} to {Feed}: {Error}")]
         public static partial void PushRefused(ILogger logger, string feed, string remote, string error);
     }
 }

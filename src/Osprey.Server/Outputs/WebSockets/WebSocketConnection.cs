@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Osprey.Protocols.WebSockets;
+using Osprey.Runtime;
 
 namespace Osprey.Server.Outputs.WebSockets;
 
@@ -210,7 +211,7 @@ internal sealed partial class WebSocketConnection : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(102, LogLevel.Information, "Feed {Feed}: closing a viewer for a protocol error: {Error}")]
+        [LoggerMessage(LogEvents.ViewerClientProtocolError, LogLevel.Information, "Feed {Feed}: closing a viewer for a protocol error: {Error}")]
         public static partial void ClientProtocolError(ILogger logger, string feed, string error);
     }
 }

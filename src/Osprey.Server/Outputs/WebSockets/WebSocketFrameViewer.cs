@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 
 namespace Osprey.Server.Outputs.WebSockets;
 
@@ -138,13 +139,13 @@ internal sealed partial class WebSocketFrameViewer
 
     private static partial class Log
     {
-        [LoggerMessage(100, LogLevel.Debug, "Feed {Feed}: viewer {Remote} connected (direct socket sends: {Direct})")]
+        [LoggerMessage(LogEvents.ViewerConnected, LogLevel.Debug, "Feed {Feed}: viewer {Remote} connected (direct socket sends: {Direct})")]
         public static partial void ViewerConnected(ILogger logger, string feed, string remote, bool direct);
 
-        [LoggerMessage(101, LogLevel.Debug, "Feed {Feed}: viewer left after {Frames} frames, {Drops} skipped")]
+        [LoggerMessage(LogEvents.ViewerDisconnected, LogLevel.Debug, "Feed {Feed}: viewer left after {Frames} frames, {Drops} skipped")]
         public static partial void ViewerDisconnected(ILogger logger, string feed, long frames, long drops);
 
-        [LoggerMessage(103, LogLevel.Debug, "Feed {Feed}: a viewer left during the handshake: {Reason}")]
+        [LoggerMessage(LogEvents.ViewerHandshakeFailed, LogLevel.Debug, "Feed {Feed}: a viewer left during the handshake: {Reason}")]
         public static partial void HandshakeFailed(ILogger logger, string feed, string reason);
     }
 }

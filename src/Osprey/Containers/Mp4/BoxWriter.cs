@@ -1,6 +1,6 @@
-using Osprey.Codecs.H264;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using Osprey.Codecs.H264;
 
 namespace Osprey.Containers.Mp4;
 

@@ -171,7 +171,7 @@ public sealed partial class FfmpegSource : IFrameSource
 
     private static partial class Log
     {
-        [LoggerMessage(300, LogLevel.Information, "Feed {Feed}: ffmpeg started (pid {Pid}): ffmpeg {Arguments}")]
+        [LoggerMessage(LogEvents.FfmpegStarted, LogLevel.Information, "Feed {Feed}: ffmpeg started (pid {Pid}): ffmpeg {Arguments}")]
         public static partial void Started(ILogger logger, string feed, int pid, string arguments);
     }
 }

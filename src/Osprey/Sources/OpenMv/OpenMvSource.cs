@@ -113,10 +113,10 @@ public sealed partial class OpenMvSource : IFrameSource
 
     private static partial class Log
     {
-        [LoggerMessage(400, LogLevel.Information, "Feed {Feed}: OpenMV connected on {Transport}: {Device}, max payload {MaxPayload}")]
+        [LoggerMessage(LogEvents.OpenMvConnected, LogLevel.Information, "Feed {Feed}: OpenMV connected on {Transport}: {Device}, max payload {MaxPayload}")]
         public static partial void Connected(ILogger logger, string feed, string transport, string device, int maxPayload);
 
-        [LoggerMessage(401, LogLevel.Warning, "Feed {Feed}: OpenMV link lost ({Reason}); reconnecting in {Seconds} s")]
+        [LoggerMessage(LogEvents.OpenMvLost, LogLevel.Warning, "Feed {Feed}: OpenMV link lost ({Reason}); reconnecting in {Seconds} s")]
         public static partial void Lost(ILogger logger, string feed, string reason, double seconds);
     }
 }

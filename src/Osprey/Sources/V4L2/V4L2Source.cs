@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 using static Osprey.Interop.Libc;
 using static Osprey.Interop.V4L2;
 
@@ -402,31 +403,31 @@ public sealed partial class V4L2Source : IFrameSource
 
     private static partial class Log
     {
-        [LoggerMessage(200, LogLevel.Warning, "V4L2 {Device}: waiting for the device to appear")]
+        [LoggerMessage(LogEvents.V4L2WaitingForDevice, LogLevel.Warning, "V4L2 {Device}: waiting for the device to appear")]
         public static partial void WaitingForDevice(ILogger logger, string device);
 
-        [LoggerMessage(201, LogLevel.Information, "V4L2 {Device}: device appeared")]
+        [LoggerMessage(LogEvents.V4L2DeviceAppeared, LogLevel.Information, "V4L2 {Device}: device appeared")]
         public static partial void DeviceAppeared(ILogger logger, string device);
 
-        [LoggerMessage(202, LogLevel.Error, "V4L2 {Device}: cannot open: {Reason}")]
+        [LoggerMessage(LogEvents.V4L2OpenFailed, LogLevel.Error, "V4L2 {Device}: cannot open: {Reason}")]
         public static partial void OpenFailed(ILogger logger, string device, string reason);
 
-        [LoggerMessage(203, LogLevel.Information, "V4L2 {Device} ({Card}): capturing {Format} {Width}x{Height} at {Fps} fps (0 = driver default) into {Buffers} mmap buffers")]
+        [LoggerMessage(LogEvents.V4L2Negotiated, LogLevel.Information, "V4L2 {Device} ({Card}): capturing {Format} {Width}x{Height} at {Fps} fps (0 = driver default) into {Buffers} mmap buffers")]
         public static partial void Negotiated(ILogger logger, string device, string card, string format, int width, int height, double fps, int buffers);
 
-        [LoggerMessage(204, LogLevel.Warning, "V4L2 {Device}: asked for {Width}x{Height} at {Fps} fps, the driver chose {ChosenWidth}x{ChosenHeight} at {ChosenFps} fps")]
+        [LoggerMessage(LogEvents.V4L2SettingsAdjusted, LogLevel.Warning, "V4L2 {Device}: asked for {Width}x{Height} at {Fps} fps, the driver chose {ChosenWidth}x{ChosenHeight} at {ChosenFps} fps")]
         public static partial void SettingsAdjusted(ILogger logger, string device, int width, int height, double fps, int chosenWidth, int chosenHeight, double chosenFps);
 
-        [LoggerMessage(205, LogLevel.Error, "V4L2 {Device}: the camera refused format {Format} (it chose {Chosen}); it offers: {Offered}")]
+        [LoggerMessage(LogEvents.V4L2FormatRefused, LogLevel.Error, "V4L2 {Device}: the camera refused format {Format} (it chose {Chosen}); it offers: {Offered}")]
         public static partial void FormatRefused(ILogger logger, string device, string format, string chosen, string offered);
 
-        [LoggerMessage(206, LogLevel.Error, "V4L2 {Device}: device went away (unplugged?): {Reason}; viewers stay connected, reconnecting with backoff")]
+        [LoggerMessage(LogEvents.V4L2DeviceGone, LogLevel.Error, "V4L2 {Device}: device went away (unplugged?): {Reason}; viewers stay connected, reconnecting with backoff")]
         public static partial void DeviceGone(ILogger logger, string device, string reason);
 
-        [LoggerMessage(207, LogLevel.Error, "V4L2 {Device}: no frame for {Seconds} s (poll timed out); reopening the device")]
+        [LoggerMessage(LogEvents.V4L2NoFrames, LogLevel.Error, "V4L2 {Device}: no frame for {Seconds} s (poll timed out); reopening the device")]
         public static partial void NoFrames(ILogger logger, string device, double seconds);
 
-        [LoggerMessage(208, LogLevel.Information, "V4L2 {Device}: control {Control} set to {Value} (driver kept {Kept})")]
+        [LoggerMessage(LogEvents.V4L2ControlSet, LogLevel.Information, "V4L2 {Device}: control {Control} set to {Value} (driver kept {Kept})")]
         public static partial void ControlSet(ILogger logger, string device, string control, long value, long kept);
     }
 }
