@@ -174,6 +174,13 @@ public class H264Tests
         using var http = new HttpClient();
         using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/test")));
         Assert.Equal(2, feed.RootElement.GetProperty("viewers").GetInt32());
+
+        // Every part of the feed shows its counters: the encoder and the muxer the two viewers made run.
+        var parts = feed.RootElement.GetProperty("parts").EnumerateArray().ToDictionary(p => p.GetProperty("part").GetString()!);
+        Assert.Equal("running", parts["h264Encoder"].GetProperty("state").GetString());
+        Assert.True(parts["h264Encoder"].GetProperty("counters").GetProperty("encodedFrames").GetInt64() > 0);
+        Assert.Equal("running", parts["fmp4Muxer"].GetProperty("state").GetString());
+        Assert.True(parts["fmp4Muxer"].GetProperty("counters").GetProperty("fragments").GetInt64() > 0);
     }
 
     [Theory]

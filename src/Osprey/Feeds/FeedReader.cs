@@ -41,9 +41,6 @@ public sealed class FeedReader : SignalledReader, IFrameReader
     /// <inheritdoc />
     bool IFrameReader.TryTake(out Frame frame) => TryTakeLatest(out frame);
 
-    /// <summary>The sequence number of the last frame taken.</summary>
-    public long LastSequence => _lastSequence;
-
     /// <summary>
     /// Takes the newest frame this reader has not seen, with a reference the caller must release (dispose the
     /// lease). False when there is none newer.

@@ -15,6 +15,9 @@ namespace Osprey.Transforms;
 /// </summary>
 public sealed class BerryMseMuxer : LazyFeed
 {
+    /// <inheritdoc />
+    public override string PartName => "berryMseMuxer";
+
     /// <summary>BerryMSE's fixed sample duration in its 10 kHz media timescale (about 30.3 fps).</summary>
     public const uint SampleDuration = 330;
 

@@ -31,6 +31,16 @@ public sealed class Fmp4Muxer : LazyFeed
     public long Fragments => Interlocked.Read(ref _fragments);
 
     /// <inheritdoc />
+    public override string PartName => "fmp4Muxer";
+
+    /// <inheritdoc />
+    protected override void AddCounters(Dictionary<string, long> counters)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        counters["fragments"] = Fragments;
+    }
+
+    /// <inheritdoc />
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
         using var reader = Source.OpenOrderedReader(capacity: 120);

@@ -27,18 +27,24 @@ public sealed partial class H264EncodeTransform : LazyFeed
     private long _encoded;
 
     /// <summary>Creates the transform of <paramref name="source"/> (YUYV).</summary>
-    public H264EncodeTransform(Feed source, ILogger logger, int bitrateKbps = 0)
+    public H264EncodeTransform(Feed source, ILogger logger)
         : base(source, new Feed(source?.Name ?? "") { SourceUri = source?.SourceUri, KeepGroupOfPictures = true }, logger)
     {
         _logger = logger;
-        BitrateKbps = bitrateKbps;
     }
-
-    /// <summary>Target bit rate in kbit/s, 0 for constant quality.</summary>
-    public int BitrateKbps { get; }
 
     /// <summary>Access units the encoder produced.</summary>
     public long EncodedFrames => Interlocked.Read(ref _encoded);
+
+    /// <inheritdoc />
+    public override string PartName => "h264Encoder";
+
+    /// <inheritdoc />
+    protected override void AddCounters(Dictionary<string, long> counters)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        counters["encodedFrames"] = EncodedFrames;
+    }
 
     /// <inheritdoc />
     protected override async Task RunAsync(CancellationToken cancellationToken)
@@ -56,7 +62,6 @@ public sealed partial class H264EncodeTransform : LazyFeed
             // Raw frames are BT.601 limited range; say so in the VUI, or browsers decode SD video as BT.709.
             "-color_range", "tv", "-colorspace", "smpte170m", "-color_primaries", "smpte170m", "-color_trc", "smpte170m",
             "-g", ((int)Math.Round(fps * 2)).ToString(CultureInfo.InvariantCulture),
-            .. BitrateKbps > 0 ? (string[])["-b:v", $"{BitrateKbps}k", "-maxrate", $"{BitrateKbps}k", "-bufsize", $"{BitrateKbps}k"] : [],
             // FLV frames each access unit, so it is handed on the moment it is whole (Annex B would wait a frame).
             "-f", "flv", "-flush_packets", "1", "pipe:1",
         ];

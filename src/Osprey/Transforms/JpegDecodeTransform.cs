@@ -13,6 +13,9 @@ namespace Osprey.Transforms;
 /// </summary>
 public sealed class JpegDecodeTransform : LazyTransform<JpegDecoder>
 {
+    /// <inheritdoc />
+    public override string PartName => "jpegDecoder";
+
     /// <summary>Creates the transform of <paramref name="source"/>.</summary>
     public JpegDecodeTransform(Feed source, ILogger logger)
         : base(source, source?.Name ?? "", TransformWorkers.For(source?.Info.Width ?? 0, source?.Info.Height ?? 0), logger)

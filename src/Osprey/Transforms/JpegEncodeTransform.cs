@@ -27,6 +27,16 @@ public sealed class JpegEncodeTransform : LazyTransform<JpegEncoder>
     public int Quality => _quality;
 
     /// <inheritdoc />
+    public override string PartName => "jpegEncoder";
+
+    /// <inheritdoc />
+    protected override void AddCounters(Dictionary<string, long> counters)
+    {
+        base.AddCounters(counters);
+        counters["quality"] = Quality;
+    }
+
+    /// <inheritdoc />
     protected override JpegEncoder CreateWorker() => new(_quality);
 
     /// <inheritdoc />

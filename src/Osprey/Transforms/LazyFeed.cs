@@ -10,7 +10,7 @@ namespace Osprey.Transforms;
 /// pictures are then dropped, so the next viewer starts fresh).
 /// </summary>
 /// <remarks>Owns the output feed and the run; the source feed belongs to the registry.</remarks>
-public abstract partial class LazyFeed : IAsyncDisposable
+public abstract partial class LazyFeed : IAsyncDisposable, ICounted
 {
     private readonly Lock _lifecycle = new();
     private readonly ILogger _logger;
@@ -45,6 +45,29 @@ public abstract partial class LazyFeed : IAsyncDisposable
                 return _running is not null;
             }
         }
+    }
+
+    /// <summary>What this view is, as <c>/api/feeds</c> names it (<c>jpegEncoder</c>, <c>h264Encoder</c>, ...).</summary>
+    public abstract string PartName { get; }
+
+    /// <summary>
+    /// The view's counters: running or idle, why its output is in the state it is (an encoder's last error), and
+    /// what <see cref="AddCounters"/> adds.
+    /// </summary>
+    public PartCounters ReadCounters()
+    {
+        var counters = new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["viewers"] = Output.ReaderCount,
+            ["frames"] = Output.Frames,
+        };
+        AddCounters(counters);
+        return new PartCounters(PartName, IsRunning ? "running" : "idle", Output.StateDetail, counters);
+    }
+
+    /// <summary>Adds the view's own counters to <paramref name="counters"/>.</summary>
+    protected virtual void AddCounters(Dictionary<string, long> counters)
+    {
     }
 
     /// <summary>Readers this view holds on <see cref="Source"/> while it runs (they are not viewers).</summary>

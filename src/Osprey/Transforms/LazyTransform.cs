@@ -55,6 +55,16 @@ public abstract partial class LazyTransform<TWorker> : LazyFeed
     /// <summary>Source frames the transform could not process (bad input: a corrupt JPEG, say).</summary>
     public long FailedFrames => Interlocked.Read(ref _failed);
 
+    /// <inheritdoc />
+    protected override void AddCounters(Dictionary<string, long> counters)
+    {
+        ArgumentNullException.ThrowIfNull(counters);
+        counters["processedFrames"] = ProcessedFrames;
+        counters["skippedFrames"] = SkippedFrames;
+        counters["failedFrames"] = FailedFrames;
+        counters["workers"] = Workers;
+    }
+
     /// <summary>Makes one worker's state.</summary>
     protected abstract TWorker CreateWorker();
 

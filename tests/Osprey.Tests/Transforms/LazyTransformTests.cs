@@ -25,9 +25,16 @@ public class LazyTransformTests
         Assert.Equal(10, frame.Span[0]);
         frame.Release();
 
+        var running = transform.ReadCounters();
+        Assert.Equal(("copy", "running"), (running.Part, running.State));
+        Assert.Equal(1, running.Counters["viewers"]);
+        Assert.Equal(transform.ProcessedFrames, running.Counters["processedFrames"]);
+        Assert.Equal(1, running.Counters["workers"]);
+
         reader.Close();
         Assert.False(transform.IsRunning);
         Assert.Null(transform.Output.TakeLatest()); // the stale result is dropped: the next viewer waits for a fresh one
+        Assert.Equal("idle", transform.ReadCounters().State);
     }
 
     [Fact]
@@ -110,6 +117,8 @@ public class LazyTransformTests
         : LazyTransform<CopyTransform.Worker>(source, "out", workers, NullLogger.Instance)
     {
         private int _concurrent;
+
+        public override string PartName => "copy";
 
         public ConcurrentBag<byte> Processed { get; } = [];
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Osprey.Feeds;
 using Osprey.Media;
+using Osprey.Runtime;
 using Osprey.Sources;
 using Osprey.Sources.OpenMv;
 using Osprey.Transforms;
@@ -30,7 +31,8 @@ internal sealed record FeedDto(
     int JpegQuality,
     JpegViewDto? Jpeg,
     IReadOnlyDictionary<string, string> Endpoints,
-    OpenMvStats? OpenMv = null)
+    OpenMvStats? OpenMv = null,
+    IReadOnlyList<PartCounters>? Parts = null)
 {
     public static FeedDto From(Feed feed, FeedViews views, SourceHost sources)
     {
@@ -88,7 +90,25 @@ internal sealed record FeedDto(
             jpeg,
             endpoints,
             // An OpenMV camera's link state (connecting, streaming, lost) and counters; null for other sources.
-            supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null);
+            supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null,
+            CollectParts(supervisor, views.ViewsOf(feed.Name)));
+    }
+
+    /// <summary>The counters of every part of the feed: its source, then the views a viewer has made.</summary>
+    private static List<PartCounters> CollectParts(SourceSupervisor? supervisor, IEnumerable<LazyFeed> views)
+    {
+        var parts = new List<PartCounters>();
+        if (supervisor?.Source is ICounted source)
+        {
+            parts.Add(source.ReadCounters());
+        }
+
+        foreach (var view in views.OrderBy(v => v.PartName, StringComparer.Ordinal))
+        {
+            parts.Add(view.ReadCounters());
+        }
+
+        return parts;
     }
 
     private static string StateName(FeedState state) => state switch
@@ -130,4 +150,5 @@ internal static class OspreyJson
 [JsonSerializable(typeof(ErrorDto))]
 [JsonSerializable(typeof(HealthDto))]
 [JsonSerializable(typeof(OpenMvStats))]
+[JsonSerializable(typeof(PartCounters))]
 internal sealed partial class OspreyJsonContext : JsonSerializerContext;

@@ -237,9 +237,6 @@ public sealed class TsStreamCombiner
         return false;
     }
 
-    /// <summary>The programme of the input in <paramref name="slot"/>, or null when unknown or the slot is free.</summary>
-    public TsProgram? GetProgram(int slot) => (uint)slot < (uint)_inputs.Length ? _inputs[slot]?.Program : null;
-
     /// <summary>
     /// Sets the programme of the input in <paramref name="slot"/> (from its chunker, or its feed's header) until
     /// its own PAT and PMT say otherwise.

@@ -48,7 +48,6 @@ public sealed class OpenMvHostLink
 {
     private readonly ArrayBufferWriter<byte> _reply = new(OpenMvProtocol.MaxBufferSize);
     private OpenMvOpcode _pending;
-    private byte _pendingChannel;
 
     /// <summary>The sequence of the next request and of the next device packet expected.</summary>
     public byte Sequence { get; private set; }
@@ -85,7 +84,6 @@ public sealed class OpenMvHostLink
     public int WriteRequest(IBufferWriter<byte> output, byte channel, OpenMvOpcode opcode, ReadOnlySpan<byte> payload)
     {
         _pending = opcode;
-        _pendingChannel = channel;
         _reply.Clear();
         return OpenMvPacketHeader.Encode(output, Sequence, channel, OpenMvFlags.None, opcode, payload);
     }
@@ -167,8 +165,6 @@ public sealed class OpenMvHostLink
             : new OpenMvReceived(OpenMvReceiveKind.Data, header, OpenMvStatus.Success, 0);
     }
 
-    /// <summary>The channel of the pending request.</summary>
-    public byte PendingChannel => _pendingChannel;
 
     private void AckIfRequested(in OpenMvPacketHeader header, IBufferWriter<byte> output)
     {

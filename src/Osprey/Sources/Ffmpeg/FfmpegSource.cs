@@ -20,7 +20,7 @@ namespace Osprey.Sources.Ffmpeg;
 /// with backoff while viewers stay connected. If Osprey itself is killed, the kernel kills ffmpeg too (see
 /// <see cref="FfmpegProcess"/>), also one still waiting for its input and so never writing to the closed pipe.</para>
 /// </remarks>
-public sealed partial class FfmpegSource : IFrameSource
+public sealed partial class FfmpegSource : IFrameSource, ICounted
 {
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -43,6 +43,17 @@ public sealed partial class FfmpegSource : IFrameSource
 
     /// <summary>JPEGs from ffmpeg dropped as truncated, oversized or garbage, over all runs.</summary>
     public long BadImages => Interlocked.Read(ref _badImages);
+
+    /// <inheritdoc />
+    public PartCounters ReadCounters() => new(
+        "ffmpeg",
+        ProcessId != 0 ? "running" : "stopped",
+        null,
+        new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["processId"] = ProcessId,
+            ["badImages"] = BadImages,
+        });
 
     /// <inheritdoc />
     public string Uri => Options.ToUri();

@@ -24,7 +24,7 @@ namespace Osprey.Sources.V4L2;
 /// the run with an exception; the supervisor starts the next run with backoff, and viewers stay attached to
 /// the feed meanwhile.</para>
 /// </remarks>
-public sealed partial class V4L2Source : IFrameSource
+public sealed partial class V4L2Source : IFrameSource, ICounted
 {
     // Short poll slices keep cancellation prompt without an extra wake-up descriptor.
     private const int PollSliceMilliseconds = 200;
@@ -81,6 +81,19 @@ public sealed partial class V4L2Source : IFrameSource
 
     /// <summary>Runs ended because no frame came within the timeout.</summary>
     public long Timeouts => Interlocked.Read(ref _timeouts);
+
+    /// <inheritdoc />
+    public PartCounters ReadCounters() => new(
+        "v4l2",
+        IsOpen ? "open" : "closed",
+        Negotiated is { } format ? FormattableString.Invariant($"{format.Width}x{format.Height}") : null,
+        new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["zeroCopyFrames"] = ZeroCopyFrames,
+            ["copiedFrames"] = CopiedFrames,
+            ["droppedFrames"] = DroppedFrames,
+            ["timeouts"] = Timeouts,
+        });
 
     /// <summary>True while a run has the device open (controls can be read and set).</summary>
     public bool IsOpen
