@@ -206,8 +206,9 @@ public class H264Tests
             {
                 // Ten segments of a 30 fps camera span a third of a second when sent live. The cached group of
                 // pictures would come as one burst of milliseconds, which BerryMSE's pages (appendBuffer with no
-                // queue) lose: this layout starts at the next IDR instead, as BerryMSE does.
-                Assert.True(clock.Elapsed - firstSegmentAt > TimeSpan.FromMilliseconds(150), $"segments 1-11 came within {(clock.Elapsed - firstSegmentAt).TotalMilliseconds:0} ms: a burst");
+                // queue) lose: this layout starts at the next IDR instead, as BerryMSE does. The bound leaves room
+                // for a busy CI machine, where a stalled encoder catches up in bursts of a few frames.
+                Assert.True(clock.Elapsed - firstSegmentAt > TimeSpan.FromMilliseconds(100), $"segments 1-11 came within {(clock.Elapsed - firstSegmentAt).TotalMilliseconds:0} ms: a burst");
             }
 
             Assert.Equal(104u, BinaryPrimitives.ReadUInt32BigEndian(segment));          // the moof

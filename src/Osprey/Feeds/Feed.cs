@@ -448,31 +448,3 @@ public sealed class Feed : IDisposable
         }
     }
 }
-
-/// <summary>Where a feed is in its life.</summary>
-public enum FeedState
-{
-    /// <summary>Created; its source has not produced a frame yet.</summary>
-    Starting,
-
-    /// <summary>Its source is producing frames.</summary>
-    Running,
-
-    /// <summary>Its source failed and is waiting to be restarted; viewers stay connected.</summary>
-    Restarting,
-
-    /// <summary>Waiting for a device or a publisher to appear.</summary>
-    Waiting,
-
-    /// <summary>Shut down.</summary>
-    Stopped,
-}
-
-/// <summary>
-/// What a container stream's viewers get before any frame: for fMP4, the MIME type with its codec string and the
-/// init segment. A new version (new SPS/PPS) means viewers must be sent the new header before its frames.
-/// </summary>
-public sealed record StreamHeader(int Version, string MimeType, ReadOnlyMemory<byte> InitSegment, string? DecoderConfigJson = null);
-
-/// <summary>What a feed carries: format, picture size and nominal frame rate.</summary>
-public readonly record struct VideoInfo(MediaFormat Format, int Width, int Height, double Fps);

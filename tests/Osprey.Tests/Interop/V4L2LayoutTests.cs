@@ -12,6 +12,7 @@ namespace Osprey.Tests.Interop;
 /// Compiles a C program against the kernel's linux/videodev2.h (Debian's linux-libc-dev, gcc; test.sh installs
 /// both) and checks every struct size, field offset, request number and constant Osprey's V4L2 interop uses.
 /// </summary>
+[Trait("Needs", "Gcc")]
 public sealed class V4L2LayoutTests(ITestOutputHelper output)
 {
     /// <summary>One fact: its name, the C expression the kernel's headers give, and what Osprey's C# says.</summary>

@@ -8,6 +8,7 @@ using Osprey.Server.Outputs;
 namespace Osprey.Tests.Outputs;
 
 /// <summary>The one send path of every output: head, body and tail in order, direct or through the stream, and no allocation per write.</summary>
+[Trait("Needs", "Socket")]
 public sealed class ConnectionWriterTests : IDisposable
 {
     private readonly Socket _server;

@@ -7,6 +7,7 @@ using static Osprey.Tests.Routing.RelayTesting;
 namespace Osprey.Tests.Routing;
 
 /// <summary>The reconnect schedule, on a clock the test moves, against real sockets on loopback.</summary>
+[Trait("Needs", "Socket")]
 public class DestinationBackoffTests
 {
     [Fact]

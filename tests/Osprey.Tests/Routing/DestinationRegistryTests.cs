@@ -9,6 +9,7 @@ using static Osprey.Tests.Routing.RelayTesting;
 namespace Osprey.Tests.Routing;
 
 /// <summary>Destinations pushing a real feed to a real WebSocket relay on loopback, on the system clock.</summary>
+[Trait("Needs", "Socket")]
 [Collection(RelayTimingCollection.Name)]
 public class DestinationRegistryTests
 {

@@ -36,14 +36,19 @@ public static class AnnexB
     /// <summary>The type of a NAL unit (<c>nal[0] &amp; 0x1F</c>); <see cref="NalUnitType.Unspecified"/> for an empty one.</summary>
     public static NalUnitType TypeOf(ReadOnlySpan<byte> nal) => nal.IsEmpty ? NalUnitType.Unspecified : (NalUnitType)(nal[0] & 0x1F);
 
-    /// <summary>True when the buffer holds a NAL unit of type <see cref="NalUnitType.Idr"/>.</summary>
+    /// <summary>
+    /// True when the access unit's picture is an IDR: its first slice NAL unit is of type
+    /// <see cref="NalUnitType.Idr"/>. Looks no further than that slice (all slices of a picture share its type),
+    /// so a camera's large frame is not scanned to the end.
+    /// </summary>
     public static bool ContainsIdr(ReadOnlySpan<byte> annexB)
     {
         foreach (var nal in EnumerateNalUnits(annexB))
         {
-            if (TypeOf(nal) == NalUnitType.Idr)
+            var type = TypeOf(nal);
+            if (IsVcl(type))
             {
-                return true;
+                return type == NalUnitType.Idr;
             }
         }
 

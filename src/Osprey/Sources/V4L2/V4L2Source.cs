@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Osprey.Codecs.H264;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Media;
@@ -136,48 +137,6 @@ public sealed partial class V4L2Source : IFrameSource, ICounted
         thread.Start();
         return done.Task;
     }
-
-    /// <summary>The device's controls with their current values; throws <see cref="InvalidOperationException"/> when it is not open.</summary>
-    public IReadOnlyList<V4L2Control> GetControls()
-    {
-        lock (_deviceLock)
-        {
-            return V4L2Queries.ListControls(_device ?? throw NotOpen());
-        }
-    }
-
-    /// <summary>
-    /// Sets control <paramref name="name"/> (as <see cref="GetControls"/> names it) and returns it with the value
-    /// the driver kept. Throws <see cref="KeyNotFoundException"/> for an unknown name,
-    /// <see cref="ArgumentOutOfRangeException"/> outside its range, <see cref="InvalidOperationException"/> when
-    /// read-only or the device is not open, and <see cref="V4L2Exception"/> when the driver refuses.
-    /// </summary>
-    public V4L2Control SetControl(string name, long value)
-    {
-        lock (_deviceLock)
-        {
-            var device = _device ?? throw NotOpen();
-            var controls = V4L2Queries.ListControls(device);
-            var control = controls.Find(c => c.Name == name)
-                ?? throw new KeyNotFoundException($"{Options.Device} has no control '{name}'; it has: {string.Join(", ", controls.Select(c => c.Name))}.");
-            if (control.ReadOnly)
-            {
-                throw new InvalidOperationException($"Control '{name}' of {Options.Device} is read-only now.");
-            }
-
-            if (value < control.Minimum || value > control.Maximum)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, $"Control '{name}' takes {control.Minimum} to {control.Maximum}.");
-            }
-
-            var kept = V4L2Queries.SetControl(device, control, value);
-            Log.ControlSet(_logger, Options.Device, name, value, kept);
-            return control with { Value = kept };
-        }
-    }
-
-    private InvalidOperationException NotOpen() =>
-        new($"{Options.Device} is not open (the feed is waiting for the device or restarting); try again when it runs.");
 
     private void Capture(Feed feed, CancellationToken cancellationToken)
     {
@@ -384,7 +343,7 @@ public sealed partial class V4L2Source : IFrameSource, ICounted
             Interlocked.Increment(ref _zeroCopyFrames);
         }
 
-        frame.StampCaptured(info.Format, info.Width, info.Height, info.Format != MediaFormat.H264 || (dequeued.flags & V4L2_BUF_FLAG_KEYFRAME) != 0 || H264.ContainsIdr(frame.Span), wallMicros, monotonic);
+        frame.StampCaptured(info.Format, info.Width, info.Height, info.Format != MediaFormat.H264 || (dequeued.flags & V4L2_BUF_FLAG_KEYFRAME) != 0 || AnnexB.ContainsIdr(frame.Span), wallMicros, monotonic);
         feed.Publish(frame);
     }
 
@@ -442,36 +401,5 @@ public sealed partial class V4L2Source : IFrameSource, ICounted
 
         [LoggerMessage(LogEvents.V4L2ControlSet, LogLevel.Information, "V4L2 {Device}: control {Control} set to {Value} (driver kept {Kept})")]
         public static partial void ControlSet(ILogger logger, string device, string control, long value, long kept);
-    }
-}
-
-/// <summary>Just enough H.264 to flag keyframes when the driver does not (V4L2_BUF_FLAG_KEYFRAME is optional).</summary>
-internal static class H264
-{
-    /// <summary>True when the Annex B access unit holds an IDR slice (NAL type 5), looking no further than its first slice.</summary>
-    public static bool ContainsIdr(ReadOnlySpan<byte> accessUnit)
-    {
-        for (var i = 0; i + 3 < accessUnit.Length; i++)
-        {
-            if (accessUnit[i] != 0 || accessUnit[i + 1] != 0 || accessUnit[i + 2] != 1)
-            {
-                continue;
-            }
-
-            var type = accessUnit[i + 3] & 0x1F;
-            if (type == 5)
-            {
-                return true;
-            }
-
-            if (type == 1)
-            {
-                return false; // a non-IDR slice: the picture is not a keyframe
-            }
-
-            i += 3;
-        }
-
-        return false;
     }
 }

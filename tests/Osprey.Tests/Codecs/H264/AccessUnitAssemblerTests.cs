@@ -15,6 +15,7 @@ public class AccessUnitAssemblerTests
         { "high", ["-x264-params", "slices=4"] },
     };
 
+    [Trait("Needs", "Ffmpeg")]
     [Theory]
     [MemberData(nameof(Encodings))]
     public void RealFfmpegStream_FedWholeByteByByteAndInRandomChunks_GivesIdenticalAccessUnits_ThirtyWithKeyFramesEveryTen(string profile, string[] extra)
@@ -39,6 +40,7 @@ public class AccessUnitAssemblerTests
         }
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Theory]
     [MemberData(nameof(Encodings))]
     public void AccessUnits_HoldEveryNalUnitOfTheStreamInOrder_BehindFourByteStartCodes(string profile, string[] extra)
@@ -188,6 +190,7 @@ public class AccessUnitAssemblerTests
         Assert.Equal(3, assembler.GarbageBytes);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void TruncatedStream_DeliversWhatIsWholeAndTheCutLastAccessUnitAtFlush()
     {
@@ -202,6 +205,7 @@ public class AccessUnitAssemblerTests
         Assert.Equal(whole[^1].Au[..(aus[^1].Au.Length)], aus[^1].Au);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void OversizedAccessUnit_IsDroppedAndCounted_AndTheNextOneIsDelivered()
     {
@@ -255,6 +259,7 @@ public class AccessUnitAssemblerTests
         Assert.True(count > 0);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void SteadyState_AllocatesNothing()
     {

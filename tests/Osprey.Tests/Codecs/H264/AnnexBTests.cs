@@ -95,6 +95,7 @@ public class AnnexBTests
         Assert.False(AnnexB.ContainsIdr([0, 0, 0, 1, 0x41, 0x9A, 0, 0, 1, 0x41, 0x1A]));
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void RealEncoderOutput_SplitsIntoSpsPpsSeiAndThirtySlices()
     {
@@ -149,5 +150,12 @@ public class AnnexBTests
         }
 
         return nals;
+    }
+
+    [Fact]
+    public void ContainsIdr_IsTrueForAnIdrPicture_AndStopsAtAFirstNonIdrSlice()
+    {
+        Assert.True(AnnexB.ContainsIdr([0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 9]));
+        Assert.False(AnnexB.ContainsIdr([0, 0, 0, 1, 0x09, 0x10, 0, 0, 1, 0x41, 9, 9]));
     }
 }

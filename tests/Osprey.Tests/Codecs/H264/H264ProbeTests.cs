@@ -77,6 +77,7 @@ public class H264ProbeTests
         Assert.Equal(header, read);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void OtherSeiMessages_AreSkipped_IncludingX264sOwnUserData_AndTheProbeIsFoundAfterThem()
     {

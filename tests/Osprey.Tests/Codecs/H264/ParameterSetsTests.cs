@@ -4,6 +4,7 @@ namespace Osprey.Tests.Codecs.H264;
 
 public class ParameterSetsTests
 {
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void FirstSpsAndPps_AreChanges_ThenTheSameOnesAreNot_AndCostNothing()
     {
@@ -31,6 +32,7 @@ public class ParameterSetsTests
         Assert.Equal(2, sets.Version);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void AResolutionChange_IsNoticedInTheNextAccessUnit_AndInfoFollowsIt()
     {

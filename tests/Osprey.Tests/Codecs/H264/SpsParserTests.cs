@@ -4,6 +4,7 @@ namespace Osprey.Tests.Codecs.H264;
 
 public class SpsParserTests
 {
+    [Trait("Needs", "Ffmpeg")]
     [Theory]
     [InlineData("baseline", 66, 0xC0)]
     [InlineData("main", 77, 0x40)]
@@ -20,6 +21,7 @@ public class SpsParserTests
         Assert.Equal(8, info.BitDepthLuma);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void Frame1080p_IsCoded1088High_AndCroppedTo1080()
     {
@@ -31,6 +33,7 @@ public class SpsParserTests
         Assert.Equal("avc1.640028", info.CodecString);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void InterlacedFrame_CountsMapUnitsAsFieldPairs_AndCropsInUnitsOfFourLines()
     {
@@ -42,6 +45,7 @@ public class SpsParserTests
         Assert.Equal((1920, 1080), (info.Width, info.Height));
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void HighFourFourFour_CropsInSinglePixels()
     {
@@ -53,6 +57,7 @@ public class SpsParserTests
         Assert.Equal((244, 3, 322, 242), (info.ProfileIdc, info.ChromaFormatIdc, info.Width, info.Height));
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void HighFourTwoTwoTenBit_ReadsChromaFormatAndBitDepths()
     {
@@ -73,6 +78,7 @@ public class SpsParserTests
         Assert.Equal(expected, info);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void TruncatedSps_IsRejected_AndNoPrefixThrows()
     {
@@ -86,6 +92,7 @@ public class SpsParserTests
         }
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void CorruptSps_IsRejected()
     {

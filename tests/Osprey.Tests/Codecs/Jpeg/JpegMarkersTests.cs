@@ -4,6 +4,7 @@ namespace Osprey.Tests.Codecs.Jpeg;
 
 public class JpegMarkersTests
 {
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void TryReadSize_ReadsTheFrameHeaderOfRealFfmpegJpegs()
     {
@@ -36,6 +37,7 @@ public class JpegMarkersTests
         Assert.Equal((w, h), (width, height));
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void TryReadSize_IsFalseForEveryTruncationBeforeTheDimensionsAreComplete()
     {

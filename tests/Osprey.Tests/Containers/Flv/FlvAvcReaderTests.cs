@@ -4,6 +4,7 @@ using Osprey.Containers.Flv;
 
 namespace Osprey.Tests.Containers.Flv;
 
+[Trait("Needs", "Ffmpeg")]
 public class FlvAvcReaderTests
 {
     [Fact]

@@ -30,6 +30,7 @@ public class JpegStreamSplitterTests
         Assert.Equal(0, splitter.BufferCapacity);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void SameStream_PushedWholeByteByByteAndInRandomChunks_YieldsTheInputImagesByteExact()
     {
@@ -139,6 +140,7 @@ public class JpegStreamSplitterTests
         Assert.Equal(3, splitter.GarbageBytes);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void TruncatedImageFollowedByAGoodOne_TheGoodOneIsDelivered_AndTheCutOneCounted()
     {
@@ -164,6 +166,7 @@ public class JpegStreamSplitterTests
         }
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void ImageCutAnywhereInItsHeaders_DoesNotCostTheImagesItsSegmentsRanInto()
     {
@@ -394,6 +397,7 @@ public class JpegStreamSplitterTests
         Assert.Equal(image.Length - (image.Length / 2), splitter.GarbageBytes);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void SteadyState_AllocatesNothing()
     {

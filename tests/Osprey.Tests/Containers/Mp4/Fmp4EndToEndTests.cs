@@ -19,6 +19,7 @@ public class Fmp4EndToEndTests
         { "high", [], true },
     };
 
+    [Trait("Needs", "Ffmpeg")]
     [Theory]
     [MemberData(nameof(Streams))]
     public void InitAndThirtyMediaSegments_AreReadByFfprobe_AsThirtyFramesOf320x240WithIncreasingTimestamps(string profile, string[] extra, bool withProbe)
@@ -63,6 +64,7 @@ public class Fmp4EndToEndTests
         Assert.Equal(Enumerable.Range(0, 30).Select(i => i / 30.0), result.DtsTimes, (a, b) => Math.Abs(a - b) < 1e-3);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void BerryMseSegmentsOfEachSlice_AreReadByFfprobe_AsThirtyFrames()
     {

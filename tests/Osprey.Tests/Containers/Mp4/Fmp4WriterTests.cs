@@ -82,6 +82,7 @@ public class Fmp4WriterTests
         Assert.Equal(expected, actual[..written]);
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void InitSegment_ForAHighProfileSps_EndsAvcCWithChromaFormatAndBitDepths()
     {
@@ -166,6 +167,7 @@ public class Fmp4WriterTests
         Assert.Throws<ArgumentException>(() => Fmp4Writer.GetInitSegmentSize(BaselineSps, []));
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void MaxMediaSegmentSize_BoundsTheExactSize_EvenForTinyNalUnitsBehindThreeByteStartCodes()
     {

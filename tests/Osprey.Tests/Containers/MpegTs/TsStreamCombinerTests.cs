@@ -63,6 +63,7 @@ public class TsStreamCombinerTests
         Assert.Equal(program.Streams.Select(s => s.Pid), TsProgram.FromPsiPackets(combiner.Header.Span)!.Streams.Select(s => s.Pid));
     }
 
+    [Trait("Needs", "Ffmpeg")]
     [Fact]
     public void Ffprobe_ReadsTheCombinedStream_AsOneProgrammeWithBothStreams_AndFfmpegDecodesItCleanly()
     {

@@ -289,11 +289,4 @@ public sealed class V4L2CaptureTests
     [InlineData("Brightness", "brightness")]
     public void ControlNamesAreSpelledAsV4l2CtlSpellsThem(string label, string name) =>
         Assert.Equal(name, V4L2Queries.ControlName(label));
-
-    [Fact]
-    public void H264IdrAccessUnitsAreKeyFrames()
-    {
-        Assert.True(H264.ContainsIdr([0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 3, 0, 0, 1, 0x65, 9]));
-        Assert.False(H264.ContainsIdr([0, 0, 0, 1, 0x09, 0x10, 0, 0, 1, 0x41, 9, 9]));
-    }
 }
