@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Osprey.Server.Outputs;
 
-namespace Osprey.Tests.Outputs;
+namespace Osprey.Tests.Server.Outputs;
 
 /// <summary>The one send path of every output: head, body and tail in order, direct or through the stream, and no allocation per write.</summary>
 [Trait("Needs", "Socket")]

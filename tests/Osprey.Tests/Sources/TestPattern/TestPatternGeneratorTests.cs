@@ -1,7 +1,7 @@
 using Osprey.Media;
 using Osprey.Sources.TestPattern;
 
-namespace Osprey.Tests.Sources;
+namespace Osprey.Tests.Sources.TestPattern;
 
 public class TestPatternGeneratorTests
 {

@@ -1,0 +1,128 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Osprey.Server.Hosting;
+
+namespace Osprey.Tests.Server.Hosting;
+
+/// <summary>Flags, environment variables and the help's source URIs, parsed without starting a server.</summary>
+public class OspreyCommandLineTests
+{
+    private static readonly Func<string, string?> s_noEnvironment = _ => null;
+
+    [Fact]
+    public void NoFlags_Serve8888OnAllInterfaces_WithTheDefaultSource()
+    {
+        var options = OspreyCommandLine.Parse([], s_noEnvironment);
+        Assert.Equal(("serve", 8888, IPAddress.Any), (options.Command, options.Port, options.Bind));
+        Assert.Empty(options.Sources);
+    }
+
+    [Fact]
+    public void Flags_WinOverOspreyVariables_WhichWinOverVwPort()
+    {
+        var environment = new Dictionary<string, string> { ["OSPREY_PORT"] = "9000", ["VW_PORT"] = "9100", ["OSPREY_BIND"] = "127.0.0.1" };
+        var fromEnvironment = OspreyCommandLine.Parse([], k => environment.GetValueOrDefault(k));
+        Assert.Equal(9000, fromEnvironment.Port);
+        Assert.Equal(IPAddress.Loopback, fromEnvironment.Bind);
+
+        var fromFlag = OspreyCommandLine.Parse(["--port", "9200"], k => environment.GetValueOrDefault(k));
+        Assert.Equal(9200, fromFlag.Port);
+
+        var vwOnly = OspreyCommandLine.Parse([], k => k == "VW_PORT" ? "9100" : null);
+        Assert.Equal(9100, vwOnly.Port);
+    }
+
+    [Fact]
+    public void Sources_RepeatFromFlags_OrComeSpaceSeparatedFromTheEnvironment()
+    {
+        var flags = OspreyCommandLine.Parse(["--source", "a=testpattern:", "--source=b=testpattern:?fps=10"], s_noEnvironment);
+        Assert.Equal(["a=testpattern:", "b=testpattern:?fps=10"], flags.Sources);
+
+        var environment = OspreyCommandLine.Parse([], k => k == "OSPREY_SOURCE" ? "a=testpattern: b=testpattern:?fps=10" : null);
+        Assert.Equal(["a=testpattern:", "b=testpattern:?fps=10"], environment.Sources);
+    }
+
+    [Fact]
+    public void TheSubcommand_MayStandAmongTheFlags_Once()
+    {
+        Assert.Equal("stream", OspreyCommandLine.Parse(["--port", "1", "stream"], s_noEnvironment).Command);
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["stream", "serve"], s_noEnvironment));
+    }
+
+    [Fact]
+    public void VwLogLevelNames_AreHonoured()
+    {
+        Assert.Equal(LogLevel.Debug, OspreyCommandLine.Parse([], k => k == "VW_LOGLEVEL" ? "debug" : null).LogLevel);
+        Assert.Equal(LogLevel.Warning, OspreyCommandLine.Parse([], k => k == "VW_LOG_LEVEL" ? "warn" : null).LogLevel);
+    }
+
+    [Fact]
+    public void VwAndCrossbarSettings_AreHonoured()
+    {
+        Assert.Equal(LogLevel.Error, OspreyCommandLine.Parse([], k => k == "VW_LOGLEVEL" ? "ERROR" : null).LogLevel);
+        Assert.Equal("ws://relay:8080/bi/api", OspreyCommandLine.Parse([], k => k == "VW_API" ? "ws://relay:8080/bi/api" : null).ApiDestination);
+        Assert.Equal("s3cret", OspreyCommandLine.Parse(["--ingest-secret", "s3cret"], s_noEnvironment).IngestSecret);
+        Assert.Equal([8082, 8083], OspreyCommandLine.Parse(["--extra-port", "8082", "--extra-port=8083"], s_noEnvironment).ExtraPorts);
+        Assert.Equal([8082], OspreyCommandLine.Parse([], k => k == "OSPREY_EXTRA_PORTS" ? "8082" : null).ExtraPorts);
+
+        var relay = OspreyCommandLine.Parse(["relay"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null);
+        Assert.Equal("relay", relay.Command);
+        Assert.Equal(9999, relay.Port);
+        Assert.Equal(System.Net.IPAddress.Loopback, relay.Bind);
+
+        // vw's README stream mode ignores CROSSBAR_LISTEN; flags beat it in relay mode.
+        Assert.Equal(OspreyOptions.DefaultPort, OspreyCommandLine.Parse(["stream"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null).Port);
+        Assert.Equal(7000, OspreyCommandLine.Parse(["relay", "--port", "7000"], k => k == "CROSSBAR_LISTEN" ? "127.0.0.1:9999" : null).Port);
+    }
+
+    [Theory]
+    [InlineData("--extra-port", "http")]
+    [InlineData("--ingest-secret", "a/b")]
+    [InlineData("--ingest-secret", "api")]
+    [InlineData("--api", "http://not-a-websocket")]
+    [InlineData("--port", "http")]
+    [InlineData("--port", "70000")]
+    [InlineData("--bind", "not-an-address")]
+    [InlineData("--log-level", "loud")]
+    [InlineData("--colour", "blue")]
+    public void BadArguments_AreRefusedWithAClearMessage(string flag, string value)
+    {
+        var error = Assert.Throws<FormatException>(() => OspreyCommandLine.Parse([flag, value], s_noEnvironment));
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+    }
+
+    [Fact]
+    public void EverySourceUriFormInTheHelp_IsAcceptedByTheParser_WithEachAlternative()
+    {
+        var lines = OspreyCommandLine.Usage.Split('\n').Select(l => l.Trim())
+            .SkipWhile(l => !l.StartsWith("Source URIs:", StringComparison.Ordinal))
+            .TakeWhile(l => !l.StartsWith("Endpoints:", StringComparison.Ordinal))
+            .Select(l => l.StartsWith("Source URIs:", StringComparison.Ordinal) ? l["Source URIs:".Length..].Trim() : l)
+            .Select(l => l.Split("   ")[0])
+            .Where(l => Osprey.Sources.SourceFactory.Schemes.Any(s => l.StartsWith(s + ":", StringComparison.Ordinal)))
+            .ToList();
+        Assert.Equal(Osprey.Sources.SourceFactory.Schemes.Order(), lines.Select(l => l[..l.IndexOf(':', StringComparison.Ordinal)]).Distinct().Order());
+
+        var checkedUris = 0;
+        foreach (var line in lines)
+        {
+            // Placeholders become real values; each "a|b|c" alternative is tried on its own.
+            var uri = line.Replace("<ffmpeg input arguments>", "-f lavfi -i testsrc2", StringComparison.Ordinal)
+                .Replace("=WxH", "=320x240", StringComparison.Ordinal).Replace("=N", "=25", StringComparison.Ordinal)
+                .Replace("=2-31", "=5", StringComparison.Ordinal).Replace("=KBPS", "=1000", StringComparison.Ordinal);
+            var alternatives = System.Text.RegularExpressions.Regex.Match(uri, @"=([a-z0-9]+(?:\|[a-z0-9]+)+)");
+            var variants = alternatives.Success
+                ? alternatives.Groups[1].Value.Split('|').Select(a => uri.Replace(alternatives.Groups[1].Value, a, StringComparison.Ordinal))
+                : [uri];
+            foreach (var variant in variants)
+            {
+                var source = Osprey.Sources.SourceFactory.Create(variant);
+                (source as IDisposable)?.Dispose();
+                checkedUris++;
+            }
+        }
+
+        Assert.True(checkedUris >= 9, $"only {checkedUris} URIs checked");
+        Assert.DoesNotContain("quality=Q", OspreyCommandLine.Usage, StringComparison.Ordinal);
+    }
+}
