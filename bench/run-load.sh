@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the fan-out figures in docs/benchmarks.md: for each case, a fresh trimmed single-file osprey
 # (what ships) on loopback, then osprey-load measuring it.  Usage: [CASES="raw jpeg ts soak"] bench/run-load.sh [out-dir]
-# (default CASES: raw jpeg; ts and soak need ffmpeg, which makes their MPEG-TS files once into artifacts/ts)
+# (default CASES: raw jpeg; ts, h264 and soak need ffmpeg, which makes their MPEG-TS files once into artifacts/ts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-artifacts/load}
@@ -96,6 +96,22 @@ echo "== ts-ingest-10M-ffmpeg: server CPU $(( cpu1 - cpu0 )) ticks (1/$(getconf 
 # jsmpeg-style viewers of a 1 Mbit/s MPEG-1 stream, every byte checked.
 run_ts_case ts-v50 --ts-file "$ts1m" --viewers 50 --seconds 20 --warmup 2
 run_ts_case ts-v500 --ts-file "$ts1m" --viewers 500 --seconds 20 --warmup 3
+fi
+
+run_h264_case() { # name, feed, source, then osprey-load arguments: fMP4 viewers of an H.264 feed
+  local name=$1 feed=$2 source=$3; shift 3
+  artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level warning --source "$source" >"$out/$name.server.log" 2>&1 &
+  local pid=$!
+  sleep 3
+  "$load" --url ws://127.0.0.1:$port/ws/$feed/mp4 --pid $pid --json "$out/$name.json" --quiet "$@" >"$out/$name.txt" 2>&1 || true
+  curl -s "http://127.0.0.1:$port/api/feeds/$feed" >"$out/$name.feed.json" || true
+  kill -TERM $pid; wait $pid || true
+  echo "== $name ($*)"; grep -E "fps per viewer|latency ms|skipped|key|server pid" "$out/$name.txt"
+}
+
+if [[ " $cases " == *" h264 "* ]]; then
+run_h264_case h264-ffmpeg-v200 cam 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=1280x720:rate=30#output=h264&bitrate=2000&gop=60' --viewers 200 --stalled 1 --seconds 20 --warmup 2
+run_h264_case h264-encoded-v200 test 'test=testpattern:?width=1280&height=720&fps=30' --viewers 200 --stalled 1 --seconds 20 --warmup 2
 fi
 
 if [[ " $cases " == *" soak "* ]]; then
