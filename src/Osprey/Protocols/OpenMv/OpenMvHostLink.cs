@@ -26,6 +26,12 @@ public enum OpenMvReceiveKind
 
     /// <summary>A packet out of lockstep (wrong sequence or opcode): dropped. A NAK's status is still reported.</summary>
     OutOfSequence,
+
+    /// <summary>
+    /// The reply grew past what was asked for (a camera sending fragments without end): refused, so that a
+    /// broken or hostile device cannot make the host hold more than one request's worth of bytes.
+    /// </summary>
+    Oversized,
 }
 
 /// <summary>The meaning of one received packet.</summary>
@@ -48,6 +54,7 @@ public sealed class OpenMvHostLink
 {
     private readonly ArrayBufferWriter<byte> _reply = new(OpenMvProtocol.MaxBufferSize);
     private OpenMvOpcode _pending;
+    private int _maxReplyBytes = OpenMvProtocol.MaxPayload;
 
     /// <summary>The sequence of the next request and of the next device packet expected.</summary>
     public byte Sequence { get; private set; }
@@ -80,10 +87,16 @@ public sealed class OpenMvHostLink
         return WriteRequest(output, 0, OpenMvOpcode.ProtoSync, default);
     }
 
-    /// <summary>Writes a request at the current sequence; it becomes the pending request whose reply is awaited.</summary>
-    public int WriteRequest(IBufferWriter<byte> output, byte channel, OpenMvOpcode opcode, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// Writes a request at the current sequence; it becomes the pending request whose reply is awaited. A reply
+    /// longer than <paramref name="maxReplyBytes"/> (a READ's length; one packet's payload for every other
+    /// request) is refused as <see cref="OpenMvReceiveKind.Oversized"/>.
+    /// </summary>
+    public int WriteRequest(IBufferWriter<byte> output, byte channel, OpenMvOpcode opcode, ReadOnlySpan<byte> payload, int maxReplyBytes = OpenMvProtocol.MaxPayload)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxReplyBytes);
         _pending = opcode;
+        _maxReplyBytes = maxReplyBytes;
         _reply.Clear();
         return OpenMvPacketHeader.Encode(output, Sequence, channel, OpenMvFlags.None, opcode, payload);
     }
@@ -157,6 +170,12 @@ public sealed class OpenMvHostLink
         if ((header.Flags & OpenMvFlags.Ack) != 0)
         {
             return new OpenMvReceived(OpenMvReceiveKind.Ack, header, OpenMvStatus.Success, 0);
+        }
+
+        if (_reply.WrittenCount + payload.Length > _maxReplyBytes)
+        {
+            _reply.Clear();
+            return new OpenMvReceived(OpenMvReceiveKind.Oversized, header, OpenMvStatus.Success, 0);
         }
 
         _reply.Write(payload);

@@ -14,12 +14,12 @@ internal sealed partial class OpenMvHostSession
     }
 
     /// <summary>Sends a request and waits for its whole reply (ACK, NAK or data), retrying as the remarks say.</summary>
-    private OpenMvReceived Transact(byte channel, OpenMvOpcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
+    private OpenMvReceived Transact(byte channel, OpenMvOpcode opcode, ReadOnlySpan<byte> payload, CancellationToken cancellationToken, int maxReplyBytes = OpenMvProtocol.MaxPayload)
     {
         for (var attempt = 0; attempt <= Retries; attempt++)
         {
             _tx.Clear();
-            _link.WriteRequest(_tx, channel, opcode, payload);
+            _link.WriteRequest(_tx, channel, opcode, payload, maxReplyBytes);
             _transport.Send(_tx.WrittenSpan);
             _stats.AddRequest(attempt > 0);
             var deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
@@ -46,6 +46,8 @@ internal sealed partial class OpenMvHostSession
                         break;
                     case OpenMvReceiveKind.OutOfSequence when received.Status == OpenMvStatus.Sequence:
                         throw new OpenMvLinkException($"{opcode}: NAK SEQUENCE out of lockstep");
+                    case OpenMvReceiveKind.Oversized:
+                        throw new OpenMvLinkException($"{opcode}: the reply grew past the {maxReplyBytes} bytes asked for");
                 }
             }
 

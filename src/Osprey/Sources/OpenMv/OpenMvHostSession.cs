@@ -273,7 +273,7 @@ internal sealed partial class OpenMvHostSession
             var length = total - offset;
             BinaryPrimitives.WriteUInt32LittleEndian(request, offset);
             BinaryPrimitives.WriteUInt32LittleEndian(request[4..], length);
-            var read = Transact(channel, OpenMvOpcode.ChannelRead, request, cancellationToken);
+            var read = Transact(channel, OpenMvOpcode.ChannelRead, request, cancellationToken, (int)length);
             Expect(read, OpenMvReceiveKind.Data, "READ");
             if (_link.Reply.Length != length)
             {

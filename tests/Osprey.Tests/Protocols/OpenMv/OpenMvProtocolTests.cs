@@ -57,6 +57,32 @@ public class OpenMvProtocolTests
     }
 
     [Fact]
+    public void HostLink_RefusesAReplyThatGrowsPastWhatWasAskedFor_AndHoldsNoMoreThanThat()
+    {
+        var link = new OpenMvHostLink();
+        var output = new ArrayBufferWriter<byte>();
+        link.WriteRequest(output, 3, OpenMvOpcode.ChannelRead, new byte[8], maxReplyBytes: 3000);
+        var fragment = new byte[1000];
+
+        // A camera that sends fragments without end: three fit what the READ asked for, the fourth does not.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(OpenMvReceiveKind.Fragment, link.OnPacket(new(link.Sequence, 3, OpenMvFlags.Fragment, OpenMvOpcode.ChannelRead, 1000), fragment, output).Kind);
+        }
+
+        var fourth = link.OnPacket(new(link.Sequence, 3, OpenMvFlags.Fragment, OpenMvOpcode.ChannelRead, 1000), fragment, output);
+
+        Assert.Equal(OpenMvReceiveKind.Oversized, fourth.Kind);
+        Assert.Equal(0, link.Reply.Length); // what it had is dropped, not kept growing
+
+        // Any other request's reply is one packet's payload at most.
+        link.WriteRequest(output, 0, OpenMvOpcode.ProtoGetCaps, default);
+        var caps = link.OnPacket(new(link.Sequence, 0, OpenMvFlags.Fragment, OpenMvOpcode.ProtoGetCaps, OpenMvProtocol.MaxPayload), new byte[OpenMvProtocol.MaxPayload], output);
+        Assert.Equal(OpenMvReceiveKind.Fragment, caps.Kind);
+        Assert.Equal(OpenMvReceiveKind.Oversized, link.OnPacket(new(link.Sequence, 0, OpenMvFlags.None, OpenMvOpcode.ProtoGetCaps, 1), [1], output).Kind);
+    }
+
+    [Fact]
     public void HostLink_AcksAnEventSentWithAckReq_WithTheEventsSequence_AndKeepsItsOwnSequence()
     {
         var link = new OpenMvHostLink();
