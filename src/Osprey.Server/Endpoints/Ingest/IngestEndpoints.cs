@@ -80,10 +80,7 @@ internal static partial class IngestEndpoints
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
         var reason = $"Feed names '{JsmpegStreamName}' and '{JsmpegStreamName}/...' are made by the ingest secret's anonymous ingest (POST /{{secret}}); name the feed otherwise.";
         Log.Refused(logger, name, remote, reason);
-        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-        context.Response.Headers.Connection = "close";
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(reason + "\n");
+        await PlainText.WriteAsync(context, StatusCodes.Status403Forbidden, reason, close: true);
     }
 
     /// <summary>True when <paramref name="secret"/> can stand as a path segment as given.</summary>
@@ -176,9 +173,7 @@ internal static partial class IngestEndpoints
         }
 
         Log.Refused(logger, name, remote, error ?? "");
-        context.Response.StatusCode = conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(error + "\n", context.RequestAborted);
+        await PlainText.WriteAsync(context, conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound, error ?? "refused");
     }
 
     private static async Task IngestAsync(HttpContext context, PublisherClaim claim, ILogger logger, CancellationToken stopping)
