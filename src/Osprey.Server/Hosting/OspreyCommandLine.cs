@@ -66,7 +66,7 @@ internal static class OspreyCommandLine
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv|h264&size=WxH&fps=N&qscale=2-31&bitrate=KBPS&gop=N
                        e.g. 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30'
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|h264&codec=copy   (the camera's own MJPEG or H.264, unchanged)
-                     openmv:///dev/ttyACM0?baud=921600&payload=4082&ack=1&events=1&timeout=500&poll=10
+                     openmv:///dev/ttyACM0?baud=921600&payload=4082&ack=1&events=1&timeout=500&poll=10&channel=stream|NAME
                      openmv+udp://192.168.4.1:5555?payload=1400&ack=0
 
         Endpoints: /  (page)  /ws/{feed}/raw  /ws/{feed}/jpeg  /ws/{feed}/mp4  /ws/{feed}/h264  /ws/{feed}/ts

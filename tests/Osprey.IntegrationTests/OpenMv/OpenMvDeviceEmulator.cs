@@ -15,6 +15,15 @@ public sealed class OpenMvFaults
     /// <summary>Probability that a packet the device sends has one byte flipped.</summary>
     public double CorruptRate { get; set; }
 
+    /// <summary>
+    /// Probability that a data packet the device sends has one byte of its payload flipped (the header stays
+    /// good, so the host knows which packet it was, as with noise on a long USB or UART line).
+    /// </summary>
+    public double CorruptPayloadRate { get; set; }
+
+    /// <summary>Probability that UNLOCK is answered NAK FAILED (the frame read under that lock is whole).</summary>
+    public double UnlockFailRate { get; set; }
+
     /// <summary>Probability that a packet the device sends is lost.</summary>
     public double DropRate { get; set; }
 
@@ -40,9 +49,13 @@ public sealed class OpenMvFaults
 /// </summary>
 /// <remarks>
 /// Single-threaded like the firmware: it captures a frame only while the stream channel is unlocked, blocks in
-/// WAIT_ACK after each data packet when ACKs are on (500 ms doubling, 3 retries, then a protocol reset), answers
-/// LOCK with BUSY when no frame is ready or within the lock interval, zeroes the frame on UNLOCK, and sends a
-/// CHANNEL_EVENT NOTIFY on channel 3 after each capture (openmv/openmv protocol/omv_protocol*.c).
+/// WAIT_ACK after each data packet when ACKs are on (500 ms doubling, 3 retries, then a protocol reset; a NAK
+/// leaves the failed status set, so the retries go out at once and the device resets, as
+/// <c>omv_protocol_send_packet</c> does), keeps a request that arrives while it waits for an ACK buffered and
+/// answers it afterwards, answers LOCK with BUSY when no frame is ready or within the lock interval, zeroes the
+/// frame on UNLOCK, and sends a CHANNEL_EVENT NOTIFY on channel 3 after each capture (openmv/openmv
+/// protocol/omv_protocol*.c). Optionally a script's <c>frame</c> channel as OpenMV's streaming-frames guide
+/// registers it, events sent with ACK_REQ, and soft reboots.
 /// </remarks>
 public sealed partial class OpenMvDeviceEmulator : IDisposable
 {
@@ -53,6 +66,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
     private readonly OpenMvPacketDecoder _decoder = new(ushort.MaxValue);
     private readonly ArrayBufferWriter<byte> _tx = new(8192);
     private readonly List<(long Due, byte[] Packet)> _held = [];
+    private readonly Queue<(OpenMvPacketHeader Header, byte[] Payload, bool Corrupt)> _buffered = new();
     private readonly Thread _thread;
     private volatile bool _stopping;
     private IDeviceLink? _link;
@@ -64,6 +78,10 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
     private byte[] _frame = [];
     private bool _frameReady;
     private bool _streamEnabled;
+    private byte[] _scriptFrame = [];
+    private int _scriptFrameIndex;
+    private bool _scriptFrameAvailable;
+    private volatile bool _rebootArmed;
     private int _nextJpeg;
     private long _nextCapture;
 
@@ -100,6 +118,31 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
     public long Opens;
     public long StreamEnables;
     public long ReadRequests;
+    public long NaksReceived;
+    public long SequenceNaksSent;
+    public long UnlockFailures;
+    public long EventAcksReceived;
+    public long SoftReboots;
+    public long PollRequests;
+
+    /// <summary>
+    /// Sends CHANNEL_EVENTs with ACK_REQ and blocks until the host ACKs each, as a script's
+    /// <c>send_event(..., wait_ack=True)</c> does.
+    /// </summary>
+    public bool EventsRequireAck { get; set; }
+
+    /// <summary>
+    /// A script registered the channel <c>frame</c> (id 4) of OpenMV's streaming-frames guide: a bare JPEG latched
+    /// until the host reads its last byte, POLL bit 4 set while one is latched, SIZE its length, an event 0x01 on
+    /// channel 4 when a new one is ready. The stream channel then yields nothing.
+    /// </summary>
+    public bool FrameChannel { get; set; }
+
+    /// <summary>The channel id of <see cref="FrameChannel"/>.</summary>
+    public const byte FrameChannelId = 4;
+
+    /// <summary>OMV_PROTOCOL_EVENT_SOFT_REBOOT, the system event a soft reboot sends.</summary>
+    private const ushort SoftRebootEvent = 2;
 
     /// <summary>
     /// The stream buffer is on from power-up (false: the firmware's behaviour, the host must send the stream
@@ -137,6 +180,23 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         _caps = OpenMvCapabilities.Crc | OpenMvCapabilities.Sequence | OpenMvCapabilities.Ack | OpenMvCapabilities.Events;
         _maxPayload = DeviceMaxPayloadOrDefault();
         _locked = false;
+        _buffered.Clear();
+    }
+
+    /// <summary>
+    /// The camera soft-reboots (a script started or stopped) right after it has served the next whole frame, when
+    /// the host has no request outstanding: it sends the SOFT_REBOOT system event, then comes back with its
+    /// protocol state new (sequence 0, default caps, the stream buffer off) and its frame channel's latch empty.
+    /// </summary>
+    public void SoftReboot() => _rebootArmed = true;
+
+    private void RebootIfArmed()
+    {
+        if (_rebootArmed)
+        {
+            _rebootArmed = false;
+            Reboot();
+        }
     }
 
     private int DeviceMaxPayloadOrDefault() => DeviceMaxPayload == 0 ? OpenMvProtocol.MaxPayload : DeviceMaxPayload;
@@ -170,12 +230,22 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         {
             FlushHeld(force: false);
             var now = Stopwatch.GetTimestamp();
-            if (_streamEnabled && !_locked && !_frameReady && now >= _nextCapture)
+            if (FrameChannel ? !_scriptFrameAvailable && now >= _nextCapture : _streamEnabled && !_locked && !_frameReady && now >= _nextCapture)
             {
                 Capture();
             }
 
-            if (!TryReceivePacket(20, out var header, out var payload, out var corrupt))
+            OpenMvPacketHeader header;
+            ReadOnlySpan<byte> payload;
+            bool corrupt;
+            if (_buffered.TryDequeue(out var buffered))
+            {
+                // A request that came in while the device waited for an ACK: still in its buffer, answered now.
+                header = buffered.Header;
+                payload = buffered.Payload;
+                corrupt = buffered.Corrupt;
+            }
+            else if (!TryReceivePacket(20, out header, out payload, out corrupt))
             {
                 continue;
             }
@@ -190,9 +260,34 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         }
     }
 
+    private void Reboot()
+    {
+        Interlocked.Increment(ref SoftReboots);
+        if ((_caps & OpenMvCapabilities.Events) != 0)
+        {
+            Span<byte> value = stackalloc byte[2];
+            BinaryPrimitives.WriteUInt16LittleEndian(value, SoftRebootEvent);
+            _tx.Clear();
+            OpenMvPacketHeader.Encode(_tx, _seq, 0, OpenMvFlags.Event, OpenMvOpcode.SysEvent, value);
+            Transmit(_tx.WrittenSpan);
+        }
+
+        Reset();
+        _decoder.Reset();
+        _streamEnabled = StreamEnabledAtBoot;
+        _frameReady = false;
+        _scriptFrameAvailable = false;
+    }
+
     private void Capture()
     {
         var jpeg = _jpegs[_nextJpeg % _jpegs.Count];
+        if (FrameChannel)
+        {
+            CaptureForFrameChannel(jpeg);
+            return;
+        }
+
         _frame = new byte[HeaderOffset + jpeg.Length];
         new OpenMvFrameHeader(320, 240, OpenMvFrameHeader.Jpeg, (uint)jpeg.Length, HeaderOffset).WriteTo(_frame, (float)Fps);
         BinaryPrimitives.WriteInt32LittleEndian(_frame.AsSpan(24), _nextJpeg); // the capture's index, in the header's padding
@@ -201,12 +296,43 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         _frameReady = true;
         Interlocked.Increment(ref FramesCaptured);
         _nextCapture = Stopwatch.GetTimestamp() + (Fps > 0 ? (long)(Stopwatch.Frequency / Fps) : 0);
-        if ((_caps & OpenMvCapabilities.Events) != 0)
+        SendEvent(OpenMvProtocol.StreamChannel, null);
+    }
+
+    /// <summary>The guide's capture loop: a new snapshot only once the host has read the last byte of the previous.</summary>
+    private void CaptureForFrameChannel(byte[] jpeg)
+    {
+        _scriptFrame = jpeg;
+        _scriptFrameIndex = _nextJpeg++;
+        _scriptFrameAvailable = true;
+        Interlocked.Increment(ref FramesCaptured);
+        _nextCapture = Stopwatch.GetTimestamp() + (Fps > 0 ? (long)(Stopwatch.Frequency / Fps) : 0);
+        SendEvent(FrameChannelId, 0x01); // ch.send_event(0x01): "frame ready", the guide's application-defined id
+    }
+
+    private void SendEvent(byte channel, ushort? value)
+    {
+        if ((_caps & OpenMvCapabilities.Events) == 0)
         {
-            _tx.Clear();
-            OpenMvPacketHeader.Encode(_tx, _seq, OpenMvProtocol.StreamChannel, OpenMvFlags.Event, OpenMvOpcode.ChannelEvent, default);
-            Transmit(_tx.WrittenSpan);
+            return;
         }
+
+        Span<byte> payload = stackalloc byte[2];
+        if (value is { } v)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(payload, v);
+        }
+
+        var body = value is null ? default : payload;
+        if (EventsRequireAck && (_caps & OpenMvCapabilities.Ack) != 0)
+        {
+            SendWaitingForAck(channel, OpenMvOpcode.ChannelEvent, OpenMvFlags.Event | OpenMvFlags.AckRequired, body, isEvent: true);
+            return;
+        }
+
+        _tx.Clear();
+        OpenMvPacketHeader.Encode(_tx, _seq, channel, OpenMvFlags.Event, OpenMvOpcode.ChannelEvent, body);
+        Transmit(_tx.WrittenSpan);
     }
 
     private void Process(OpenMvPacketHeader header, ReadOnlySpan<byte> payload)
@@ -263,10 +389,57 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                 SendData(0, header.Opcode, reply[..16]);
                 break;
             case OpenMvOpcode.ChannelList:
-                WriteChannel(reply, 1, OpenMvChannelFlags.Write | OpenMvChannelFlags.Exec, "stdin"u8);
-                WriteChannel(reply[16..], 2, OpenMvChannelFlags.Read, "stdout"u8);
-                WriteChannel(reply[32..], 3, OpenMvChannelFlags.Read | OpenMvChannelFlags.Lock | OpenMvChannelFlags.Stream, "stream"u8);
-                SendData(0, header.Opcode, reply[..48]);
+                Span<byte> list = stackalloc byte[64];
+                list.Clear();
+                WriteChannel(list, 1, OpenMvChannelFlags.Write | OpenMvChannelFlags.Exec, "stdin"u8);
+                WriteChannel(list[16..], 2, OpenMvChannelFlags.Read, "stdout"u8);
+                WriteChannel(list[32..], 3, OpenMvChannelFlags.Read | OpenMvChannelFlags.Lock | OpenMvChannelFlags.Stream, "stream"u8);
+                if (FrameChannel)
+                {
+                    WriteChannel(list[48..], FrameChannelId, OpenMvChannelFlags.Read | OpenMvChannelFlags.Dynamic, "frame"u8);
+                }
+
+                SendData(0, header.Opcode, list[..(FrameChannel ? 64 : 48)]);
+                break;
+            case OpenMvOpcode.ChannelPoll:
+                Interlocked.Increment(ref PollRequests);
+                var bits = (_frameReady ? 1u << 3 : 0) | (FrameChannel && _scriptFrameAvailable ? 1u << FrameChannelId : 0);
+                BinaryPrimitives.WriteUInt32LittleEndian(reply, bits);
+                SendData(0, header.Opcode, reply[..4]);
+                break;
+            case OpenMvOpcode.ChannelSize when FrameChannel && header.Channel == FrameChannelId:
+                // The guide's size(): the cached JPEG's length, whether or not it was read already.
+                BinaryPrimitives.WriteUInt32LittleEndian(reply, (uint)_scriptFrame.Length);
+                SendData(FrameChannelId, header.Opcode, reply[..4]);
+                break;
+            case OpenMvOpcode.ChannelRead when FrameChannel && header.Channel == FrameChannelId && payload.Length == 8:
+                Interlocked.Increment(ref ReadRequests);
+                var from = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+                var count = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
+                if ((long)from + count > _scriptFrame.Length)
+                {
+                    SendStatus(FrameChannelId, header.Opcode, OpenMvStatus.Invalid);
+                    break;
+                }
+
+                var served = _scriptFrame;
+                var servedIndex = _scriptFrameIndex;
+                if (from + count == served.Length)
+                {
+                    _scriptFrameAvailable = false; // readp saw the last byte: the capture loop may refresh
+                }
+
+                if (SendData(FrameChannelId, header.Opcode, served.AsSpan((int)from, (int)count)) && from == 0 && count == served.Length)
+                {
+                    Interlocked.Increment(ref FramesServed);
+                    lock (Served)
+                    {
+                        Served.Add(servedIndex);
+                    }
+
+                    RebootIfArmed();
+                }
+
                 break;
             case OpenMvOpcode.ChannelLock when header.Channel == 3:
                 var now = Stopwatch.GetTimestamp();
@@ -280,10 +453,15 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                 _lastLock = now;
                 SendStatus(3, header.Opcode, OpenMvStatus.Success);
                 break;
+            case OpenMvOpcode.ChannelUnlock when header.Channel == 3 && Faults.UnlockFailRate > 0 && _random.NextDouble() < Faults.UnlockFailRate:
+                Interlocked.Increment(ref UnlockFailures);
+                SendStatus(3, header.Opcode, OpenMvStatus.Failed);
+                break;
             case OpenMvOpcode.ChannelUnlock when header.Channel == 3:
                 _locked = false;
                 _frameReady = false; // UNLOCK zeroes the header: SIZE is 0 until the next capture.
                 SendStatus(3, header.Opcode, OpenMvStatus.Success);
+                RebootIfArmed();
                 break;
             case OpenMvOpcode.ChannelSize when header.Channel == 3:
                 BinaryPrimitives.WriteUInt32LittleEndian(reply, _frameReady ? (uint)_frame.Length : 0);
@@ -343,6 +521,11 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
 
     private void SendStatus(byte channel, OpenMvOpcode opcode, OpenMvStatus status, byte? sequence = null)
     {
+        if (status == OpenMvStatus.Sequence)
+        {
+            Interlocked.Increment(ref SequenceNaksSent);
+        }
+
         _tx.Clear();
         if (status == OpenMvStatus.Success)
         {
@@ -378,7 +561,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         return true;
     }
 
-    private bool SendWaitingForAck(byte channel, OpenMvOpcode opcode, OpenMvFlags flags, ReadOnlySpan<byte> payload)
+    private bool SendWaitingForAck(byte channel, OpenMvOpcode opcode, OpenMvFlags flags, ReadOnlySpan<byte> payload, bool isEvent = false)
     {
         var packet = new byte[OpenMvProtocol.PacketSize(payload.Length)];
         OpenMvPacketHeader.Encode(packet, _seq, channel, flags, opcode, payload);
@@ -387,19 +570,21 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
             Thread.Sleep(Faults.DelayMilliseconds);
         }
 
-        Transmit(packet);
+        Transmit(packet, isData: !isEvent && payload.Length > 0);
         if ((flags & OpenMvFlags.AckRequired) == 0)
         {
             _seq++;
             return true;
         }
 
+        // omv_protocol_send_packet: the timeout doubles on every retry, and a NAK's failed status is never cleared,
+        // so after one NAK every remaining retry goes out at once and the device resets.
         var timeout = AckTimeoutMilliseconds;
+        var failed = false;
         for (var attempt = 0; attempt <= 3; attempt++)
         {
-            var deadline = Stopwatch.GetTimestamp() + (timeout * Stopwatch.Frequency / 1000);
-            var nak = false;
-            while (!_stopping && !nak)
+            var deadline = Stopwatch.GetTimestamp() + ((failed ? 0 : timeout) * Stopwatch.Frequency / 1000);
+            while (!_stopping && !failed)
             {
                 var left = (int)((deadline - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency);
                 if (left <= 0)
@@ -407,12 +592,22 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                     break;
                 }
 
-                if (!TryReceivePacket(Math.Min(left, 20), out var header, out var received, out var corrupt) || corrupt)
+                if (!TryReceivePacket(Math.Min(left, 20), out var header, out var received, out var corrupt))
                 {
                     continue;
                 }
 
-                if (header.Length == 0 && (header.Flags & OpenMvFlags.Ack) != 0 && header.Opcode == opcode && header.Sequence == _seq)
+                if (!corrupt && header.Opcode == OpenMvOpcode.ProtoSync && !header.IsStatus)
+                {
+                    // A SYNC ends the wait (omv_protocol_task's WAIT_ACK state): reset and ACK it.
+                    Reset();
+                    SendStatus(0, OpenMvOpcode.ProtoSync, OpenMvStatus.Success, sequence: 0);
+                    _seq = 0;
+                    return false;
+                }
+
+                var matches = !corrupt && header.IsStatus && header.Opcode == opcode && header.Sequence == _seq;
+                if (matches && (header.Flags & OpenMvFlags.Ack) != 0)
                 {
                     if (Faults.DropAckRate > 0 && _random.NextDouble() < Faults.DropAckRate)
                     {
@@ -420,12 +615,29 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                         continue;
                     }
 
-                    _seq++;
+                    if (isEvent)
+                    {
+                        Interlocked.Increment(ref EventAcksReceived);
+                    }
+                    else
+                    {
+                        _seq++;
+                    }
+
                     return true;
                 }
 
-                nak = (header.Flags & OpenMvFlags.Nak) != 0 && header.Sequence == _seq && header.Opcode == opcode;
-                // Anything else is dropped while the device waits for its ACK (the firmware blocks here).
+                if (matches)
+                {
+                    Interlocked.Increment(ref NaksReceived);
+                    failed = true;
+                }
+                else if (!header.IsStatus && _buffered.Count < 16)
+                {
+                    // The firmware scans its buffer for the ACK and leaves everything else in it: a request the
+                    // host sent meanwhile is answered once the wait is over.
+                    _buffered.Enqueue((header, received.ToArray(), corrupt));
+                }
             }
 
             if (_stopping || attempt == 3)
@@ -433,15 +645,12 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
                 break;
             }
 
-            if (!nak)
-            {
-                timeout *= 2;
-            }
+            timeout *= 2;
 
             // Retransmit with RTX and the CRC recomputed.
             OpenMvPacketHeader.Encode(packet, _seq, channel, flags | OpenMvFlags.Rtx, opcode, payload);
             Interlocked.Increment(ref Retransmits);
-            Transmit(packet);
+            Transmit(packet, isData: !isEvent && payload.Length > 0);
         }
 
         Interlocked.Increment(ref ProtocolResets);
@@ -449,7 +658,7 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         return false;
     }
 
-    private void Transmit(ReadOnlySpan<byte> packet)
+    private void Transmit(ReadOnlySpan<byte> packet, bool isData = false)
     {
         if (Faults.Silent)
         {
@@ -466,6 +675,12 @@ public sealed partial class OpenMvDeviceEmulator : IDisposable
         if (Faults.CorruptRate > 0 && _random.NextDouble() < Faults.CorruptRate)
         {
             bytes[_random.Next(bytes.Length)] ^= (byte)(1 << _random.Next(8));
+            Interlocked.Increment(ref PacketsCorrupted);
+        }
+        else if (isData && Faults.CorruptPayloadRate > 0 && _random.NextDouble() < Faults.CorruptPayloadRate)
+        {
+            var payloadBytes = bytes.Length - OpenMvProtocol.HeaderSize - OpenMvProtocol.PayloadCrcSize;
+            bytes[OpenMvProtocol.HeaderSize + _random.Next(payloadBytes)] ^= (byte)(1 << _random.Next(8));
             Interlocked.Increment(ref PacketsCorrupted);
         }
 

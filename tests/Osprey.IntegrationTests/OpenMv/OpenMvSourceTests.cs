@@ -191,6 +191,177 @@ public class OpenMvSourceTests(ITestOutputHelper output)
         Assert.True(feed.RootElement.GetProperty("openMv").GetProperty("events").GetInt64() > 0);
     }
 
+    [Fact]
+    public async Task ALostAck_IsAnsweredByTheCamerasRetransmission_WithoutSendingTheRequestAgainOrReSyncing()
+    {
+        // The firmware keeps a request that arrives while it waits for an ACK in its buffer and answers it after
+        // the retransmission is ACKed; sending it again (as Osprey did on a duplicate) drew NAK SEQUENCE.
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs, seed: 7);
+        camera.AckTimeoutMilliseconds = 100;
+        camera.Faults.DropAckRate = 0.05;
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}");
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await ReceiveIntactAsync(ws, 30);
+
+        using var feed = await GetFeedAsync(server, "cam");
+        var openMv = feed.RootElement.GetProperty("openMv");
+        output.WriteLine($"{openMv}; emulator: acks dropped {camera.AcksDropped}, retransmits {camera.Retransmits}, NAK SEQUENCE {camera.SequenceNaksSent}");
+        Assert.True(camera.AcksDropped >= 3, $"only {camera.AcksDropped} ACKs were lost");
+        Assert.True(openMv.GetProperty("duplicates").GetInt64() > 0, "the retransmissions were seen as duplicates");
+        Assert.Equal(0, Interlocked.Read(ref camera.SequenceNaksSent));
+        Assert.Equal(0, openMv.GetProperty("resyncs").GetInt64());
+        Assert.Equal(0, Interlocked.Read(ref camera.ProtocolResets));
+    }
+
+    [Fact]
+    public async Task ADamagedPayload_IsLeftToTheCamerasRetransmission_NotNaked_SoTheCameraNeverResets()
+    {
+        // A NAK leaves the firmware's failed status set: it sends its three retries at once and resets. The
+        // reference host ignores a damaged packet and the retransmission comes after the ACK timeout.
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs, seed: 11);
+        camera.AckTimeoutMilliseconds = 100;
+        camera.Faults.CorruptPayloadRate = 0.05;
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}");
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await ReceiveIntactAsync(ws, 30);
+
+        using var feed = await GetFeedAsync(server, "cam");
+        var openMv = feed.RootElement.GetProperty("openMv");
+        output.WriteLine($"{openMv}; emulator: corrupted {camera.PacketsCorrupted}, NAKs {camera.NaksReceived}, resets {camera.ProtocolResets}");
+        Assert.True(camera.PacketsCorrupted >= 3, $"only {camera.PacketsCorrupted} packets were damaged");
+        Assert.True(openMv.GetProperty("payloadCrcErrors").GetInt64() > 0, "the damage was counted");
+        Assert.Equal(0, Interlocked.Read(ref camera.NaksReceived));
+        Assert.Equal(0, Interlocked.Read(ref camera.ProtocolResets));
+        Assert.Equal(0, openMv.GetProperty("resyncs").GetInt64());
+    }
+
+    [Fact]
+    public async Task EventsSentWithAckReq_AreAcknowledged_SoTheCameraIsNeverLeftBlockedWaiting()
+    {
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs);
+        camera.EventsRequireAck = true;
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}?events=1");
+        await WaitForAsync(server, "cam", feed => feed.GetProperty("frames").GetInt64() > 5);
+        var (frames0, _, _, time0) = await SampleAsync(server);
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var (frames1, _, _, time1) = await SampleAsync(server);
+        var fps = (frames1 - frames0) / ((time1 - time0) / (double)Stopwatch.Frequency);
+
+        output.WriteLine(FormattableString.Invariant($"{fps:0.0} fps; {camera.EventAcksReceived} event ACKs, {camera.ProtocolResets} resets"));
+        Assert.True(Interlocked.Read(ref camera.EventAcksReceived) > 20, $"{camera.EventAcksReceived} events ACKed");
+        Assert.Equal(0, Interlocked.Read(ref camera.Retransmits));
+        Assert.Equal(0, Interlocked.Read(ref camera.ProtocolResets));
+        Assert.True(fps > 20, FormattableString.Invariant($"{fps:0.0} fps at a 30 fps camera"));
+    }
+
+    [Fact]
+    public async Task AFrameReadWholeWhoseUnlockFails_IsStillPublished()
+    {
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs, seed: 3);
+        camera.Faults.UnlockFailRate = 0.5;
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}");
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await ReceiveIntactAsync(ws, 20);
+
+        using var feed = await GetFeedAsync(server, "cam");
+        var openMv = feed.RootElement.GetProperty("openMv");
+        var failures = Interlocked.Read(ref camera.UnlockFailures);
+        var served = Interlocked.Read(ref camera.FramesServed);
+        var published = openMv.GetProperty("frames").GetInt64();
+        output.WriteLine($"{openMv}; emulator: served {served}, UNLOCK refused {failures}");
+        Assert.True(failures >= 5, $"only {failures} UNLOCKs failed");
+        // Every frame read to its last byte was published, those whose UNLOCK failed too (one may be in flight).
+        Assert.InRange(published, served - 1, served);
+        Assert.Equal(0, openMv.GetProperty("badFrames").GetInt64());
+    }
+
+    [Fact]
+    public async Task ASoftRebootEvent_ReSyncsAtOnce_InsteadOfDrawingNakSequence()
+    {
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs);
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}");
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await ReceiveIntactAsync(ws, 5);
+        var enables = Interlocked.Read(ref camera.StreamEnables);
+
+        camera.SoftReboot();
+        await WaitForAsync(server, "cam", feed => feed.GetProperty("openMv").GetProperty("softReboots").GetInt64() == 1);
+        await ReceiveIntactAsync(ws, 5);
+
+        using var feed = await GetFeedAsync(server, "cam");
+        var openMv = feed.RootElement.GetProperty("openMv");
+        output.WriteLine($"{openMv}; emulator: reboots {camera.SoftReboots}, NAK SEQUENCE {camera.SequenceNaksSent}");
+        Assert.Equal(1, Interlocked.Read(ref camera.SoftReboots));
+        Assert.Equal(0, Interlocked.Read(ref camera.SequenceNaksSent));
+        Assert.Equal(1, openMv.GetProperty("resyncs").GetInt64());
+        // The rebooted camera's stream was off again; the re-SYNC turned it back on.
+        Assert.Equal(enables + 1, Interlocked.Read(ref camera.StreamEnables));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public async Task AScriptsFrameChannel_IsReadAsTheStreamingFramesGuideDoes_EveryFrameWhole(int events)
+    {
+        // ../shared/seeds/004: a channel 'frame' holding a bare JPEG, latched until its last byte is read, an
+        // event 0x01 when a new one is ready; the host polls (or waits for the event), asks SIZE, READs it all.
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs);
+        camera.FrameChannel = true;
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}?channel=frame&events={events}");
+        using var ws = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        var indexes = await ReceiveIntactAsync(ws, 15);
+        AssertIncreasing(indexes);
+
+        using var feed = await GetFeedAsync(server, "cam");
+        var openMv = feed.RootElement.GetProperty("openMv");
+        output.WriteLine(openMv.ToString());
+        Assert.Equal("jpeg", feed.RootElement.GetProperty("format").GetString());
+        Assert.Equal(320, feed.RootElement.GetProperty("width").GetInt32());
+        Assert.Equal("streaming", openMv.GetProperty("link").GetString());
+        Assert.Equal(0, Interlocked.Read(ref camera.StreamEnables)); // the stream buffer is not involved
+        var (reads, served) = (Interlocked.Read(ref camera.ReadRequests), Interlocked.Read(ref camera.FramesServed));
+        Assert.True(reads <= served + 1, $"{reads} READ requests for {served} frames served");
+        if (events == 0)
+        {
+            Assert.True(Interlocked.Read(ref camera.PollRequests) > 0, "without events the channel is polled");
+        }
+        else
+        {
+            Assert.True(openMv.GetProperty("events").GetInt64() > 0);
+        }
+    }
+
+    [Fact]
+    public async Task AChannelTheCameraDoesNotHave_IsSaidInTheFeedsState()
+    {
+        using var pty = new PtyPair();
+        using var camera = OpenMvDeviceEmulator.OnSerial(pty.DevicePath, s_jpegs);
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", $"cam=openmv://{pty.HostPath}?channel=frame");
+        await WaitForAsync(server, "cam", feed => feed.GetProperty("stateDetail").GetString()?.Contains("has no channel 'frame'", StringComparison.Ordinal) == true);
+        using var feed = await GetFeedAsync(server, "cam");
+        Assert.Contains("stdin, stdout, stream", feed.RootElement.GetProperty("stateDetail").GetString(), StringComparison.Ordinal);
+    }
+
+    private static async Task<List<int>> ReceiveIntactAsync(RawFrameClient ws, int count)
+    {
+        using var decoder = new JpegDecoder();
+        var yuyv = new byte[320 * 240 * 2];
+        var indexes = new List<int>();
+        for (var i = 0; i < count; i++)
+        {
+            await ws.ReceiveFramesAsync(1, TimeSpan.FromSeconds(20));
+            indexes.Add(AssertIntact(ws.LastFrame.ToArray(), decoder, yuyv));
+        }
+
+        return indexes;
+    }
+
     /// <summary>The figures of docs/benchmarks.md (OpenMV section): measurements, not assertions.</summary>
     [Theory]
     [InlineData("pty")]

@@ -85,4 +85,19 @@ public class SourceOptionsTests
         var ffmpeg = FfmpegOptions.Parse("ffmpeg:-re -i in.mp4#output=h264&size=320x240&fps=25&bitrate=800&gop=50");
         Assert.Equal((FfmpegOutput.H264, 320, 240, 25.0, 800, 50), (ffmpeg.Output, ffmpeg.Width, ffmpeg.Height, ffmpeg.Fps, ffmpeg.BitrateKbps, ffmpeg.Gop));
     }
+
+    [Fact]
+    public void OpenMvChannel_DefaultsToTheStream_NamesAScriptsChannel_AndRefusesWhatNoChannelListHolds()
+    {
+        Assert.True(OpenMvOptions.Parse("openmv:///dev/ttyACM0").IsStreamChannel);
+        var frame = OpenMvOptions.Parse("openmv:///dev/ttyACM0?channel=frame");
+        Assert.Equal("frame", frame.Channel);
+        Assert.False(frame.IsStreamChannel);
+        Assert.EndsWith("&channel=frame", frame.ToUri(), StringComparison.Ordinal);
+        Assert.Equal("frame", OpenMvOptions.Parse(frame.ToUri()).Channel);
+
+        Assert.Throws<FormatException>(() => OpenMvOptions.Parse("openmv:///dev/ttyACM0?channel="));
+        Assert.Throws<FormatException>(() => OpenMvOptions.Parse("openmv:///dev/ttyACM0?channel=fourteen-chars"));
+        Assert.Throws<FormatException>(() => OpenMvOptions.Parse("openmv:///dev/ttyACM0?channel=a%20b"));
+    }
 }

@@ -101,23 +101,6 @@ public sealed class OpenMvHostLink
         return OpenMvPacketHeader.Encode(output, Sequence, channel, OpenMvFlags.None, opcode, payload);
     }
 
-    /// <summary>
-    /// Writes a NAK for a packet whose header was good and payload was not, when the device waits for an ACK of
-    /// it: the device retransmits at once instead of after its 500 ms timeout. Nothing advances.
-    /// </summary>
-    public bool OnCorruptPayload(in OpenMvPacketHeader header, IBufferWriter<byte> output)
-    {
-        if ((header.Flags & OpenMvFlags.AckRequired) == 0 || header.Sequence != Sequence)
-        {
-            return false;
-        }
-
-        Span<byte> status = stackalloc byte[2];
-        BinaryPrimitives.WriteUInt16LittleEndian(status, (ushort)OpenMvStatus.Checksum);
-        OpenMvPacketHeader.Encode(output, header.Sequence, header.Channel, OpenMvFlags.Nak, header.Opcode, status);
-        return true;
-    }
-
     /// <summary>Takes one packet with valid CRCs; writes an ACK to <paramref name="output"/> when the device asked for one.</summary>
     public OpenMvReceived OnPacket(in OpenMvPacketHeader header, ReadOnlySpan<byte> payload, IBufferWriter<byte> output)
     {
@@ -183,7 +166,6 @@ public sealed class OpenMvHostLink
             ? new OpenMvReceived(OpenMvReceiveKind.Fragment, header, OpenMvStatus.Success, 0)
             : new OpenMvReceived(OpenMvReceiveKind.Data, header, OpenMvStatus.Success, 0);
     }
-
 
     private void AckIfRequested(in OpenMvPacketHeader header, IBufferWriter<byte> output)
     {

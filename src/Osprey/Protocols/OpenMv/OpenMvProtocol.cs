@@ -36,6 +36,18 @@ public static class OpenMvProtocol
     /// <summary>The event value meaning "data ready" (NOTIFY), sent with no payload.</summary>
     public const ushort EventNotify = 0xFFFF;
 
+    /// <summary>System event (opcode SYS_EVENT on channel 0): a dynamic channel was registered.</summary>
+    public const ushort EventChannelRegistered = 0;
+
+    /// <summary>System event: a dynamic channel was unregistered.</summary>
+    public const ushort EventChannelUnregistered = 1;
+
+    /// <summary>System event: the camera soft-rebooted (a script started or stopped): its protocol state is new.</summary>
+    public const ushort EventSoftReboot = 2;
+
+    /// <summary>The name of the firmware's stream channel.</summary>
+    public const string StreamChannelName = "stream";
+
     /// <summary>The stream channel's IOCTL turning its buffer on (1) or off (0) (omv_protocol_channel_stream.c).</summary>
     public const uint StreamIoctlStreamControl = 0;
 

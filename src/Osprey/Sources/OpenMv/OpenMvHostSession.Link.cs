@@ -24,7 +24,7 @@ internal sealed partial class OpenMvHostSession
             _stats.AddRequest(attempt > 0);
             var deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
             var resend = false;
-            while (!resend && TryReceive(deadline, cancellationToken, out var received))
+            while (!resend && TryReceive(ref deadline, cancellationToken, out var received))
             {
                 switch (received.Kind)
                 {
@@ -41,8 +41,10 @@ internal sealed partial class OpenMvHostSession
                         deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
                         break;
                     case OpenMvReceiveKind.Duplicate:
-                        // The device was blocked waiting for the ACK we sent and dropped our request meanwhile.
-                        resend = true;
+                        // Our ACK was lost and the device sent its packet again; the re-ACK went out in TryReceive.
+                        // The firmware keeps a request that arrived while it waited for that ACK in its buffer and
+                        // answers it next, so sending the request again would draw NAK SEQUENCE: wait instead.
+                        deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
                         break;
                     case OpenMvReceiveKind.OutOfSequence when received.Status == OpenMvStatus.Sequence:
                         throw new OpenMvLinkException($"{opcode}: NAK SEQUENCE out of lockstep");
@@ -64,13 +66,17 @@ internal sealed partial class OpenMvHostSession
     {
         // A lost event must not stall the stream: after a while, LOCK anyway (BUSY means there is no frame).
         var deadline = _time.GetTimestamp() + Ticks(s_eventWait);
-        while (!_frameReady && TryReceive(deadline, cancellationToken, out _))
+        while (!_frameReady && TryReceive(ref deadline, cancellationToken, out _))
         {
         }
     }
 
-    /// <summary>Receives the next meaningful packet before <paramref name="deadline"/>; false on timeout.</summary>
-    private bool TryReceive(long deadline, CancellationToken cancellationToken, out OpenMvReceived received)
+    /// <summary>
+    /// Receives the next meaningful packet before <paramref name="deadline"/>; false on timeout. A packet whose
+    /// payload arrived damaged moves the deadline on by a request timeout, because the device sends it again.
+    /// </summary>
+    /// <exception cref="OpenMvLinkException">The camera said it soft-rebooted: its protocol state is new.</exception>
+    private bool TryReceive(ref long deadline, CancellationToken cancellationToken, out OpenMvReceived received)
     {
         while (true)
         {
@@ -80,9 +86,9 @@ internal sealed partial class OpenMvHostSession
                 _acks.Clear();
                 received = _link.OnPacket(header, payload, _acks);
                 FlushAcks();
-                if (received.Kind == OpenMvReceiveKind.Event && header.Channel == _streamChannel)
+                if (received.Kind == OpenMvReceiveKind.Event)
                 {
-                    _frameReady = true;
+                    OnEvent(received);
                 }
 
                 return true;
@@ -90,10 +96,11 @@ internal sealed partial class OpenMvHostSession
 
             if (result == OpenMvDecodeResult.CorruptPayload)
             {
+                // Not NAKed, as the reference host does not: a NAK makes the firmware retransmit at once and, as
+                // it keeps the failed status, burn its three retries in a row and reset. Silence gets the packet
+                // again after the firmware's 500 ms retransmit timeout.
                 _stats.AddPayloadCrcError();
-                _acks.Clear();
-                _link.OnCorruptPayload(header, _acks);
-                FlushAcks();
+                deadline = Math.Max(deadline, _time.GetTimestamp() + Ticks(_options.RequestTimeout));
                 continue;
             }
 
@@ -110,6 +117,21 @@ internal sealed partial class OpenMvHostSession
             var memory = _decoder.GetMemory();
             var read = _transport.Receive(memory.Span, wait);
             _decoder.Advance(read);
+        }
+    }
+
+    private void OnEvent(in OpenMvReceived received)
+    {
+        if (received.Header.Channel == _frameChannel)
+        {
+            _frameReady = true;
+        }
+        else if (_synced && received.Header.Channel == 0 && received.Header.Opcode == OpenMvOpcode.SysEvent && received.EventValue == OpenMvProtocol.EventSoftReboot)
+        {
+            // A script started or stopped: the camera's protocol state, its stream setting and its script's channels
+            // are new. Re-sync now rather than learn it from a NAK SEQUENCE on the next request.
+            _stats.AddSoftReboot();
+            throw new OpenMvLinkException("the camera soft-rebooted (a script started or stopped)");
         }
     }
 

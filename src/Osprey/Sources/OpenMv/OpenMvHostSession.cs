@@ -8,17 +8,21 @@ using Osprey.Protocols.OpenMv;
 namespace Osprey.Sources.OpenMv;
 
 /// <summary>
-/// One connection to a camera: the handshake (SYNC, GET_CAPS, SET_CAPS, CHANNEL_LIST, PROTO_VERSION) and the
-/// frame loop on the stream channel (wait for frame-ready, LOCK, SIZE, READ in max-payload requests, UNLOCK).
+/// One connection to a camera: the handshake (SYNC, GET_CAPS, SET_CAPS, CHANNEL_LIST, STREAM_CTRL, PROTO_VERSION)
+/// and the frame loop: on the stream channel wait for frame-ready, LOCK, SIZE, one READ of the whole frame (the
+/// camera fragments it), UNLOCK; on a script's channel (<see cref="OpenMvOptions.Channel"/>) wait for its event or
+/// POLL, SIZE, one READ.
 /// </summary>
 /// <remarks>
 /// <para>Synchronous on purpose: the protocol is stop-and-wait, so one dedicated thread per camera blocking in
 /// poll(2) costs less than async state machines per packet, and the order of bytes on the link is obvious.</para>
 /// <para>Recovery: a request with no reply in time is sent again (same sequence: the device never saw it) up to 3
-/// times; a checksum NAK or a duplicate (the device retransmitted because our ACK was lost, so it dropped our
-/// request while it waited) sends it again at once. Losing lockstep (NAK SEQUENCE, no reply after the retries)
-/// re-SYNCs, which also unlocks the stream channel, so the frame being read is dropped and the next one read
-/// whole under a new LOCK: a published frame is never stitched from two captures.</para>
+/// times; a checksum NAK sends it again at once. A duplicate (the device retransmitted because our ACK was lost)
+/// is ACKed again and the reply still awaited: the firmware answers a request buffered meanwhile. A damaged
+/// packet is not NAKed but left to the device's retransmission. Losing lockstep (NAK SEQUENCE, no reply after the
+/// retries) and a SOFT_REBOOT event re-SYNC, which also unlocks the stream channel, so the frame being read is
+/// dropped and the next one read whole under a new LOCK: a published frame is never stitched from two captures.
+/// A script's channel latches its frame until the last byte is read, so a re-read after a re-SYNC is whole too.</para>
 /// <para>Owned by one run of <see cref="OpenMvSource"/>; not thread-safe.</para>
 /// </remarks>
 internal sealed partial class OpenMvHostSession
@@ -41,7 +45,8 @@ internal sealed partial class OpenMvHostSession
     private readonly OpenMvHostLink _link = new();
     private readonly ArrayBufferWriter<byte> _tx = new(OpenMvProtocol.MaxBufferSize);
     private readonly ArrayBufferWriter<byte> _acks = new(64);
-    private byte _streamChannel = OpenMvProtocol.StreamChannel;
+    private byte _frameChannel = OpenMvProtocol.StreamChannel;
+    private bool _synced;
     private bool _frameReady;
     private bool _lockBusy;
     private bool _events;
@@ -81,20 +86,7 @@ internal sealed partial class OpenMvHostSession
         _maxPayload = Math.Clamp(Math.Min((int)deviceMax, _options.MaxPayload), OpenMvProtocol.MinPayload, OpenMvProtocol.MaxPayload);
         SetCaps(cancellationToken);
 
-        var list = Transact(0, OpenMvOpcode.ChannelList, default, cancellationToken);
-        if (list.Kind == OpenMvReceiveKind.Data)
-        {
-            for (var entry = _link.Reply; entry.Length >= OpenMvProtocol.ChannelEntrySize; entry = entry[OpenMvProtocol.ChannelEntrySize..])
-            {
-                var name = entry.Slice(2, 14);
-                var end = name.IndexOf((byte)0);
-                if (name[..(end < 0 ? name.Length : end)].SequenceEqual("stream"u8))
-                {
-                    _streamChannel = entry[0];
-                }
-            }
-        }
-
+        FindFrameChannel(cancellationToken);
         EnableStream(cancellationToken);
         var device = "OpenMV";
         var version = Transact(0, OpenMvOpcode.ProtoVersion, default, cancellationToken);
@@ -118,6 +110,7 @@ internal sealed partial class OpenMvHostSession
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            var publishedBefore = _counter;
             try
             {
                 if (resync)
@@ -125,6 +118,11 @@ internal sealed partial class OpenMvHostSession
                     _stats.AddResync();
                     Sync(cancellationToken);
                     SetCaps(cancellationToken);
+                    if (!_options.IsStreamChannel)
+                    {
+                        FindFrameChannel(cancellationToken); // a script that restarted may have registered it anew
+                    }
+
                     EnableStream(cancellationToken);
                     resync = false;
                 }
@@ -137,7 +135,7 @@ internal sealed partial class OpenMvHostSession
                 var announced = _frameReady;
                 _frameReady = false;
                 _lockBusy = false;
-                var got = TryReadFrame(feed, cancellationToken);
+                var got = TryReadFrame(feed, announced, cancellationToken);
                 failures = 0;
                 if (got)
                 {
@@ -159,8 +157,16 @@ internal sealed partial class OpenMvHostSession
                     busyAfterEvent = 0;
                 }
             }
-            catch (OpenMvLinkException) when (++failures <= Retries)
+            catch (OpenMvLinkException)
             {
+                // A frame published before the failure (UNLOCK refused after a whole READ) is progress, not a
+                // failure in a row: only a link that yields nothing for Retries+1 tries is lost.
+                failures = _counter != publishedBefore ? 1 : failures + 1;
+                if (failures > Retries)
+                {
+                    throw;
+                }
+
                 resync = true;
             }
             finally
@@ -172,6 +178,7 @@ internal sealed partial class OpenMvHostSession
 
     private void Sync(CancellationToken cancellationToken)
     {
+        _synced = false; // a SOFT_REBOOT event seen now is the reason for this SYNC, not a new one
         for (var attempt = 0; attempt < Retries; attempt++)
         {
             _decoder.Reset();
@@ -180,11 +187,12 @@ internal sealed partial class OpenMvHostSession
             _transport.Send(_tx.WrittenSpan);
             _stats.AddRequest(attempt > 0);
             var deadline = _time.GetTimestamp() + Ticks(_options.RequestTimeout);
-            while (TryReceive(deadline, cancellationToken, out var received))
+            while (TryReceive(ref deadline, cancellationToken, out var received))
             {
                 if (received.Kind == OpenMvReceiveKind.Ack)
                 {
                     _frameReady = false;
+                    _synced = true;
                     return;
                 }
             }
@@ -202,10 +210,15 @@ internal sealed partial class OpenMvHostSession
     /// </summary>
     private void EnableStream(CancellationToken cancellationToken)
     {
+        if (!_options.IsStreamChannel)
+        {
+            return; // a script's channel serves what the script captures; the stream buffer is not involved
+        }
+
         Span<byte> request = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32LittleEndian(request, OpenMvProtocol.StreamIoctlStreamControl);
         BinaryPrimitives.WriteUInt32LittleEndian(request[4..], 1);
-        var reply = Transact(_streamChannel, OpenMvOpcode.ChannelIoctl, request, cancellationToken);
+        var reply = Transact(_frameChannel, OpenMvOpcode.ChannelIoctl, request, cancellationToken);
         if (reply.Kind != OpenMvReceiveKind.Ack)
         {
             // Older firmware without the ioctl streams anyway; say so rather than fail the link.
@@ -231,9 +244,76 @@ internal sealed partial class OpenMvHostSession
         }
     }
 
-    private bool TryReadFrame(Feed feed, CancellationToken cancellationToken)
+    /// <summary>Finds <see cref="OpenMvOptions.Channel"/> in CHANNEL_LIST; a script's channel that is missing fails the link.</summary>
+    private void FindFrameChannel(CancellationToken cancellationToken)
     {
-        var channel = _streamChannel;
+        var list = Transact(0, OpenMvOpcode.ChannelList, default, cancellationToken);
+        var names = new List<string>();
+        if (list.Kind == OpenMvReceiveKind.Data)
+        {
+            for (var entry = _link.Reply; entry.Length >= OpenMvProtocol.ChannelEntrySize; entry = entry[OpenMvProtocol.ChannelEntrySize..])
+            {
+                var name = entry.Slice(2, 14);
+                var end = name.IndexOf((byte)0);
+                var text = System.Text.Encoding.ASCII.GetString(name[..(end < 0 ? name.Length : end)]);
+                names.Add(text);
+                if (text == _options.Channel)
+                {
+                    _frameChannel = entry[0];
+                    return;
+                }
+            }
+        }
+
+        if (!_options.IsStreamChannel)
+        {
+            throw new OpenMvLinkException($"the camera has no channel '{_options.Channel}' (it lists {(names.Count == 0 ? "none" : string.Join(", ", names))}); is its script running?");
+        }
+    }
+
+    private bool TryReadFrame(Feed feed, bool announced, CancellationToken cancellationToken) =>
+        _options.IsStreamChannel ? TryReadStreamFrame(feed, cancellationToken) : TryReadScriptFrame(feed, announced, cancellationToken);
+
+    /// <summary>
+    /// OpenMV's streaming-frames pattern for a script's channel: its frame is latched until the host reads the last
+    /// byte, POLL says whether one is latched (skipped after the channel's event said so), SIZE gives its length.
+    /// </summary>
+    private bool TryReadScriptFrame(Feed feed, bool announced, CancellationToken cancellationToken)
+    {
+        var channel = _frameChannel;
+        if (!announced)
+        {
+            var poll = Transact(0, OpenMvOpcode.ChannelPoll, default, cancellationToken);
+            Expect(poll, OpenMvReceiveKind.Data, "POLL");
+            var ready = _link.Reply.Length >= 4 && (BinaryPrimitives.ReadUInt32LittleEndian(_link.Reply) & (1u << channel)) != 0;
+            if (!ready)
+            {
+                return false;
+            }
+        }
+
+        var sizeReply = Transact(channel, OpenMvOpcode.ChannelSize, default, cancellationToken);
+        Expect(sizeReply, OpenMvReceiveKind.Data, "SIZE");
+        var total = _link.Reply.Length >= 4 ? BinaryPrimitives.ReadUInt32LittleEndian(_link.Reply) : 0;
+        if (total == 0)
+        {
+            return false;
+        }
+
+        if (total > MaxFrameBytes)
+        {
+            _stats.AddBadFrame();
+            return false;
+        }
+
+        ReadWhole(channel, total, cancellationToken);
+        Publish(feed, _scratch.AsSpan(0, (int)total));
+        return true;
+    }
+
+    private bool TryReadStreamFrame(Feed feed, CancellationToken cancellationToken)
+    {
+        var channel = _frameChannel;
         var lockReply = Transact(channel, OpenMvOpcode.ChannelLock, default, cancellationToken);
         if (lockReply.Kind == OpenMvReceiveKind.Nak && lockReply.Status == OpenMvStatus.Busy)
         {
@@ -259,31 +339,8 @@ internal sealed partial class OpenMvHostSession
             return false;
         }
 
-        if (_scratch.Length < total)
-        {
-            _scratch = GC.AllocateUninitializedArray<byte>((int)Math.Max(total, 64 * 1024));
-        }
-
-        // One READ for the rest of the frame, which the camera sends as fragments of the max payload (as
-        // openmv-python asks): on UART and UDP, polled every 10 ms by the firmware, each extra request costs a tick.
         // Everything under the one LOCK: the camera keeps this capture until UNLOCK, so the bytes are one frame.
-        Span<byte> request = stackalloc byte[8];
-        for (var offset = 0u; offset < total;)
-        {
-            var length = total - offset;
-            BinaryPrimitives.WriteUInt32LittleEndian(request, offset);
-            BinaryPrimitives.WriteUInt32LittleEndian(request[4..], length);
-            var read = Transact(channel, OpenMvOpcode.ChannelRead, request, cancellationToken, (int)length);
-            Expect(read, OpenMvReceiveKind.Data, "READ");
-            if (_link.Reply.Length != length)
-            {
-                throw new OpenMvLinkException($"READ {offset}+{length}: got {_link.Reply.Length} bytes");
-            }
-
-            _link.Reply.CopyTo(_scratch.AsSpan((int)offset));
-            offset += length;
-        }
-
+        ReadWhole(channel, total, cancellationToken);
         try
         {
             Unlock(channel, cancellationToken);
@@ -297,12 +354,42 @@ internal sealed partial class OpenMvHostSession
         return true;
     }
 
+    /// <summary>
+    /// One READ for the whole frame into the scratch buffer, which the camera sends as fragments of the max payload
+    /// (as openmv-python asks): on UART and UDP, polled every 10 ms by the firmware, each extra request costs a tick.
+    /// </summary>
+    private void ReadWhole(byte channel, uint total, CancellationToken cancellationToken)
+    {
+        if (_scratch.Length < total)
+        {
+            _scratch = GC.AllocateUninitializedArray<byte>((int)Math.Max(total, 64 * 1024));
+        }
+
+        Span<byte> request = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(request, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(request[4..], total);
+        var read = Transact(channel, OpenMvOpcode.ChannelRead, request, cancellationToken, (int)total);
+        Expect(read, OpenMvReceiveKind.Data, "READ");
+        if (_link.Reply.Length != total)
+        {
+            throw new OpenMvLinkException($"READ 0+{total}: got {_link.Reply.Length} bytes");
+        }
+
+        _link.Reply.CopyTo(_scratch);
+    }
+
     private void Unlock(byte channel, CancellationToken cancellationToken) =>
         Expect(Transact(channel, OpenMvOpcode.ChannelUnlock, default, cancellationToken), OpenMvReceiveKind.Ack, "UNLOCK");
 
     private void Publish(Feed feed, ReadOnlySpan<byte> data)
     {
         var now = ProbeHeader.NowMicros(_time);
+        if (data is [0xFF, 0xD8, ..])
+        {
+            PublishBareJpeg(feed, data, now);
+            return;
+        }
+
         if (!OpenMvFrameHeader.TryRead(data, out var header) || header.Offset + header.ImageBytes > data.Length)
         {
             _stats.AddBadFrame();
@@ -350,6 +437,25 @@ internal sealed partial class OpenMvHostSession
             return;
         }
 
+        Deliver(feed, frame, format, width, height, now, data.Length);
+    }
+
+    /// <summary>A script's channel that serves the JPEG itself, with no frame-buffer header (OpenMV's guide).</summary>
+    private void PublishBareJpeg(Feed feed, ReadOnlySpan<byte> jpeg, long now)
+    {
+        if (!JpegMarkers.TryReadSize(jpeg, out var width, out var height)
+            || JpegProbe.CopyToFrame(feed.Pool, jpeg, _counter + 1, now, width, height) is not { } frame)
+        {
+            _stats.AddBadFrame();
+            return;
+        }
+
+        ++_counter;
+        Deliver(feed, frame, MediaFormat.Jpeg, width, height, now, jpeg.Length);
+    }
+
+    private void Deliver(Feed feed, Frame frame, MediaFormat format, int width, int height, long now, int bytesRead)
+    {
         frame.StampCaptured(format, width, height, true, now);
         var info = feed.Info;
         if (info.Format != format || info.Width != width || info.Height != height)
@@ -357,7 +463,7 @@ internal sealed partial class OpenMvHostSession
             feed.Info = info with { Format = format, Width = width, Height = height };
         }
 
-        _stats.AddFrame(data.Length);
+        _stats.AddFrame(bytesRead);
         _stats.SetLink("streaming");
         feed.Publish(frame);
     }

@@ -16,7 +16,9 @@ public enum OpenMvLinkKind
 /// <summary>
 /// Options of an OpenMV source, from its URI: <c>openmv:///dev/ttyACM0?baud=921600</c> or
 /// <c>openmv+udp://host:5555</c>. Query: <c>baud</c>, <c>payload</c> (max payload asked for), <c>ack</c> and
-/// <c>events</c> (1/0), <c>timeout</c> (ms per request), <c>poll</c> (ms between LOCK attempts without events).
+/// <c>events</c> (1/0), <c>timeout</c> (ms per request), <c>poll</c> (ms between LOCK attempts without events),
+/// <c>channel</c> (the channel to read frames from: the firmware's <c>stream</c> by default, or a channel a script
+/// registers, such as the <c>frame</c> channel of OpenMV's streaming-frames guide).
 /// </summary>
 public sealed record OpenMvOptions
 {
@@ -50,10 +52,24 @@ public sealed record OpenMvOptions
     /// <summary>Pause between LOCK attempts while no frame is ready and events are off.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>
+    /// The channel frames are read from. The firmware's <c>stream</c> channel is locked, read and unlocked (a
+    /// frame-buffer header before the image); any other name is a channel a script registered, read as OpenMV's
+    /// streaming-frames guide does: POLL (or its event), SIZE, one READ of the whole image, no lock.
+    /// </summary>
+    public string Channel { get; init; } = OpenMvProtocol.StreamChannelName;
+
+    /// <summary>True when frames come from the firmware's stream channel rather than a script's channel.</summary>
+    public bool IsStreamChannel => Channel == OpenMvProtocol.StreamChannelName;
+
     /// <summary>The canonical URI.</summary>
-    public string ToUri() => Kind == OpenMvLinkKind.Serial
-        ? FormattableString.Invariant($"openmv://{Path}?baud={BaudRate}&payload={MaxPayload}&ack={(Acks ? 1 : 0)}&events={(Events ? 1 : 0)}")
-        : FormattableString.Invariant($"openmv+udp://{Host}:{Port}?payload={MaxPayload}&ack={(Acks ? 1 : 0)}&events={(Events ? 1 : 0)}");
+    public string ToUri()
+    {
+        var uri = Kind == OpenMvLinkKind.Serial
+            ? FormattableString.Invariant($"openmv://{Path}?baud={BaudRate}&payload={MaxPayload}&ack={(Acks ? 1 : 0)}&events={(Events ? 1 : 0)}")
+            : FormattableString.Invariant($"openmv+udp://{Host}:{Port}?payload={MaxPayload}&ack={(Acks ? 1 : 0)}&events={(Events ? 1 : 0)}");
+        return IsStreamChannel ? uri : uri + "&channel=" + Channel;
+    }
 
     /// <summary>Parses <c>openmv:///dev/ttyACM0?baud=N</c> or <c>openmv+udp://host:port</c>; throws <see cref="FormatException"/>.</summary>
     public static OpenMvOptions Parse(string uri)
@@ -96,7 +112,13 @@ public sealed record OpenMvOptions
             throw new FormatException($"Source '{uri}': expected openmv:///dev/ttyACM0 or openmv+udp://host:5555.");
         }
 
-        query.RejectUnknown("baud", "payload", "ack", "events", "timeout", "poll");
+        query.RejectUnknown("baud", "payload", "ack", "events", "timeout", "poll", "channel");
+        var channel = query.GetString("channel", OpenMvProtocol.StreamChannelName);
+        if (!IsChannelName(channel))
+        {
+            throw query.Error($"channel '{channel}' is not a channel name (1 to 13 letters, digits, '_' or '-'; a channel list entry holds 14 bytes with its terminator).");
+        }
+
         options = options with
         {
             BaudRate = query.GetInt("baud", options.BaudRate, 50, 4_000_000),
@@ -105,6 +127,7 @@ public sealed record OpenMvOptions
             Events = query.GetInt("events", options.Events ? 1 : 0, 0, 1) == 1,
             RequestTimeout = TimeSpan.FromMilliseconds(query.GetInt("timeout", (int)options.RequestTimeout.TotalMilliseconds, 10, 60_000)),
             PollInterval = TimeSpan.FromMilliseconds(query.GetInt("poll", (int)options.PollInterval.TotalMilliseconds, 1, 10_000)),
+            Channel = channel,
         };
 
         if (options.Kind == OpenMvLinkKind.Serial && Interop.Libc.BaudConstant(options.BaudRate) == 0)
@@ -114,4 +137,7 @@ public sealed record OpenMvOptions
 
         return options;
     }
+
+    private static bool IsChannelName(string name) =>
+        name.Length is > 0 and <= 13 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-');
 }

@@ -19,6 +19,7 @@ public sealed class OpenMvStats
     private long _busy;
     private long _timeouts;
     private long _resyncs;
+    private long _softReboots;
     private long _connects;
     private long _sequenceErrors;
     private long _events;
@@ -77,6 +78,9 @@ public sealed class OpenMvStats
     /// <summary>Re-SYNCs after the link lost lockstep.</summary>
     public long Resyncs => Interlocked.Read(ref _resyncs);
 
+    /// <summary>SOFT_REBOOT events the camera sent (each re-SYNCs the link).</summary>
+    public long SoftReboots => Interlocked.Read(ref _softReboots);
+
     /// <summary>Connections made (1 + reconnects).</summary>
     public long Connects => Interlocked.Read(ref _connects);
 
@@ -127,6 +131,8 @@ public sealed class OpenMvStats
     internal void AddTimeout() => Interlocked.Increment(ref _timeouts);
 
     internal void AddResync() => Interlocked.Increment(ref _resyncs);
+
+    internal void AddSoftReboot() => Interlocked.Increment(ref _softReboots);
 
     internal void AddConnect() => Interlocked.Increment(ref _connects);
 
