@@ -197,6 +197,39 @@ public class TsIngestTests
         Assert.False(await late.ReceiveUntilAsync(v => v.ByteCount > 0, TimeSpan.FromSeconds(2)), $"a new viewer got {late.ByteCount} bytes with no publisher");
     }
 
+    [Fact]
+    public async Task AVwStreamWhoseInputsPublisherLeft_SendsANewViewerNoFrozenPicture_AndResumesWithTheNextPublisher()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream");
+        var publisher = Ffmpeg.PublishVideo(server.Http("ts/video0"));
+        await WaitForFeedAsync(server, "video0");
+        using (var body = new StringContent("""{"stream":"/stream/front","feeds":["video0"]}""", System.Text.Encoding.UTF8, "application/json"))
+        {
+            (await s_http.PostAsync(server.Http("api/streams"), body)).EnsureSuccessStatusCode();
+        }
+
+        using var early = await TsViewer.ConnectAsync(server.Ws("ws/stream/front"));
+        Assert.True(await early.ReceiveUntilAsync(v => v.ByteCount > 50_000, TimeSpan.FromSeconds(20)), publisher.Errors);
+        await publisher.DisposeAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline && (await s_http.GetStringAsync(server.Http("api/feeds/video0"))).Contains("\"state\":\"running\"", StringComparison.Ordinal))
+        {
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(300);
+        using var late = await TsViewer.ConnectAsync(server.Ws("ws/stream/front"));
+        Assert.False(await late.ReceiveUntilAsync(v => v.ByteCount > 0, TimeSpan.FromSeconds(2)), $"a new viewer got {late.ByteCount} bytes of a stream whose publisher left");
+
+        // The stream is still wired: the next publisher reaches the viewer that stayed, and a new viewer.
+        var before = early.ByteCount;
+        await using var next = Ffmpeg.PublishVideo(server.Http("ts/video0"));
+        Assert.True(await early.ReceiveUntilAsync(v => v.ByteCount > before + 50_000, TimeSpan.FromSeconds(20)), next.Errors);
+        using var newest = await TsViewer.ConnectAsync(server.Ws("ws/stream/front"));
+        Assert.True(await newest.ReceiveUntilAsync(v => v.ByteCount > 20_000, TimeSpan.FromSeconds(20)), next.Errors);
+        Assert.True(TsInspection.HasSequenceHeader(newest.Bytes));
+    }
+
     private static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);

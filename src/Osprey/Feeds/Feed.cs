@@ -410,7 +410,14 @@ public sealed class Feed : IDisposable
         }
 
         latest?.Release();
+        LatestCleared?.Invoke(this);
     }
+
+    /// <summary>
+    /// Raised after <see cref="ClearLatest"/> (a publisher left, a lazy transform stopped), outside the feed's lock:
+    /// what is built from this feed's frames (a vw stream's combined output) drops its own cached pictures too.
+    /// </summary>
+    public event Action<Feed>? LatestCleared;
 
     /// <summary>Ends the feed: readers wake and finish, and the latched frame goes back to the pool.</summary>
     public void Dispose()

@@ -148,30 +148,38 @@ public sealed partial class CombinedStream : IAsyncDisposable
                     input.Reader = reader; // its skips show live in SkippedInputFrames
                 }
 
-                using (stop.UnsafeRegister(static state => ((OrderedFeedReader)state!).Close(), reader))
+                feed.LatestCleared += OnInputCleared;
+                try
                 {
-                    while (await reader.WaitAsync())
+                    using (stop.UnsafeRegister(static state => ((OrderedFeedReader)state!).Close(), reader))
                     {
-                        while (reader.TryDequeue(out var frame))
+                        while (await reader.WaitAsync())
                         {
-                            using var lease = new FrameLease(frame);
-                            lock (_lock)
+                            while (reader.TryDequeue(out var frame))
                             {
-                                if (input.Stop.IsCancellationRequested)
+                                using var lease = new FrameLease(frame);
+                                lock (_lock)
                                 {
-                                    break;
-                                }
+                                    if (input.Stop.IsCancellationRequested)
+                                    {
+                                        break;
+                                    }
 
-                                _combiner.Write(input.Name, feed, frame);
+                                    _combiner.Write(input.Name, feed, frame);
+                                }
                             }
                         }
-                    }
 
-                    lock (_lock)
-                    {
-                        input.Skipped += reader.SkippedFrames;
-                        input.Reader = null;
+                        lock (_lock)
+                        {
+                            input.Skipped += reader.SkippedFrames;
+                            input.Reader = null;
+                        }
                     }
+                }
+                finally
+                {
+                    feed.LatestCleared -= OnInputCleared;
                 }
 
                 if (!stop.IsCancellationRequested)
@@ -199,6 +207,21 @@ public sealed partial class CombinedStream : IAsyncDisposable
                 }
 
                 input.Stop.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// An input's publisher left (or its cache was dropped): the stream's own group of pictures holds that input's
+    /// last pictures, which a new viewer must not get as if they were live. Attached viewers get what comes next.
+    /// </summary>
+    private void OnInputCleared(Feed feed)
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                Output.ClearLatest();
             }
         }
     }
