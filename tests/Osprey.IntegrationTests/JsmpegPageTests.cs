@@ -111,10 +111,13 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
         // A closed loopback port: the destination never connects, and the page shows whatever state that gives.
         (await http.PostAsync(server.Http("api/destinations"), Json("""{"stream":"stream/front/large","destination":"ws://127.0.0.1:9/in/video0","id":"0"}"""))).EnsureSuccessStatusCode();
 
-        var (page, errors) = await OpenAsync(server, "");
+        var (page, errors) = await OpenAsync(server, "?view=stream/front/large:ts");
         const string Player = "window.osprey?.players?.['stream/front/large']";
         await WaitForAsync(page, $"() => {Player}?.frames > 10", server, ffmpeg);
         Assert.Equal("ts", await page.EvaluateAsync<string>($"() => {Player}.view"));
+        // Only what the URL names plays: the feed video0 is listed, with a play button.
+        Assert.False(await page.EvaluateAsync<bool>("() => 'video0' in window.osprey.players"));
+        Assert.Equal("play", await page.Locator("[id='play-video0']").InnerTextAsync());
         var renderer = await page.EvaluateAsync<string>($"() => {Player}.renderer");
         var pixels = await ReadCanvasAsync(page, "canvas[data-feed='stream/front/large']", s_barCentres);
         AssertColour(pixels[1], ExpectedRgb(s_barsYCbCr[1], renderer), $"yellow bar of the stream ({renderer})", tolerance: 10);
