@@ -31,9 +31,9 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
     [Theory]
     [InlineData("2d")]
     [InlineData("webgl")]
-    public async Task Page_PlaysTheTestFeed_WithTheStaticBarsInTheirBt601Colours(string renderer)
+    public async Task RawView_PlaysTheTestFeed_WithTheStaticBarsInTheirBt601Colours(string renderer)
     {
-        var page = await OpenAsync($"?renderer={renderer}");
+        var page = await OpenAsync($"?view=test:raw&renderer={renderer}");
         await page.WaitForFunctionAsync("() => window.osprey?.players?.test?.frames > 5", null, new() { Timeout = 20_000 });
         Assert.Equal(renderer, await page.EvaluateAsync<string>("() => window.osprey.players.test.renderer"));
 
@@ -53,6 +53,103 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
 
         var latency = await page.EvaluateAsync<double>("() => window.osprey.players.test.latencyMs");
         Assert.InRange(latency, -50, 2000);
+    }
+
+    [Fact]
+    public async Task Page_ByDefault_PlaysTheTestFeedAsJpegOverWebSocket_NotRaw()
+    {
+        var (page, sockets) = await OpenWatchingSocketsAsync(_server, "");
+        await page.WaitForFunctionAsync("() => window.osprey?.players?.test?.frames > 5", null, new() { Timeout = 20_000 });
+        await page.WaitForTimeoutAsync(500);
+
+        Assert.Equal("jpeg", await page.EvaluateAsync<string>("() => window.osprey.players.test.view"));
+        Assert.Equal("jpeg", await page.Locator("#player-test canvas").GetAttributeAsync("data-view"));
+        Assert.Equal("jpeg", await page.Locator("#view-test").InputValueAsync());
+        var pixels = await ReadCanvasAsync(page, "#canvas-test", StaticBarCentres(640, 480));
+        for (var bar = 0; bar < 8; bar++)
+        {
+            AssertColour(pixels[bar], TestPatternGenerator.BarsRgb.Slice(bar * 3, 3).ToArray(), $"bar {bar} (default view)");
+        }
+
+        // One socket, the JPEG one: the 600 kB raw frames never went to the tab.
+        Assert.Equal(["/ws/test/jpeg"], SocketPaths(sockets));
+    }
+
+    [Fact]
+    public async Task Page_PlaysOnlyTheChosenFeed_AndListsTheOthersWithAPlayButton()
+    {
+        await using var server = await OspreyProcess.StartAsync(
+            "--source", "a=testpattern:?width=320&height=240&fps=15", "--source", "b=testpattern:?width=320&height=240&fps=15");
+
+        // No choice: the first feed plays in its default view; the second is a card with a play button.
+        var (page, sockets) = await OpenWatchingSocketsAsync(server, "");
+        await page.WaitForFunctionAsync("() => window.osprey?.players?.a?.frames > 3", null, new() { Timeout = 20_000 });
+        await page.WaitForTimeoutAsync(1000);
+        Assert.Equal("jpeg", await page.EvaluateAsync<string>("() => window.osprey.players.a.view"));
+        Assert.False(await page.EvaluateAsync<bool>("() => 'b' in window.osprey.players"));
+        Assert.Equal(0, await page.Locator("#player-b canvas, #player-b img, #player-b video").CountAsync());
+        Assert.Equal("play", await page.Locator("#play-b").InnerTextAsync());
+        Assert.Contains("not playing", await page.Locator("#idle-b").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(["/ws/a/jpeg"], SocketPaths(sockets));
+        var pixels = await ReadCanvasAsync(page, "#canvas-a", StaticBarCentres(320, 240));
+        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of a");
+
+        // Play on the card: b plays too (a, which the user did not stop, goes on), and the URL says so.
+        await page.ClickAsync("#play-b");
+        await page.WaitForFunctionAsync("() => window.osprey.players.b?.frames > 3", null, new() { Timeout = 20_000 });
+        Assert.True(await page.EvaluateAsync<bool>("() => window.osprey.players.a.frames > 0 && window.osprey.players.a.connected"));
+        Assert.Contains("view=a:jpeg,b:jpeg", page.Url, StringComparison.Ordinal);
+        pixels = await ReadCanvasAsync(page, "#canvas-b", StaticBarCentres(320, 240));
+        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of b");
+
+        // ?view=b:mjpeg names b alone: a is only listed, and nothing connects to it.
+        var (chosen, chosenSockets) = await OpenWatchingSocketsAsync(server, "?view=b:mjpeg");
+        await chosen.WaitForFunctionAsync("() => document.querySelector('#img-b')?.naturalWidth > 0", null, new() { Timeout = 20_000 });
+        await chosen.WaitForTimeoutAsync(1000);
+        Assert.False(await chosen.EvaluateAsync<bool>("() => 'a' in window.osprey.players"));
+        Assert.Equal("play", await chosen.Locator("#play-a").InnerTextAsync());
+        Assert.Empty(SocketPaths(chosenSockets));
+        pixels = await ReadCanvasAsync(chosen, "#img-b", StaticBarCentres(320, 240));
+        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of b (mjpeg)");
+    }
+
+    [Fact]
+    public async Task AViewTheFeedDoesNotOffer_IsExplainedOnThePage_AndNothingElsePlays()
+    {
+        var (page, sockets) = await OpenWatchingSocketsAsync(_server, "?view=test:ts");
+        var why = page.Locator("#why-test");
+        await why.WaitForAsync(new() { Timeout = 20_000 });
+        var text = await why.InnerTextAsync();
+        Assert.Contains("MPEG-TS", text, StringComparison.Ordinal);
+        Assert.Contains("carries yuyv", text, StringComparison.Ordinal);
+        Assert.Equal("not offered", await page.Locator("#player-test .badge").InnerTextAsync());
+
+        // Given a few polls of /api/feeds, still no picture and no socket: the raw view is not played instead.
+        await page.WaitForTimeoutAsync(2500);
+        Assert.Equal(0, await page.Locator("#player-test canvas, #player-test img, #player-test video").CountAsync());
+        Assert.Empty(SocketPaths(sockets));
+        Assert.False(await page.EvaluateAsync<bool>("() => window.osprey.players.test.offered"));
+        Assert.Equal("ts", await page.EvaluateAsync<string>("() => window.osprey.players.test.view"));
+
+        // The selector still offers what the feed has; picking JPEG plays it.
+        Assert.True(await page.EvaluateAsync<bool>("() => window.osprey.setView('test', 'jpeg')"));
+        await page.WaitForFunctionAsync("() => window.osprey.players.test.view === 'jpeg' && window.osprey.players.test.frames > 3", null, new() { Timeout = 20_000 });
+        Assert.Equal(0, await page.Locator("#why-test").CountAsync());
+    }
+
+    [Fact]
+    public async Task H264OnAJpegFeed_WhichHasNoEncoder_IsExplainedOnThePage()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", "cam=ffmpeg:-re -f lavfi -i testsrc2=size=320x240:rate=10");
+        var (page, sockets) = await OpenWatchingSocketsAsync(server, "?view=cam:mp4");
+        var why = page.Locator("#why-cam");
+        await why.WaitForAsync(new() { Timeout = 20_000 });
+        var text = await why.InnerTextAsync();
+        Assert.Contains("no encoder", text, StringComparison.Ordinal);
+        Assert.Contains("carries jpeg", text, StringComparison.Ordinal);
+        await page.WaitForTimeoutAsync(1000);
+        Assert.Equal(0, await page.Locator("#player-cam video").CountAsync());
+        Assert.Empty(SocketPaths(sockets));
     }
 
     [Theory]
@@ -152,6 +249,34 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
         await page.GotoAsync(_server.Http("/" + query).ToString());
         Assert.Empty(errors);
         return page;
+    }
+
+    /// <summary>Opens the page and records the WebSockets it opens (their paths), from before its first script runs.</summary>
+    private async Task<(IPage Page, List<string> Sockets)> OpenWatchingSocketsAsync(OspreyProcess server, string query)
+    {
+        var page = await browser.Instance.NewPageAsync();
+        _pages.Add(page);
+        var sockets = new List<string>();
+        page.WebSocket += (_, socket) =>
+        {
+            lock (sockets)
+            {
+                sockets.Add(new Uri(socket.Url).AbsolutePath);
+            }
+        };
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync(server.Http("/" + query).ToString());
+        Assert.Empty(errors);
+        return (page, sockets);
+    }
+
+    private static string[] SocketPaths(List<string> sockets)
+    {
+        lock (sockets)
+        {
+            return [.. sockets.Distinct()];
+        }
     }
 
     private static (int X, int Y)[] StaticBarCentres(int width, int height) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -26,6 +27,10 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
     [
         [180, 128, 128], [162, 44, 142], [131, 156, 44], [112, 72, 58], [84, 184, 198], [65, 100, 212], [35, 212, 114],
     ];
+
+    /// <summary>The same at jsmpeg's README size: bars 91 px wide over the top 320 rows, the box on rows 400-431.</summary>
+    private const string BarsWithMovingBox640 =
+        "smptebars=size=640x480:rate=25[bars];color=c=white:size=32x32:rate=25[box];[bars][box]overlay=x=mod(n*8\\,608):y=400[out0]";
 
     private static readonly (int X, int Y)[] s_barCentres = [.. Enumerable.Range(0, 7).Select(bar => ((bar * 46) + 23, 80))];
 
@@ -102,6 +107,99 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
     }
 
     [Fact]
+    public async Task JsmpegsReadmeOrder_ViewStreamPageFirstThenFfmpeg_PlaysInChromiumWithTheVendoredJsmpeg()
+    {
+        // node websocket-relay.js supersecret 8081 8082  ->  osprey stream --port P --extra-port Q --ingest-secret supersecret
+        var (streamPort, websocketPort) = (FreePort(), FreePort());
+        await using var server = await OspreyProcess.StartAsync(
+            "stream", "--port", streamPort.ToString(CultureInfo.InvariantCulture),
+            "--extra-port", websocketPort.ToString(CultureInfo.InvariantCulture), "--ingest-secret", "supersecret");
+
+        // view-stream.html as jsmpeg ships it (a canvas, jsmpeg.min.js beside it, a player on ws://host:8082/ with
+        // no other option), here with Osprey's vendored jsmpeg. The only addition watches the renderer: each picture
+        // is copied as it is drawn, because the player's WebGL canvas does not keep its buffer for a later read.
+        // (A page fulfilled by a Playwright route could open no WebSocket at all here, hence a real document.)
+        var page = await browser.Instance.NewPageAsync();
+        _pages.Add(page);
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        // Osprey serves no view-stream.html: the page is written into a document of Osprey's origin, so that its
+        // relative script path and document.location.hostname resolve as they would beside jsmpeg.min.js.
+        await page.GotoAsync(server.Http("healthz").ToString());
+        await page.SetContentAsync($$"""
+                <!DOCTYPE html>
+                <html>
+                <head><title>JSMpeg Stream Client</title></head>
+                <body>
+                  <canvas id="video-canvas"></canvas>
+                  <script type="text/javascript" src="vendor/jsmpeg/jsmpeg.min.js"></script>
+                  <script type="text/javascript">
+                    var canvas = document.getElementById('video-canvas');
+                    var url = 'ws://' + document.location.hostname + ':{{websocketPort}}/';
+                    var player = new JSMpeg.Player(url, {canvas: canvas});
+
+                    window.drawn = 0;
+                    var copy = document.createElement('canvas');
+                    copy.id = 'copy';
+                    document.body.append(copy);
+                    var render = player.renderer.render.bind(player.renderer);
+                    player.renderer.render = function () {
+                      render.apply(null, arguments);
+                      copy.width = canvas.width;
+                      copy.height = canvas.height;
+                      copy.getContext('2d').drawImage(canvas, 0, 0);
+                      window.drawn++;
+                    };
+                    window.renderer = player.renderer instanceof JSMpeg.Renderer.WebGL ? 'webgl' : '2d';
+                  </script>
+                </body>
+                </html>
+                """);
+        try
+        {
+            await page.WaitForFunctionAsync("() => player.source.socket && player.source.socket.readyState === WebSocket.OPEN", null, new() { Timeout = 20_000 });
+        }
+        catch (TimeoutException e)
+        {
+            var state = await page.EvaluateAsync<string>("() => typeof player === 'undefined' ? 'no player' : `readyState ${player.source.socket?.readyState} of ${player.source.url}`");
+            throw new TimeoutException($"view-stream.html's socket did not open: {state}; errors: {string.Join("; ", errors)}\nosprey:\n{server.Output}", e);
+        }
+        await page.WaitForTimeoutAsync(1000);
+        Assert.Equal(0, await page.EvaluateAsync<int>("() => window.drawn"));
+
+        // Then ffmpeg, as jsmpeg's README runs it (MPEG-1 at 640x480, 1000k, no B-frames) to http://host:8081/supersecret.
+        await using var ffmpeg = Ffmpeg.Start(
+            "-re", "-f", "lavfi", "-i", BarsWithMovingBox640,
+            "-f", "mpegts", "-codec:v", "mpeg1video", "-s", "640x480", "-b:v", "1000k", "-bf", "0", $"http://127.0.0.1:{streamPort}/supersecret");
+        try
+        {
+            await page.WaitForFunctionAsync("() => window.drawn > 10 && canvas.width === 640", null, new() { Timeout = 30_000 });
+        }
+        catch (TimeoutException e)
+        {
+            var drawn = await page.EvaluateAsync<int>("() => window.drawn");
+            throw new TimeoutException($"view-stream.html drew {drawn} pictures.\nffmpeg: {ffmpeg.Errors}\nosprey:\n{server.Output}", e);
+        }
+
+        var renderer = await page.EvaluateAsync<string>("() => window.renderer");
+        var bars = Enumerable.Range(0, 7).Select(bar => ((bar * 91) + 45, 160)).ToArray();
+        var pixels = await ReadCanvasAsync(page, "#copy", bars);
+        for (var bar = 0; bar < 7; bar++)
+        {
+            AssertColour(pixels[bar], ExpectedRgb(s_barsYCbCr[bar], renderer), $"bar {bar} ({renderer})", tolerance: 12);
+        }
+
+        // Live, not one picture: the box moves along its row between two reads.
+        var boxRow = Enumerable.Range(0, 80).Select(i => (i * 8, 416)).ToArray();
+        var before = await ReadCanvasAsync(page, "#copy", boxRow);
+        var frames = await page.EvaluateAsync<int>("() => window.drawn");
+        await page.WaitForFunctionAsync($"() => window.drawn > {frames + 5}", null, new() { Timeout = 10_000 });
+        var after = await ReadCanvasAsync(page, "#copy", boxRow);
+        Assert.NotEqual(before.SelectMany(p => p), after.SelectMany(p => p));
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task Page_ListsTheRelaysStreamsAndDestinations_AndPlaysTheStream()
     {
         await using var server = await OspreyProcess.StartAsync("stream");
@@ -111,10 +209,13 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
         // A closed loopback port: the destination never connects, and the page shows whatever state that gives.
         (await http.PostAsync(server.Http("api/destinations"), Json("""{"stream":"stream/front/large","destination":"ws://127.0.0.1:9/in/video0","id":"0"}"""))).EnsureSuccessStatusCode();
 
-        var (page, errors) = await OpenAsync(server, "");
+        var (page, errors) = await OpenAsync(server, "?view=stream/front/large:ts");
         const string Player = "window.osprey?.players?.['stream/front/large']";
         await WaitForAsync(page, $"() => {Player}?.frames > 10", server, ffmpeg);
         Assert.Equal("ts", await page.EvaluateAsync<string>($"() => {Player}.view"));
+        // Only what the URL names plays: the feed video0 is listed, with a play button.
+        Assert.False(await page.EvaluateAsync<bool>("() => 'video0' in window.osprey.players"));
+        Assert.Equal("play", await page.Locator("[id='play-video0']").InnerTextAsync());
         var renderer = await page.EvaluateAsync<string>($"() => {Player}.renderer");
         var pixels = await ReadCanvasAsync(page, "canvas[data-feed='stream/front/large']", s_barCentres);
         AssertColour(pixels[1], ExpectedRgb(s_barsYCbCr[1], renderer), $"yellow bar of the stream ({renderer})", tolerance: 10);
@@ -191,6 +292,13 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
             Clamp((int)Math.Round(luma - (0.391762 * (cb - 128)) - (0.812968 * (cr - 128)))),
             Clamp((int)Math.Round(luma + (2.017232 * (cb - 128)))),
         ];
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");

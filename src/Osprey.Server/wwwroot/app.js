@@ -1,7 +1,8 @@
-// Osprey page: lists the server's feeds and shows each one that can be shown,
-// in the view picked per feed (raw canvas, JPEG over WebSocket, MJPEG <img>,
-// H.264 through Media Source Extensions or WebCodecs, MPEG-TS through jsmpeg);
-// lists the relay's streams (played like feeds) and destinations with their live state.
+// Osprey page: lists the server's feeds, each in a box, and plays only those asked for (?view=feed:view, the
+// play button or the selector; with no choice, the first feed), each in its view (raw canvas, JPEG over
+// WebSocket, MJPEG <img>, H.264 through Media Source Extensions or WebCodecs, MPEG-TS through jsmpeg), by
+// default the lightest at full rate; a view a feed does not offer is explained, never replaced by another.
+// Lists the relay's streams (played like feeds) and destinations with their live state.
 import { el, feedPath, RawView, JpegView, MjpegView } from './players.js';
 import { MseView, WebCodecsView, hasMse, hasWebCodecs } from './mp4player.js';
 import { TsView } from './tsplayer.js';
@@ -28,16 +29,18 @@ const rendererMode = (() => {
   return r === '2d' || r === 'webgl' ? r : 'auto';
 })();
 
-// ?view=<feed>:<raw|jpeg|mjpeg|mp4|webcodecs|ts>, repeatable or comma-separated, so a test can
-// open a given view directly. Feed names never hold ':' or ',', but may hold
-// '/', so the view is what follows the last ':'.
+// ?view=<feed>:<raw|jpeg|mjpeg|mp4|webcodecs|ts>, repeatable or comma-separated: the feeds named play, in
+// those views, and no other. Feed names never hold ':' or ',', but may hold '/', so the view is what follows
+// the last ':'. A view the page does not know is kept, so the box can say so instead of playing another.
 const viewChoices = new Map();
 for (const value of params.getAll('view')) {
   for (const item of value.split(',')) {
     const i = item.lastIndexOf(':');
-    if (i > 0 && item.slice(i + 1) in VIEW_LABELS) viewChoices.set(item.slice(0, i), item.slice(i + 1));
+    if (i > 0 && i < item.length - 1) viewChoices.set(item.slice(0, i), item.slice(i + 1));
   }
 }
+// Once the URL or the user picked what plays, nothing else starts on its own (not even the default feed).
+let explicitChoice = viewChoices.size > 0;
 
 /** Writes the view choices back to the URL, so a reload or a shared link shows the same views. */
 function saveViewChoices() {
@@ -57,80 +60,176 @@ const mseSettings = (() => {
 })();
 
 /**
- * The views a feed offers, default first: the raw canvas only plays YUYV; the
- * JPEG and H.264 views exist when the server lists their endpoints (a JPEG feed
- * has no raw endpoint), and the H.264 ones when the browser has MSE or
- * WebCodecs. An H.264 feed opens in MSE, an MPEG-TS feed (and every stream) in jsmpeg.
+ * The views a feed offers, the default first: the lightest that still gives the feed's full rate. Raw and
+ * JPEG feeds open as JPEG over WebSocket (a 640x480 YUYV frame is 600 kB, its JPEG some 40 kB: raw over a
+ * WebSocket cost 11-18 MB/s and half the rate in Chromium), H.264 feeds in MSE (else WebCodecs), MPEG-TS feeds
+ * and streams in jsmpeg. A view is offered when the server lists its endpoint in /api/feeds and the browser
+ * can play it; the raw canvas draws YUYV only.
  */
 function viewsOf(feed) {
+  const e = feed.endpoints ?? {};
+  const mp4 = e.mp4 && hasMse();
+  const webcodecs = e.h264 && hasWebCodecs();
   const views = [];
-  const mp4 = feed.endpoints?.mp4 && hasMse();
-  if (feed.format === 'mpegts' || feed.endpoints?.ts) views.push('ts');
-  if (feed.format === 'h264' && mp4) views.push('mp4');
-  if (feed.format === 'yuyv') views.push('raw');
-  if (feed.endpoints?.jpeg) views.push('jpeg');
-  if (feed.endpoints?.mjpeg) views.push('mjpeg');
-  if (feed.format !== 'h264' && mp4) views.push('mp4');
-  if (feed.endpoints?.h264 && hasWebCodecs()) views.push('webcodecs');
+  if (e.ts) views.push('ts');
+  if (feed.format === 'h264') {
+    if (mp4) views.push('mp4');
+    if (webcodecs) views.push('webcodecs');
+  }
+  if (e.jpeg) views.push('jpeg');
+  if (e.mjpeg) views.push('mjpeg');
+  if (e.raw && feed.format === 'yuyv') views.push('raw');
+  if (feed.format !== 'h264') {
+    if (mp4) views.push('mp4');
+    if (webcodecs) views.push('webcodecs');
+  }
   return views;
+}
+
+/** Why a feed does not offer a view, in words for the page; null when it does. */
+function whyNotOffered(feed, view) {
+  if (viewsOf(feed).includes(view)) return null;
+  const what = `${feed.kind === 'stream' ? 'stream' : 'feed'} '${feed.name}' carries ${feed.format ?? 'nothing yet'}`;
+  const e = feed.endpoints ?? {};
+  switch (view) {
+    case 'ts':
+      return `${VIEW_LABELS.ts} plays MPEG-TS feeds (ffmpeg publishing to /ts/{feed}) and streams only; ${what}.`;
+    case 'raw':
+      if (e.raw) return `The raw canvas draws YUYV frames only; ${what}.`;
+      if (feed.format === 'jpeg') return `Raw frames of a JPEG feed need the server's JPEG decoder (libturbojpeg0), which it does not have.`;
+      return `Raw frames are offered for raw and JPEG feeds only; ${what}.`;
+    case 'jpeg':
+    case 'mjpeg':
+      if (feed.format === 'yuyv' || feed.format === 'nv12') return `JPEG of a raw feed needs the server's JPEG encoder (libturbojpeg0), which it does not have.`;
+      return `JPEG is offered for raw and JPEG feeds only; ${what}.`;
+    case 'mp4':
+    case 'webcodecs':
+      if (view === 'mp4' && e.mp4) return 'This browser has no Media Source Extensions.';
+      if (view === 'webcodecs' && e.h264) return 'This browser has no WebCodecs (VideoDecoder).';
+      return `H.264 is offered for H.264 feeds and for YUYV feeds, which the server encodes; there is no encoder for this one: ${what}.`;
+    default:
+      return `There is no view '${view}'; the views are ${Object.keys(VIEW_LABELS).join(', ')}.`;
+  }
+}
+
+/**
+ * The feed that plays when nobody chose: the first feed with a view (else the first stream), picked once the
+ * feed list has come, so that a relay answering first does not make a stream the default.
+ */
+let defaultName = null;
+let feedsLoaded = false;
+let lastFeeds = [];
+let lastStreams = [];
+
+function pickDefault() {
+  const present = (n) => lastFeeds.some((f) => f.name === n) || lastStreams.some((s) => s.name === n);
+  if (defaultName !== null && present(defaultName)) return;
+  defaultName = null;
+  if (!feedsLoaded) return;
+  const first = lastFeeds.find((f) => viewsOf(f).length) ?? lastStreams.find((s) => viewsOf(s).length && !feedNames.has(s.name));
+  defaultName = first?.name ?? null;
+}
+
+const isPlaying = (name) => viewChoices.has(name) || (!explicitChoice && name === defaultName);
+
+/** Makes the current picks explicit before a change by hand, so a feed playing as the default goes on playing. */
+function makeExplicit() {
+  if (explicitChoice) return;
+  explicitChoice = true;
+  const p = defaultName !== null ? panels.get(defaultName) : null;
+  if (p?.view) viewChoices.set(p.name, p.view.state.view);
 }
 
 // Live state for automated tests (and the curious, from the console).
 window.osprey = {
   rendererMode,
-  players: {}, // feed or stream name -> state of its current view (see players.js)
+  players: {}, // feed or stream name -> state of its current view (see players.js); only what plays or explains
   relay: null, // the last /api/relay answer; null while the server has none
-  /** Switches a feed's view, as the selector does; returns false if the feed has no such view. */
+  /** Plays a feed in a view, as the selector does; returns false if the feed does not offer it. */
   setView(name, view) {
     const panel = panels.get(name);
     return panel ? panel.choose(view) : false;
   },
 };
 
-/** One feed's (or stream's) box: a header with the view selector, and the current view below it. */
+/**
+ * One feed's (or stream's) box. It plays only when asked for (the URL, the play button or the selector; with
+ * no choice, the default feed); otherwise it is a card with the feed's name, format and a play button. A view
+ * the feed does not offer is explained in the box, never swapped for another.
+ */
 class Panel {
   constructor(feed) {
     this.name = feed.name;
     this.kind = feed.kind ?? 'feed';
     this.feed = feed;
     this.view = null;
+    this.shown = null; // what the body holds: 'idle', 'why:<view>' or the playing view's name
 
     this.root = el('figure', 'player');
     this.root.id = `player-${feed.name}`;
+    this.root.dataset.feed = feed.name;
     this.select = el('select');
     this.select.id = `view-${feed.name}`;
     this.select.title = 'how the page receives and draws this feed';
     this.select.onchange = () => this.choose(this.select.value);
+    this.button = el('button', 'play');
+    this.button.type = 'button';
+    this.button.id = `play-${feed.name}`;
+    this.button.onclick = () => (this.view || this.shown?.startsWith('why:') ? this.stopPlaying() : this.choose(this.select.value || viewsOf(this.feed)[0]));
     this.snapshot = el('a', '', 'snapshot');
     this.snapshot.target = '_blank';
     this.badge = el('span', 'badge');
     const head = el('div', 'player-head');
     head.append(el('strong', '', feed.name));
     if (this.kind === 'stream') head.append(el('span', 'muted', 'stream'));
-    head.append(this.select, this.snapshot, this.badge);
+    head.append(this.button, this.select, this.snapshot, this.badge);
     this.body = el('div');
     this.root.append(head, this.body);
     this.update(feed);
   }
 
-  /** Shows the view picked in the URL or the selector, else the feed's default. */
+  /** The view to play: the one chosen for this feed, else its default. */
   wanted() {
-    const views = viewsOf(this.feed);
-    const chosen = viewChoices.get(this.name);
-    return views.includes(chosen) ? chosen : views[0];
+    return viewChoices.get(this.name) ?? viewsOf(this.feed)[0];
   }
 
+  /** Plays the feed in <view> (from now on, and in the URL); false when the feed does not offer it. */
   choose(view) {
     if (!viewsOf(this.feed).includes(view)) return false;
+    makeExplicit();
     viewChoices.set(this.name, view);
     saveViewChoices();
-    this.show(view);
+    this.sync();
     return true;
   }
 
+  stopPlaying() {
+    makeExplicit();
+    viewChoices.delete(this.name);
+    saveViewChoices();
+    this.sync();
+  }
+
+  /** Shows what the choices say now: the view playing, an explanation, or the idle card. */
+  sync() {
+    if (!isPlaying(this.name)) {
+      this.idle();
+      return;
+    }
+    const view = this.wanted();
+    const why = view === undefined ? `${this.kind === 'stream' ? 'Stream' : 'Feed'} '${this.name}' has no view this page can play.` : whyNotOffered(this.feed, view);
+    if (why) this.explain(view, why);
+    else this.show(view);
+  }
+
   show(view) {
+    this.setOptions(null);
     this.select.value = view;
-    if (this.view?.state.view === view) return;
+    this.button.textContent = 'stop';
+    if (this.view?.state.view === view) {
+      this.view.update(this.feed);
+      return;
+    }
     // Tear the old view down first: its socket or stream must not outlive it.
     this.view?.stop();
     this.view =
@@ -140,28 +239,81 @@ class Panel {
       : view === 'webcodecs' ? new WebCodecsView(this.feed, this.badge)
       : view === 'ts' ? new TsView(this.feed, this.badge, rendererMode)
       : new MjpegView(this.feed, this.badge);
+    this.shown = view;
     this.body.replaceChildren(...this.view.nodes);
     window.osprey.players[this.name] = this.view.state;
   }
 
+  /** Says why the chosen view is not played, and offers the views there are; nothing connects. */
+  explain(view, why) {
+    this.stopView();
+    this.setOptions(view);
+    this.select.value = view ?? '';
+    this.button.textContent = 'stop';
+    this.badge.textContent = 'not offered';
+    this.badge.className = 'badge error';
+    if (this.shown !== `why:${view}` || this.body.textContent !== why) {
+      const p = el('p', 'why error', why);
+      p.id = `why-${this.name}`;
+      const offered = viewsOf(this.feed);
+      const hint = offered.length
+        ? el('p', 'muted', `Pick one it offers above (${offered.map((v) => VIEW_LABELS[v]).join(', ')}).`)
+        : el('p', 'muted', 'It offers no view this page can play.');
+      this.body.replaceChildren(p, hint);
+      this.shown = `why:${view}`;
+    }
+    window.osprey.players[this.name] = { view, offered: false, reason: why, frames: 0, received: 0, connected: false, status: 'not offered', error: why };
+  }
+
+  /** The card of a feed nobody asked for: its name is in the head, its format and size here, and a play button. */
+  idle() {
+    this.stopView();
+    this.setOptions(null);
+    this.select.value = viewsOf(this.feed)[0] ?? '';
+    this.button.textContent = 'play';
+    this.badge.textContent = '';
+    this.badge.className = 'badge';
+    const f = this.feed;
+    const size = f.width > 0 ? ` ${f.width}×${f.height}` : '';
+    const text = `${f.format ?? '–'}${size} · not playing: press play, or pick a view`;
+    if (this.shown !== 'idle' || this.body.textContent !== text) {
+      const card = el('p', 'idle muted', text);
+      card.id = `idle-${this.name}`;
+      this.body.replaceChildren(card);
+      this.shown = 'idle';
+    }
+  }
+
+  stopView() {
+    this.view?.stop();
+    this.view = null;
+    delete window.osprey.players[this.name];
+  }
+
+  /** The selector's options: the views offered, and the chosen one the feed does not offer, marked so. */
+  setOptions(missing) {
+    const views = viewsOf(this.feed);
+    const key = `${views.join()}|${missing ?? ''}`;
+    // Rebuild the options only when the set changed: replacing them would close an open dropdown.
+    if (this.optionsKey === key) return;
+    this.optionsKey = key;
+    const options = views.map((v) => Object.assign(el('option', '', VIEW_LABELS[v]), { value: v }));
+    if (missing !== null && missing !== undefined && !views.includes(missing)) {
+      options.unshift(Object.assign(el('option', '', `${VIEW_LABELS[missing] ?? missing}: not offered`), { value: missing, disabled: true }));
+    }
+    this.select.replaceChildren(...options);
+  }
+
   update(feed) {
     this.feed = feed;
-    const views = viewsOf(feed);
-    // Rebuild the options only when the set changed: replacing them would close an open dropdown.
-    if ([...this.select.options].map((o) => o.value).join() !== views.join()) {
-      this.select.replaceChildren(...views.map((v) => Object.assign(el('option', '', VIEW_LABELS[v]), { value: v })));
-    }
     this.snapshot.hidden = !feed.endpoints?.snapshot;
     if (feed.endpoints?.snapshot) this.snapshot.href = feed.endpoints.snapshot;
-    const view = this.wanted();
-    if (this.view?.state.view === view) this.view.update(feed);
-    else this.show(view);
+    this.sync();
   }
 
   stop() {
-    this.view?.stop();
+    this.stopView();
     this.root.remove();
-    delete window.osprey.players[this.name];
   }
 }
 
@@ -193,12 +345,15 @@ function jpegCell(f) {
 }
 
 function renderFeeds(feeds) {
+  lastFeeds = feeds;
+  feedsLoaded = true;
+  feedNames = new Set(feeds.map((f) => f.name));
+  pickDefault();
   const rows = feeds.map((f) => {
     const tr = el('tr');
     tr.dataset.feed = f.name;
-    const shown = viewsOf(f).length > 0;
-    const player = shown ? el('a', '', 'playing below') : el('span', 'muted', 'no player');
-    if (shown) player.href = `#player-${feedPath(f.name)}`;
+    const player = el('a', '', isPlaying(f.name) ? 'playing below' : 'listed below');
+    player.href = `#player-${feedPath(f.name)}`;
     const state = el('span', f.state === 'running' ? 'ok' : 'warn', f.state ?? '–');
     const name = el('td', '', f.name);
     if (f.source) name.title = f.source;
@@ -222,19 +377,19 @@ function renderFeeds(feeds) {
   });
   tbody.replaceChildren(...rows);
   document.getElementById('no-feeds').hidden = feeds.length > 0;
-
-  feedNames = new Set(feeds.map((f) => f.name));
   syncPanels('feed', feeds);
 }
 
 /**
- * A box for every feed (or stream) with a view; boxes of that kind that went away are stopped. A feed
- * and a stream of the same name would share an id: the feed wins.
+ * A box for every feed (or stream), playing or not (a feed with no view says so in its box, which is where
+ * a view asked for in the URL is explained); boxes of that kind that went away are stopped. A feed and a
+ * stream of the same name would share an id: the feed wins.
  */
 function syncPanels(kind, items) {
+  if (kind === 'stream') lastStreams = items;
+  pickDefault();
   const wanted = new Set();
   for (const f of items) {
-    if (viewsOf(f).length === 0) continue;
     if (kind === 'stream' && feedNames.has(f.name)) continue;
     wanted.add(f.name);
     let p = panels.get(f.name);
@@ -258,6 +413,9 @@ function syncPanels(kind, items) {
       panels.delete(name);
     }
   }
+  // The default may have moved (it went away, or the feed list came): the other kind's boxes follow.
+  pickDefault();
+  for (const p of panels.values()) if (p.kind !== kind) p.sync();
 }
 
 async function refresh() {
@@ -322,7 +480,7 @@ function renderRelay(relay) {
   streamsBody.replaceChildren(...streams.map((s) => {
     const tr = el('tr');
     tr.dataset.stream = s.name;
-    const player = el('a', '', 'playing below');
+    const player = el('a', '', isPlaying(s.name) ? 'playing below' : 'listed below');
     player.href = `#player-${feedPath(s.name)}`;
     const bytes = el('td', 'num', fmtBytes(s.bytes));
     bytes.title = `${s.bytes ?? '–'} bytes`;
