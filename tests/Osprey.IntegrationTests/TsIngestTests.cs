@@ -97,7 +97,8 @@ public class TsIngestTests
         Assert.True(TsInspection.HasSequenceHeader(root.Bytes));
 
         // jsmpeg's README runs audio as a second ffmpeg to the same URL: both reach the root viewer as one programme.
-        await using var audio = Ffmpeg.PublishAudio(server.Http("supersecret"));
+        // This one uses the older READMEs' /secret/WIDTH/HEIGHT, which jsmpeg's relay treats as /secret.
+        await using var audio = Ffmpeg.PublishAudio(server.Http("supersecret/640/480"));
         await WaitForFeedAsync(server, "jsmpeg/2");
         var before = root.ByteCount;
         Assert.True(await root.ReceiveUntilAsync(v => v.ByteCount > before + 150_000, TimeSpan.FromSeconds(15)));

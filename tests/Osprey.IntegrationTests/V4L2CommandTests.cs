@@ -64,7 +64,11 @@ public class V4L2CommandTests
         var unknown = await http.GetAsync(osprey.Http("/api/feeds/nope/controls"));
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
 
-        var badBody = await http.PutAsync(osprey.Http("/api/feeds/cam/controls/brightness"), new StringContent("{\"value\":\"x\"}"));
+        var badBody = await http.PutAsync(osprey.Http("/api/feeds/cam/controls/brightness"), new StringContent("{\"value\":\"x\"}", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, badBody.StatusCode);
+
+        // A body that is not JSON by its type is refused before it is read (no CSRF by text/plain or form posts).
+        var plain = await http.PutAsync(osprey.Http("/api/feeds/cam/controls/brightness"), new StringContent("{\"value\":1}"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, plain.StatusCode);
     }
 }

@@ -33,6 +33,18 @@ internal sealed record OspreyOptions
 
     /// <summary>vw's <c>VW_API</c>: a WebSocket URL the WS/JSON control API connects out to (destination rule <c>apiRule</c>).</summary>
     public string? ApiDestination { get; init; }
+
+    /// <summary><c>--user NAME:PASSWORD:ACTIONS[:PATHS]</c> specs (see <c>AccessPolicy.Create</c>).</summary>
+    public IReadOnlyList<string> Users { get; init; } = [];
+
+    /// <summary><c>--token TOKEN:ACTIONS[:PATHS]</c> specs.</summary>
+    public IReadOnlyList<string> Tokens { get; init; } = [];
+
+    /// <summary>Origins whose pages may use this server (CORS and cross-origin WebSockets); <c>*</c> is any.</summary>
+    public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+
+    /// <summary>Host names besides localhost that mean this machine, for loopback-only permissions.</summary>
+    public IReadOnlyList<string> LocalHostNames { get; init; } = [];
 }
 
 /// <summary>
@@ -59,6 +71,14 @@ internal static class OspreyCommandLine
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
+          --user NAME:PASSWORD:ACTIONS[:PATHS]
+                              a user; ACTIONS from read,publish,api,metrics (or all), PATHS a glob (cams/*, stream/**;
+                              default all); repeatable. With no user or token: anyone reads and publishes, api and
+                              metrics from loopback only. User 'any' (no password) is anyone  [OSPREY_USERS]
+          --token TOKEN:ACTIONS[:PATHS]
+                              a bearer token (Authorization: Bearer, or ?token=), at least 16 characters  [OSPREY_TOKENS]
+          --allow-origin URL  pages of this origin may use Osprey (CORS, WebSockets); '*' any; repeatable  [OSPREY_ALLOW_ORIGINS]
+          --local-host NAME   a Host name meaning this machine, besides localhost (loopback-only rules)  [OSPREY_LOCAL_HOSTS]
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -83,6 +103,10 @@ internal static class OspreyCommandLine
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
         var sources = new List<string>();
         var extraPorts = new List<string>();
+        var users = new List<string>();
+        var tokens = new List<string>();
+        var origins = new List<string>();
+        var localHosts = new List<string>();
         var help = false;
         var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
@@ -123,6 +147,18 @@ internal static class OspreyCommandLine
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
                     break;
+                case "--user":
+                    users.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--token":
+                    tokens.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--allow-origin":
+                    origins.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--local-host":
+                    localHosts.Add(inline ?? Next(args, ref i, flag));
+                    break;
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
             }
@@ -161,6 +197,10 @@ internal static class OspreyCommandLine
             throw new FormatException($"--api '{api}' is not a ws:// or wss:// URL.");
         }
 
+        AddFromEnvironment(users, environment("OSPREY_USERS"));
+        AddFromEnvironment(tokens, environment("OSPREY_TOKENS"));
+        AddFromEnvironment(origins, environment("OSPREY_ALLOW_ORIGINS"));
+        AddFromEnvironment(localHosts, environment("OSPREY_LOCAL_HOSTS"));
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
@@ -178,7 +218,20 @@ internal static class OspreyCommandLine
             ExtraPorts = [.. extraPorts.Select(ParsePort)],
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
+            Users = users,
+            Tokens = tokens,
+            AllowedOrigins = origins,
+            LocalHostNames = localHosts,
         };
+    }
+
+    /// <summary>Flags win; the variable (values separated by spaces) fills in only when no flag was given.</summary>
+    private static void AddFromEnvironment(List<string> values, string? variable)
+    {
+        if (values.Count == 0 && variable is { Length: > 0 })
+        {
+            values.AddRange(variable.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
+        }
     }
 
     private static (string Flag, string? Inline) SplitInline(string arg)

@@ -6,6 +6,7 @@ using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
 using Osprey.Runtime;
+using Osprey.Server.Endpoints.Auth;
 using Osprey.Server.Endpoints.Feeds;
 using Osprey.Server.Endpoints.Ingest;
 using Osprey.Server.Endpoints.Page;
@@ -13,6 +14,7 @@ using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
 using Osprey.Server.Outputs.WebSockets;
+using Osprey.Server.Security;
 using Osprey.Sources;
 using Osprey.Sources.V4L2;
 using Osprey.Transforms;
@@ -48,6 +50,10 @@ internal static partial class OspreyServer
             _ = SourceFactory.Create(uri);
             sources.Add((name, uri));
         }
+
+        // Access is checked before anything starts too: a malformed --user is a start-up error, not an open server.
+        var access = AccessPolicy.Create(options.Users, options.Tokens, options.LocalHostNames);
+        var origins = new WebOrigins(options.AllowedOrigins);
 
         if (sources.Count == 0 && options.Command == "serve")
         {
@@ -87,6 +93,9 @@ internal static partial class OspreyServer
         var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
         // Made in dependency order, so the container disposes them in reverse: sources and views stop before
         // the feeds they use end.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(AuthJson.Default));
+        builder.Services.AddSingleton(access);
+        builder.Services.AddSingleton(origins);
         builder.Services.AddSingleton(_ => new FeedRegistry());
         builder.Services.AddSingleton(provider => CreateSources(provider, sources));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
@@ -100,10 +109,20 @@ internal static partial class OspreyServer
         _ = app.Services.GetRequiredService<SourceHost>();
         _ = app.Services.GetRequiredService<FeedViews>();
         _ = app.Services.GetRequiredService<DestinationRegistry>();
+        var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
+        foreach (var rule in access.Describe())
+        {
+            Log.AccessRule(startupLogger, rule);
+        }
+
         // HEAD must become GET before routing picks an endpoint; an explicit UseRouting keeps it after this.
         app.UseHeadAsGet();
         app.UseWebSockets();
+        app.UseMiddleware<WebOriginMiddleware>();
         app.UseRouting();
+        // After routing, so that the endpoint's AccessRule is known; before the endpoints, so that none runs unchecked.
+        app.UseMiddleware<AccessMiddleware>();
+        app.MapAuthEndpoints();
         app.MapFeedEndpoints();
         app.MapControlEndpoints();
         app.MapIngestEndpoints(options.IngestSecret);
@@ -130,6 +149,9 @@ internal static partial class OspreyServer
                     await RelayEndpoints.ServeTopicAsync(context, hub, lifetime.ApplicationStopping);
                 }
             },
+            rootWebSocketAccess: context => options.IngestSecret is not null || streams.TryGetStream(IngestEndpoints.JsmpegStreamName, out _)
+                ? new AccessRequirement(OspreyAction.Read, IngestEndpoints.JsmpegStreamName)
+                : new AccessRequirement(OspreyAction.Read | OspreyAction.Publish, "/"),
             otherWebSocket: context => RelayEndpoints.ServeTopicAsync(context, hub, lifetime.ApplicationStopping));
         return app;
     }
@@ -194,6 +216,9 @@ internal static partial class OspreyServer
 
     private static partial class Log
     {
+        [LoggerMessage(LogEvents.ServerAccessRule, LogLevel.Information, "Access: {Rule}")]
+        public static partial void AccessRule(ILogger logger, string rule);
+
         [LoggerMessage(LogEvents.ServerJpegUnavailable, LogLevel.Error, "JPEG outputs (/mjpeg, /snapshot, /ws/{{feed}}/jpeg of raw feeds) are off: {Reason}")]
         public static partial void JpegUnavailable(ILogger logger, string reason);
     }

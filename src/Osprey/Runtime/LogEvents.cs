@@ -133,7 +133,21 @@ public static class LogEvents
     /// <summary>Warning: Relay: refused a push of {Remote} to {Feed}: {Error}</summary>
     public const int RelayPushPushRefused = 1042;
 
+    // 1060-: server security
+    /// <summary>Warning: Refused {Remote} {Method} {Path}: {Detail}</summary>
+    public const int AccessRefused = 1060;
+    /// <summary>Warning: {Count} more refused credentials in the last minute (not logged one by one)</summary>
+    public const int AccessRefusalsSuppressed = 1061;
+    /// <summary>Error: Route {Route} has no access rule; refused</summary>
+    public const int AccessUnclassifiedRoute = 1062;
+    /// <summary>Information: Refused {Remote} {Method} {Path}: cross-origin request from {Origin}</summary>
+    public const int AccessCrossOriginRefused = 1063;
+    /// <summary>Debug: {Remote} {Method} {Path} from {Origin}: judged without ambient credentials</summary>
+    public const int AccessCrossSite = 1064;
+
     // 1090-: server hosting
     /// <summary>Error: JPEG outputs (/mjpeg, /snapshot, /ws/{feed}/jpeg of raw feeds) are off: {Reason}</summary>
     public const int ServerJpegUnavailable = 1090;
+    /// <summary>Information: Access: {Rule}</summary>
+    public const int ServerAccessRule = 1091;
 }

@@ -27,6 +27,7 @@ public class LayeringTests
     [
         .. EngineAreas,
         ("Osprey.Server.Http", 10),
+        ("Osprey.Server.Security", 10),
         ("Osprey.Server.Outputs", 11),
         ("Osprey.Server.Endpoints", 12),
         ("Osprey.Server.Hosting", 13),

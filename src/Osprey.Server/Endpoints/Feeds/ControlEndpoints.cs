@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Osprey.Feeds;
 using Osprey.Sources;
+using Osprey.Server.Security;
 using Osprey.Sources.V4L2;
 
 namespace Osprey.Server.Endpoints.Feeds;
@@ -32,7 +33,7 @@ internal static class ControlEndpoints
             {
                 return Error(StatusCodes.Status409Conflict, ex.Message);
             }
-        });
+        }).Requires(OspreyAction.Read, AccessRuleExtensions.RouteValue("feed"));
 
         app.MapPut("/api/feeds/{feed}/controls/{name}", async (HttpContext context, string feed, string name) =>
         {
@@ -72,7 +73,7 @@ internal static class ControlEndpoints
             {
                 return Error(StatusCodes.Status409Conflict, ex.Message);
             }
-        });
+        }).Requires(OspreyAction.Api, AccessRuleExtensions.RouteValue("feed"));
     }
 
     private static IResult? Resolve(FeedRegistry registry, SourceHost sources, string feed, out V4L2Source source)

@@ -3,6 +3,7 @@ using Osprey.Media;
 using Osprey.Routing;
 using Osprey.Server.Outputs.Mjpeg;
 using Osprey.Server.Outputs.WebSockets;
+using Osprey.Server.Security;
 using Osprey.Sources;
 using Osprey.Transforms;
 
@@ -57,7 +58,7 @@ internal static class FeedEndpoints
             {
                 await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, framing);
             }
-        });
+        }).Requires(OspreyAction.Read, context => FeedOfViewerPath(context.Request.RouteValues["path"] as string ?? ""));
 
         // The uWSGI article's page connects here: the first feed's raw frames.
         app.Map("/eyetoy", async context =>
@@ -73,12 +74,12 @@ internal static class FeedEndpoints
             {
                 await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
             }
-        });
+        }).Requires(OspreyAction.Read, _ => registry.Default?.Name ?? "");
 
         // BerryMSE's pages connect here: the first feed as H.264 in BerryMSE's exact fragment layout. Ch3ri0ur's
         // fork serves its socket at /video_websocket, thinkski's upstream at /websocket.
-        app.Map("/video_websocket", ServeBerryMseAsync);
-        app.Map("/websocket", ServeBerryMseAsync);
+        app.Map("/video_websocket", ServeBerryMseAsync).Requires(OspreyAction.Read, _ => registry.Default?.Name ?? "");
+        app.Map("/websocket", ServeBerryMseAsync).Requires(OspreyAction.Read, _ => registry.Default?.Name ?? "");
 
         async Task ServeBerryMseAsync(HttpContext context)
         {
@@ -102,7 +103,7 @@ internal static class FeedEndpoints
             {
                 await MjpegViewer.ServeAsync(context, feed, lifetime.ApplicationStopping);
             }
-        });
+        }).Requires(OspreyAction.Read, AccessRuleExtensions.RouteValue("name"));
 
         app.MapGet("/snapshot/{**file}", async (HttpContext context, string file) =>
         {
@@ -130,25 +131,31 @@ internal static class FeedEndpoints
             context.Response.ContentLength = frame.Frame.Length;
             context.Response.Headers.CacheControl = "no-store";
             await context.Response.Body.WriteAsync(frame.Frame.Memory, context.RequestAborted);
-        });
+        }).Requires(OspreyAction.Read, context => context.Request.RouteValues["file"] is string file && file.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) ? file[..^4] : "");
 
         FeedDto ToDto(Feed feed) => FeedDto.From(feed, views, sources);
 
-        app.MapGet("/api/feeds", () =>
+        // The list holds the feeds the client may read, so that it names no camera the client may not watch.
+        app.MapGet("/api/feeds", (HttpContext context) =>
         {
+            var access = context.GetAccess();
             var feeds = new List<FeedDto>();
             foreach (var feed in registry.Feeds)
             {
-                feeds.Add(ToDto(feed));
+                if (access.Allows(OspreyAction.Read, feed.Name))
+                {
+                    feeds.Add(ToDto(feed));
+                }
             }
 
             return Results.Json(feeds, OspreyJson.Context.ListFeedDto);
-        });
+        }).Requires(OspreyAction.Read);
 
         app.MapGet("/api/feeds/{**name}", (string name) =>
             registry.TryGet(name, out var feed)
                 ? Results.Json(ToDto(feed), OspreyJson.Context.FeedDto)
-                : Results.Json(new ErrorDto(UnknownFeed(registry, name)), OspreyJson.Context.ErrorDto, statusCode: StatusCodes.Status404NotFound));
+                : Results.Json(new ErrorDto(UnknownFeed(registry, name)), OspreyJson.Context.ErrorDto, statusCode: StatusCodes.Status404NotFound))
+            .Requires(OspreyAction.Read, AccessRuleExtensions.RouteValue("name"));
 
         app.MapPost("/api/feeds/{**path}", (string path) =>
         {
@@ -167,11 +174,21 @@ internal static class FeedEndpoints
             supervisor.Restart();
             registry.TryGet(name, out var restarted);
             return Results.Json(ToDto(restarted), OspreyJson.Context.FeedDto, statusCode: StatusCodes.Status202Accepted);
-        });
+        }).Requires(OspreyAction.Api, context => context.Request.RouteValues["path"] is string path && path.EndsWith("/restart", StringComparison.Ordinal) ? path[..^"/restart".Length] : "");
 
         app.MapGet("/healthz", () => Results.Json(
             new HealthDto("ok", registry.Feeds.Count, TimeProvider.System.GetElapsedTime(started).TotalSeconds),
-            OspreyJson.Context.HealthDto));
+            OspreyJson.Context.HealthDto)).AllowEveryone();
+    }
+
+    /// <summary>The suffixes a viewer route names a view by: <c>/ws/{feed}/raw</c> and the rest.</summary>
+    public static readonly IReadOnlySet<string> ViewSuffixes = new HashSet<string>(["raw", "jpeg", "mp4", "h264", "ts"], StringComparer.Ordinal);
+
+    /// <summary>The feed or stream a <c>/ws/</c> path is a viewer of: <c>test/raw</c> is <c>test</c>, vw's <c>stream/x</c> itself.</summary>
+    public static string FeedOfViewerPath(string path)
+    {
+        var slash = path.LastIndexOf('/');
+        return slash > 0 && ViewSuffixes.Contains(path[(slash + 1)..]) ? path[..slash] : path;
     }
 
     private static readonly TimeSpan s_snapshotTimeout = TimeSpan.FromSeconds(5);

@@ -6,6 +6,7 @@ using Osprey.Ingest;
 using Osprey.Media;
 using Osprey.Routing;
 using Osprey.Runtime;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Endpoints.Ingest;
 
@@ -27,7 +28,8 @@ internal static partial class IngestEndpoints
         // (jsmpeg, jsmpeg/N) are its alone: a publisher naming one would be merged into the protected stream.
         app.Map("/ts/{**feed}", (HttpContext context, string feed) => ingestSecret is not null && IsJsmpegName(feed)
             ? RefuseReservedAsync(context, feed, logger)
-            : IngestAsync(context, registry, feed, logger, lifetime.ApplicationStopping));
+            : IngestAsync(context, registry, feed, logger, lifetime.ApplicationStopping))
+            .Requires(OspreyAction.Publish, AccessRuleExtensions.RouteValue("feed"));
 
         if (ingestSecret is not null)
         {
@@ -38,17 +40,31 @@ internal static partial class IngestEndpoints
             // Routing matches literal segments ignoring case; the secret is compared exactly, byte for byte.
             app.Map($"/{ingestSecret}", context => HasExactSecret(context, ingestSecret)
                 ? IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping)
-                : RefuseWrongSecretAsync(context, logger));
+                : RefuseWrongSecretAsync(context, logger))
+                .AllowEveryone(); // the secret is the credential, as jsmpeg's relay has it
             app.Map($"/{ingestSecret}/{{**rest}}", (HttpContext context, string? rest) =>
                 !HasExactSecret(context, ingestSecret) ? RefuseWrongSecretAsync(context, logger)
-                : !FeedNames.IsValid(rest) ? IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping)
+                : !FeedNames.IsValid(rest) || IsLegacySize(rest!) ? IngestAnonymousAsync(context, registry, streams, logger, lifetime.ApplicationStopping)
                 : IsJsmpegName(rest!) ? RefuseReservedAsync(context, rest!, logger)
-                : IngestAsync(context, registry, rest!, logger, lifetime.ApplicationStopping));
+                : IngestAsync(context, registry, rest!, logger, lifetime.ApplicationStopping))
+                .AllowEveryone();
 
             // Any other first segment is a wrong secret: refused at once, and the connection closed so that ffmpeg
             // stops sending (literal routes such as /api/streams take precedence over this pattern).
-            app.MapMethods("/{segment}/{**rest}", ["POST", "PUT"], context => RefuseWrongSecretAsync(context, logger));
+            app.MapMethods("/{segment}/{**rest}", ["POST", "PUT"], context => RefuseWrongSecretAsync(context, logger)).AllowEveryone();
         }
+    }
+
+    /// <summary>
+    /// <c>/{secret}/640/480</c>: jsmpeg's older READMEs (stream-server.js) put the picture's size after the secret,
+    /// and its relay ignores everything after the first segment, so such a publisher belongs to the jsmpeg stream.
+    /// </summary>
+    public static bool IsLegacySize(string rest)
+    {
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && slash < rest.Length - 1
+            && rest.AsSpan(0, slash).IndexOfAnyExceptInRange('0', '9') < 0
+            && rest.AsSpan(slash + 1).IndexOfAnyExceptInRange('0', '9') < 0;
     }
 
     /// <summary>The stream that combines every ingest to <c>/{secret}</c> (each in its own feed <c>jsmpeg/N</c>).</summary>

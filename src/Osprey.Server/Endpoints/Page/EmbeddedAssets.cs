@@ -1,16 +1,20 @@
 using System.Collections.Frozen;
 using System.Reflection;
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.Net.Http.Headers;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Endpoints.Page;
 
 /// <summary>
 /// Serves the page and its scripts from resources embedded in the executable (wwwroot/**, and jsmpeg under
 /// wwwroot/vendor/jsmpeg/, added at build time by Vendor.targets), so that the single file needs nothing beside
-/// it. Loaded once at start-up, with an ETag each.
+/// it. Loaded once at start-up, with an ETag each. Pages carry a Content-Security-Policy that allows their own
+/// inline scripts by hash (the seed pages keep theirs unchanged) and nothing from elsewhere.
 /// </summary>
-internal static class EmbeddedAssets
+internal static partial class EmbeddedAssets
 {
     private static readonly FrozenDictionary<string, string> s_contentTypes = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -31,12 +35,20 @@ internal static class EmbeddedAssets
     /// connects to the root) handed to <paramref name="rootWebSocket"/>, on any other unrouted path it joins that
     /// path's relay topic through <paramref name="otherWebSocket"/>.
     /// </summary>
-    public static void MapEmbeddedAssets(this WebApplication app, RequestDelegate rootWebSocket, RequestDelegate otherWebSocket)
+    /// <remarks>
+    /// The page's files are open to anyone (they are code, not pictures); the WebSockets need what
+    /// <paramref name="rootWebSocketAccess"/> says, and a relay topic needs read and publish on its path.
+    /// </remarks>
+    public static void MapEmbeddedAssets(this WebApplication app, RequestDelegate rootWebSocket, Func<HttpContext, AccessRequirement> rootWebSocketAccess, RequestDelegate otherWebSocket)
     {
         var assets = Load();
-        app.MapGet("/", context => context.WebSockets.IsWebSocketRequest ? rootWebSocket(context) : ServeAsync(context, assets, "index.html"));
+        app.MapGet("/", context => context.WebSockets.IsWebSocketRequest ? rootWebSocket(context) : ServeAsync(context, assets, "index.html"))
+            .Requires(context => context.WebSockets.IsWebSocketRequest ? rootWebSocketAccess(context) : null);
         app.MapGet("/{**file}", (HttpContext context, string file) =>
-            context.WebSockets.IsWebSocketRequest && !assets.ContainsKey(file) ? otherWebSocket(context) : ServeAsync(context, assets, file));
+            context.WebSockets.IsWebSocketRequest && !assets.ContainsKey(file) ? otherWebSocket(context) : ServeAsync(context, assets, file))
+            .Requires(context => context.WebSockets.IsWebSocketRequest && !assets.ContainsKey(context.Request.RouteValues["file"] as string ?? "")
+                ? new AccessRequirement(OspreyAction.Read | OspreyAction.Publish, context.Request.Path.Value ?? "")
+                : null);
     }
 
     private static FrozenDictionary<string, Asset> Load()
@@ -60,7 +72,7 @@ internal static class EmbeddedAssets
                 ? "text/plain; charset=utf-8"
                 : s_contentTypes.GetValueOrDefault(extension, "application/octet-stream");
             var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 8))}\"";
-            assets[path] = new Asset(bytes, contentType, etag);
+            assets[path] = new Asset(bytes, contentType, etag, extension == ".html" ? ContentSecurityPolicy(bytes) : null);
         }
 
         return assets.ToFrozenDictionary(StringComparer.Ordinal);
@@ -88,8 +100,36 @@ internal static class EmbeddedAssets
         context.Response.ContentType = asset.ContentType;
         context.Response.ContentLength = asset.Bytes.Length;
         headers[HeaderNames.XContentTypeOptions] = "nosniff";
+        if (asset.Policy is { } policy)
+        {
+            headers.ContentSecurityPolicy = policy;
+            headers.XFrameOptions = "SAMEORIGIN";
+            headers["Referrer-Policy"] = "no-referrer";
+        }
+
         await context.Response.Body.WriteAsync(asset.Bytes);
     }
 
-    private sealed record Asset(byte[] Bytes, string ContentType, string ETag);
+    /// <summary>
+    /// Scripts, styles, pictures and sockets from this server only; inline scripts by their SHA-256 (computed here,
+    /// so that a page's script can change without a hand-kept list); framed only by this server's own pages.
+    /// </summary>
+    private static string ContentSecurityPolicy(byte[] html)
+    {
+        var hashes = new StringBuilder();
+        foreach (Match script in InlineScript().Matches(Encoding.UTF8.GetString(html)))
+        {
+            var hash = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(script.Groups["body"].Value)));
+            hashes.Append(" 'sha256-").Append(hash).Append('\'');
+        }
+
+        return "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" + hashes + "; style-src 'self' 'unsafe-inline'; "
+            + "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
+            + "frame-ancestors 'self'; base-uri 'self'; form-action 'self'; object-src 'none'";
+    }
+
+    [GeneratedRegex("<script(?![^>]*\\ssrc=)[^>]*>(?<body>.*?)</script>", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
+    private static partial Regex InlineScript();
+
+    private sealed record Asset(byte[] Bytes, string ContentType, string ETag, string? Policy);
 }

@@ -7,6 +7,7 @@ using Osprey.Relay;
 using Osprey.Routing;
 using Osprey.Runtime;
 using Osprey.Server.Outputs.WebSockets;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Endpoints.Relay;
 
@@ -26,7 +27,8 @@ internal static partial class RelayEndpoints
         var relayLogger = loggers.CreateLogger("Osprey.Relay");
         var viewerLogger = loggers.CreateLogger("Osprey.Viewers");
 
-        app.Map("/in/{**name}", (HttpContext context, string name) => ReceivePushAsync(context, registry, name, relayLogger, lifetime.ApplicationStopping));
+        app.Map("/in/{**name}", (HttpContext context, string name) => ReceivePushAsync(context, registry, name, relayLogger, lifetime.ApplicationStopping))
+            .Requires(OspreyAction.Publish, AccessRuleExtensions.RouteValue("name"));
 
         app.Map("/out/{**name}", async (HttpContext context, string name) =>
         {
@@ -38,7 +40,7 @@ internal static partial class RelayEndpoints
             }
 
             await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
-        });
+        }).Requires(OspreyAction.Read, AccessRuleExtensions.RouteValue("name"));
     }
 
     /// <summary>A WebSocket on an unrouted path: crossbar's N:N topic for that path.</summary>

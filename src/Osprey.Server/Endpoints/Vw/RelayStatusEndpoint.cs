@@ -2,6 +2,7 @@ using System.Text.Json;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Endpoints.Vw;
 
@@ -23,7 +24,7 @@ internal static class RelayStatusEndpoint
             context.Response.ContentType = "application/json";
             context.Response.Headers.CacheControl = "no-store";
             await context.Response.Body.WriteAsync(body);
-        });
+        }).Requires(OspreyAction.Api);
     }
 
     private static void Write(Utf8JsonWriter w, FeedRegistry registry, StreamRegistry streams, DestinationRegistry destinations, RelayHub hub)

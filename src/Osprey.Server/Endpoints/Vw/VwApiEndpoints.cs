@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Osprey.Routing;
 using Osprey.Server.Outputs.WebSockets;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Endpoints.Vw;
 
@@ -24,7 +25,8 @@ internal static partial class VwApiEndpoints
         // vw's local WS/JSON control socket; a literal route, so it wins over the viewers' /ws/{**path}.
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var control = app.Services.GetRequiredService<VwControlApi>();
-        app.Map("/ws/" + DestinationRegistry.ControlStream, context => ServeControlAsync(context, control, lifetime.ApplicationStopping));
+        app.Map("/ws/" + DestinationRegistry.ControlStream, context => ServeControlAsync(context, control, lifetime.ApplicationStopping))
+            .Requires(OspreyAction.Api);
 
         var api = app.Services.GetRequiredService<VwControlApi>();
         string[] updateMethods = ["PUT", "POST", "UPDATE"];
@@ -40,7 +42,7 @@ internal static partial class VwApiEndpoints
 
             var (name, stored) = api.Streams.Set(stream, feeds ?? []);
             await JsonAsync(context, VwJson.Serialize(w => VwControlApi.WriteStreamRule(w, name, feeds is null ? null : stored)));
-        });
+        }).Requires(OspreyAction.Api);
 
         app.MapGet("/api/streams/{**stream}", async (HttpContext context, string stream) =>
         {
@@ -60,7 +62,7 @@ internal static partial class VwApiEndpoints
             {
                 await GoErrorAsync(context, StatusCodes.Status404NotFound, "Stream not found");
             }
-        });
+        }).Requires(OspreyAction.Api);
 
         app.MapDelete("/api/streams/{**stream}", async (HttpContext context, string stream) =>
         {
@@ -79,7 +81,7 @@ internal static partial class VwApiEndpoints
 
             api.Streams.Remove(stream);
             await JsonAsync(context, VwJson.String(stream));
-        });
+        }).Requires(OspreyAction.Api);
 
         app.MapMethods("/api/destinations", updateMethods, async context =>
         {
@@ -92,7 +94,7 @@ internal static partial class VwApiEndpoints
 
             var stored = api.Destinations.Set(rule);
             await JsonAsync(context, VwJson.Serialize(w => VwJson.WriteDestination(w, stored, redactToken: false)));
-        });
+        }).Requires(OspreyAction.Api);
 
         app.MapGet("/api/destinations/{**id}", async (HttpContext context, string id) =>
         {
@@ -110,7 +112,7 @@ internal static partial class VwApiEndpoints
                 var rule = api.Destinations.TryGet(id, out var found) ? found : new Osprey.Routing.DestinationRule("", "", "", "");
                 await JsonAsync(context, VwJson.Serialize(w => VwJson.WriteDestination(w, rule, redactToken: true)));
             }
-        });
+        }).Requires(OspreyAction.Api);
 
         app.MapDelete("/api/destinations/{**id}", async (HttpContext context, string id) =>
         {
@@ -129,16 +131,16 @@ internal static partial class VwApiEndpoints
 
             api.Destinations.Remove(id);
             await JsonAsync(context, VwJson.String(id));
-        });
+        }).Requires(OspreyAction.Api);
 
-        app.MapGet("/healthcheck", context => JsonAsync(context, VwJson.String("ok")));
+        app.MapGet("/healthcheck", context => JsonAsync(context, VwJson.String("ok"))).AllowEveryone();
 
         // vw's /api handler is a stub that answers an empty 200, whatever the method.
         app.Map("/api", context =>
         {
             context.Response.StatusCode = StatusCodes.Status200OK;
             return Task.CompletedTask;
-        });
+        }).AllowEveryone(); // answers nothing
     }
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext context)
