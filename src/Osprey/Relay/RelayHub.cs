@@ -22,7 +22,7 @@ namespace Osprey.Relay;
 /// </remarks>
 public sealed partial class RelayHub
 {
-    /// <summary>The most bytes of one message (crossbar's read limit).</summary>
+    /// <summary>The most bytes of one message (crossbar's read limit); a longer one is closed with 1009.</summary>
     public const int MaxMessageBytes = 10 * 1024 * 1024;
 
     private const int QueueMessages = 256;
@@ -100,19 +100,22 @@ public sealed partial class RelayHub
             {
                 if (length == buffer.Length)
                 {
-                    if (buffer.Length >= MaxMessageBytes)
-                    {
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "message over 10 MiB", cancellationToken);
-                        return;
-                    }
-
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxMessageBytes));
+                    // Only reached below the limit (see below); the pool's arrays are powers of two, so the window
+                    // read into is capped at one byte over the limit rather than at the array's length.
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxMessageBytes + 1));
                     buffer.AsSpan(0, length).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = bigger;
                 }
 
-                var result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
+                var window = Math.Min(buffer.Length, MaxMessageBytes + 1);
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length, window - length), cancellationToken);
+                if (result.MessageType != WebSocketMessageType.Close && length + result.Count > MaxMessageBytes)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "message over 10 MiB", cancellationToken);
+                    return;
+                }
+
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", cancellationToken);

@@ -44,7 +44,7 @@ internal static partial class RelayEndpoints
     /// <summary>A WebSocket on an unrouted path: crossbar's N:N topic for that path.</summary>
     public static async Task ServeTopicAsync(HttpContext context, RelayHub hub, CancellationToken stopping)
     {
-        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context);
+        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context, RelayHub.MaxMessageBytes);
         var topic = "/" + context.Request.Path.Value!.Trim('/');
         await hub.ServeAsync(socket, topic, stopping);
     }
