@@ -31,6 +31,21 @@ internal sealed record OspreyOptions
     /// <summary>jsmpeg-relay style ingest: <c>POST /{secret}/...</c> publishes; null turns it off.</summary>
     public string? IngestSecret { get; init; }
 
+    /// <summary>A viewer (or relay topic client) whose socket takes nothing of a send for this long is dropped; zero: never.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A relay topic client that sends and is sent nothing (pings count) for this long is dropped; zero: never.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The most bytes an ordered (stream) viewer may hold queued.</summary>
+    public long ViewerQueueBytes { get; init; } = 8L * 1024 * 1024;
+
+    /// <summary>The most bytes of messages a relay topic client may hold queued.</summary>
+    public long TopicQueueBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>A source that publishes no frame for this long is restarted; zero: never. A source's own <c>timeout</c> option wins.</summary>
+    public TimeSpan SourceTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>vw's <c>VW_API</c>: a WebSocket URL the WS/JSON control API connects out to (destination rule <c>apiRule</c>).</summary>
     public string? ApiDestination { get; init; }
 }
@@ -59,6 +74,11 @@ internal static class OspreyCommandLine
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
+          --send-timeout S    drop a viewer whose socket takes nothing for S seconds, default 10, 0 never  [OSPREY_SEND_TIMEOUT]
+          --idle-timeout S    drop a relay topic client that sends and gets nothing (pings count) for S s, default 60  [OSPREY_IDLE_TIMEOUT]
+          --viewer-queue-mib N  bytes a stream viewer may hold queued, default 8 MiB  [OSPREY_VIEWER_QUEUE_MIB]
+          --topic-queue-mib N   bytes a relay topic client may hold queued, default 16 MiB  [OSPREY_TOPIC_QUEUE_MIB]
+          --source-timeout S  restart a source that gives no frame for S seconds, default 10, 0 never  [OSPREY_SOURCE_TIMEOUT]
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -81,6 +101,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
+        string? sendTimeout = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
         var sources = new List<string>();
         var extraPorts = new List<string>();
         var help = false;
@@ -123,6 +144,21 @@ internal static class OspreyCommandLine
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
                     break;
+                case "--send-timeout":
+                    sendTimeout = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--idle-timeout":
+                    idleTimeout = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--viewer-queue-mib":
+                    viewerQueue = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--topic-queue-mib":
+                    topicQueue = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--source-timeout":
+                    sourceTimeout = inline ?? Next(args, ref i, flag);
+                    break;
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
             }
@@ -151,6 +187,11 @@ internal static class OspreyCommandLine
             extraPorts.AddRange(envPorts.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
         }
         api ??= environment("VW_API");
+        sendTimeout ??= environment("OSPREY_SEND_TIMEOUT");
+        idleTimeout ??= environment("OSPREY_IDLE_TIMEOUT");
+        viewerQueue ??= environment("OSPREY_VIEWER_QUEUE_MIB");
+        topicQueue ??= environment("OSPREY_TOPIC_QUEUE_MIB");
+        sourceTimeout ??= environment("OSPREY_SOURCE_TIMEOUT");
         if (ingestSecret is { Length: > 0 } && !Endpoints.Ingest.IngestEndpoints.IsValidSecret(ingestSecret))
         {
             throw new FormatException($"Ingest secret '{ingestSecret}' must be letters, digits, '-', '_', '.', '~' (a path segment), and not a route name (ts, ws, api, in, out).");
@@ -178,6 +219,11 @@ internal static class OspreyCommandLine
             ExtraPorts = [.. extraPorts.Select(ParsePort)],
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
+            SendTimeout = ParseSeconds(sendTimeout, "--send-timeout", 10),
+            IdleTimeout = ParseSeconds(idleTimeout, "--idle-timeout", 60),
+            ViewerQueueBytes = ParseMebibytes(viewerQueue, "--viewer-queue-mib", 8),
+            TopicQueueBytes = ParseMebibytes(topicQueue, "--topic-queue-mib", 16),
+            SourceTimeout = ParseSeconds(sourceTimeout, "--source-timeout", 10),
         };
     }
 
@@ -209,6 +255,18 @@ internal static class OspreyCommandLine
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
             ? port
             : throw new FormatException($"Port '{text}' is not a number from 0 to 65535.");
+
+    private static TimeSpan ParseSeconds(string? text, string flag, double fallback) =>
+        text is null ? TimeSpan.FromSeconds(fallback)
+        : double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 86_400
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new FormatException($"{flag} '{text}' is not a number of seconds from 0 to 86400.");
+
+    private static long ParseMebibytes(string? text, string flag, double fallback) =>
+        (long)((text is null ? fallback
+        : double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var mib) && mib is > 0 and <= 4096
+            ? mib
+            : throw new FormatException($"{flag} '{text}' is not a number of MiB above 0, at most 4096.")) * 1024 * 1024);
 
     private static int ParseQuality(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var quality) && quality is >= 1 and <= 100

@@ -12,6 +12,7 @@ using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
+using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Sources;
 using Osprey.Sources.V4L2;
@@ -93,7 +94,12 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
         builder.Services.AddSingleton(provider => CreateDestinations(provider));
-        builder.Services.AddSingleton(provider => new RelayHub(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay")));
+        builder.Services.AddSingleton(provider => new RelayHub(
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay"),
+            new RelayLimits { SendTimeout = options.SendTimeout, IdleTimeout = options.IdleTimeout, MaxQueuedBytes = options.TopicQueueBytes }));
+        var viewerLimits = new ViewerLimits { SendTimeout = options.SendTimeout, MaxQueuedBytes = options.ViewerQueueBytes };
+        builder.Services.AddSingleton(viewerLimits);
+        builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
 
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.

@@ -29,6 +29,7 @@ public sealed class Feed : IDisposable
     private long _frames;
     private long _bytes;
     private long _drops;
+    private long _viewersDropped;
     private bool _disposed;
     private FeedState _state = FeedState.Starting;
     private string? _stateDetail;
@@ -115,6 +116,12 @@ public sealed class Feed : IDisposable
 
     /// <summary>Frames readers skipped because newer ones arrived first, summed over all readers.</summary>
     public long Drops => Interlocked.Read(ref _drops);
+
+    /// <summary>Viewers the server dropped (a send stalled past its timeout, a queue over its byte budget).</summary>
+    public long ViewersDropped => Interlocked.Read(ref _viewersDropped);
+
+    /// <summary>Counts one viewer dropped by the server; outputs call it, the feed only keeps the count.</summary>
+    public void CountViewerDropped() => Interlocked.Increment(ref _viewersDropped);
 
     /// <summary>True once the feed is disposed; readers then wake with nothing more to read.</summary>
     public bool IsCompleted => Volatile.Read(ref _disposed);

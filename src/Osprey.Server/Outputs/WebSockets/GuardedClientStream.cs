@@ -11,13 +11,20 @@ namespace Osprey.Server.Outputs.WebSockets;
 /// socket then reads the end of the stream.
 /// </summary>
 /// <remarks>
-/// Writes are serialised with the close this stream may write itself, because the WebSocket above writes each
-/// frame in one call and must never be cut into. After that close, writes fail as on a closed connection.
+/// <para>Writes are serialised with the close this stream may write itself, because the WebSocket above writes each
+/// frame in one call and must never be cut into. After that close, writes fail as on a closed connection.</para>
+/// <para>Disposing it drops the connection (<paramref name="abortConnection"/>): Kestrel's upgraded stream does
+/// not end a pending read when disposed, so a WebSocket aborted by a timeout would otherwise stay blocked in
+/// its receive until the client sent something.</para>
 /// </remarks>
-internal sealed class GuardedClientStream(Stream inner, ClientFrameGuard guard) : Stream
+internal sealed class GuardedClientStream(Stream inner, ClientFrameGuard guard, Action abortConnection) : Stream
 {
     private readonly SemaphoreSlim _writing = new(1, 1);
     private volatile bool _refused;
+    private long _lastReadTicks = Environment.TickCount64;
+
+    /// <summary>When the client last sent bytes (<see cref="Environment.TickCount64"/>); the upgrade counts as the first.</summary>
+    public long LastReadTicks => Volatile.Read(ref _lastReadTicks);
 
     /// <summary>Why the client was refused, once it was.</summary>
     public string? Error => guard.Error;
@@ -40,6 +47,11 @@ internal sealed class GuardedClientStream(Stream inner, ClientFrameGuard guard) 
         }
 
         var read = await inner.ReadAsync(buffer, cancellationToken);
+        if (read > 0)
+        {
+            Volatile.Write(ref _lastReadTicks, Environment.TickCount64);
+        }
+
         if (read == 0 || guard.Check(buffer.Span[..read]))
         {
             return read;
@@ -89,6 +101,7 @@ internal sealed class GuardedClientStream(Stream inner, ClientFrameGuard guard) 
     {
         if (disposing)
         {
+            abortConnection();
             inner.Dispose();
             _writing.Dispose();
         }

@@ -49,6 +49,9 @@ internal sealed partial class WebSocketConnection : IDisposable
         _writer = ConnectionWriter.Create(context, stream);
     }
 
+    /// <summary>True once the connection was dropped because a send stalled past the send timeout.</summary>
+    public bool TimedOut => _writer.TimedOut;
+
     /// <summary>True when messages go straight to the socket.</summary>
     public bool IsDirect => _writer.IsDirect;
 

@@ -82,6 +82,13 @@ internal sealed partial class WebSocketFrameViewer
             reader.Close();
         }
 
+        if (connection.TimedOut)
+        {
+            _feed.CountViewerDropped();
+            var limits = _context.RequestServices.GetService<ViewerLimits>() ?? new ViewerLimits();
+            Log.SendTimedOut(_logger, _feed.Name, _context.Connection.RemoteIpAddress?.ToString() ?? "?", limits.SendTimeout.TotalSeconds);
+        }
+
         await connection.FinishAsync(receiving, _stopping ? "server stopping" : "feed ended");
         _finished = true;
         connection.Dispose();
@@ -144,6 +151,9 @@ internal sealed partial class WebSocketFrameViewer
 
         [LoggerMessage(LogEvents.ViewerDisconnected, LogLevel.Debug, "Feed {Feed}: viewer left after {Frames} frames, {Drops} skipped")]
         public static partial void ViewerDisconnected(ILogger logger, string feed, long frames, long drops);
+
+        [LoggerMessage(LogEvents.ViewerSendTimedOut, LogLevel.Information, "Feed {Feed}: dropped viewer {Remote}: its socket took nothing for {Seconds} s")]
+        public static partial void SendTimedOut(ILogger logger, string feed, string remote, double seconds);
 
         [LoggerMessage(LogEvents.ViewerHandshakeFailed, LogLevel.Debug, "Feed {Feed}: a viewer left during the handshake: {Reason}")]
         public static partial void HandshakeFailed(ILogger logger, string feed, string reason);

@@ -93,15 +93,23 @@ internal static class WebSocketUpgrade
     /// arrives (<see cref="GuardedClientStream"/>): an unmasked frame is closed with 1002 at once (.NET's socket
     /// would wait for its mask for ever), a frame over <paramref name="maxFrameBytes"/> with 1009 before it is read.
     /// </summary>
-    public static async Task<System.Net.WebSockets.WebSocket> AcceptMessageSocketAsync(HttpContext context, long maxFrameBytes = long.MaxValue)
+    public static async Task<System.Net.WebSockets.WebSocket> AcceptMessageSocketAsync(HttpContext context, long maxFrameBytes = long.MaxValue) =>
+        (await AcceptGuardedAsync(context, maxFrameBytes)).Socket;
+
+    /// <summary>
+    /// As <see cref="AcceptMessageSocketAsync"/>, with the guarded stream too: its <see cref="GuardedClientStream.LastReadTicks"/>
+    /// says when the client last sent anything, pings included, which the WebSocket itself never shows.
+    /// </summary>
+    public static async Task<(System.Net.WebSockets.WebSocket Socket, GuardedClientStream Stream)> AcceptGuardedAsync(HttpContext context, long maxFrameBytes)
     {
         var protocol = ChooseSubprotocol(context.Request.Headers.SecWebSocketProtocol);
-        var stream = await AcceptAsync(context);
-        return System.Net.WebSockets.WebSocket.CreateFromStream(new GuardedClientStream(stream, new ClientFrameGuard(maxFrameBytes)), new System.Net.WebSockets.WebSocketCreationOptions
+        var stream = new GuardedClientStream(await AcceptAsync(context), new ClientFrameGuard(maxFrameBytes), context.Abort);
+        var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, new System.Net.WebSockets.WebSocketCreationOptions
         {
             IsServer = true,
             SubProtocol = protocol,
             KeepAliveInterval = s_keepAlive,
         });
+        return (socket, stream);
     }
 }
