@@ -231,10 +231,12 @@ public sealed class Feed : IDisposable
     /// </summary>
     /// <param name="capacity">The most frames queued for the reader.</param>
     /// <param name="startAtNextKeyFrame">Wait for the next key frame (the live edge) instead of starting with the cached group of pictures.</param>
-    public OrderedFeedReader OpenOrderedReader(int capacity = 90, bool startAtNextKeyFrame = false)
+    /// <param name="maxBytes">The most bytes of frames queued for the reader; past it, as past <paramref name="capacity"/>, it skips to the next key frame.</param>
+    public OrderedFeedReader OpenOrderedReader(int capacity = 90, bool startAtNextKeyFrame = false, long maxBytes = long.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
-        var reader = new OrderedFeedReader(this, capacity, waitForKeyFrame: true);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        var reader = new OrderedFeedReader(this, capacity, waitForKeyFrame: true, maxBytes);
         int count;
         lock (_lock)
         {

@@ -19,7 +19,7 @@ internal sealed class BerryMseFraming(Feed feed) : FragmentFraming(feed)
     /// <inheritdoc/>
     // BerryMSE's pages append each message at once with no queue ("still processing an appendBuffer" loses a
     // burst), and BerryMSE itself starts a client at the next IDR: so does this layout, at the live rate.
-    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(startAtNextKeyFrame: true);
+    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(startAtNextKeyFrame: true, maxBytes: MaxQueuedBytes);
 
     /// <inheritdoc/>
     protected override ValueTask<bool> SendHeaderAsync(StreamHeader header, WebSocketConnection connection) =>

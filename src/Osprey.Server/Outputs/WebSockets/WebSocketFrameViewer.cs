@@ -35,7 +35,8 @@ internal sealed partial class WebSocketFrameViewer
         _context = context;
         _feed = feed;
         _logger = logger;
-        _framing = WebSocketFraming.Create(framing, feed);
+        var limits = context.RequestServices?.GetService<ViewerLimits>() ?? new ViewerLimits();
+        _framing = WebSocketFraming.Create(framing, feed, limits.MaxQueuedBytes);
     }
 
     /// <summary>Serves <paramref name="feed"/> to the WebSocket client of <paramref name="context"/> until either side ends.</summary>
