@@ -89,7 +89,7 @@ internal static partial class OspreyServer
         // Made in dependency order, so the container disposes them in reverse: sources and views stop before
         // the feeds they use end.
         builder.Services.AddSingleton(_ => new FeedRegistry());
-        builder.Services.AddSingleton(provider => CreateSources(provider, sources));
+        builder.Services.AddSingleton(provider => CreateSources(provider, sources, options.SourceTimeout));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
@@ -174,10 +174,10 @@ internal static partial class OspreyServer
         return destinations;
     }
 
-    private static SourceHost CreateSources(IServiceProvider provider, List<(string Name, string Uri)> sources)
+    private static SourceHost CreateSources(IServiceProvider provider, List<(string Name, string Uri)> sources, TimeSpan sourceTimeout)
     {
         var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
-        var host = new SourceHost(provider.GetRequiredService<FeedRegistry>(), loggerFactory);
+        var host = new SourceHost(provider.GetRequiredService<FeedRegistry>(), loggerFactory) { FrameTimeout = sourceTimeout };
         foreach (var (name, uri) in sources)
         {
             host.Add(name, SourceFactory.Create(uri, loggers: loggerFactory));

@@ -16,6 +16,8 @@ public static class LogEvents
     public const int SourceRestarting = 102;
     /// <summary>Information: Feed {Feed}: restart requested</summary>
     public const int SourceRestartRequested = 103;
+    /// <summary>Warning: Feed {Feed}: source {Uri} gave no frame for {Seconds} s: restarting it</summary>
+    public const int SourceHung = 104;
 
     // 110-: sources: V4L2 cameras
     /// <summary>Warning: V4L2 {Device}: waiting for the device to appear</summary>
