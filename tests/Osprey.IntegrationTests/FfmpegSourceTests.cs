@@ -125,6 +125,51 @@ public class FfmpegSourceTests
     }
 
     [Fact]
+    [Trait("Needs", "Ffmpeg")]
+    public async Task AStoppedFfmpegChild_IsKilledAndRestartedAfterTheSourceTimeout_AndFramesComeAgain()
+    {
+        await using var server = await OspreyProcess.StartAsync("stream", "--source-timeout", "2", "--source", MjpegSource);
+        using var viewer = await RawFrameClient.ConnectAsync(server.Ws("ws/cam/jpeg"));
+        await viewer.ReceiveFramesAsync(5, TimeSpan.FromSeconds(20));
+        var children = ChildProcesses.Of(server.Pid, "ffmpeg");
+        Assert.Single(children);
+
+        // SIGSTOP: the child neither dies nor writes; the feed would stay "running" at 0 fps for ever.
+        Assert.Equal(0, ChildProcesses.Signal(children[0], 19));
+        var stopped = System.Diagnostics.Stopwatch.StartNew();
+        string? detail = null;
+        using var http = new HttpClient();
+        IReadOnlyList<int> restarted = [];
+        while (stopped.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/cam")));
+            if (feed.RootElement.GetProperty("stateDetail").GetString() is { } text && text.Contains("no frame", StringComparison.Ordinal))
+            {
+                detail = text;
+            }
+
+            restarted = ChildProcesses.Of(server.Pid, "ffmpeg");
+            if (restarted.Count == 1 && restarted[0] != children[0])
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.True(restarted.Count == 1 && restarted[0] != children[0], $"no new ffmpeg within 15 s. Output:\n{server.Output}");
+        Assert.True(stopped.Elapsed >= TimeSpan.FromSeconds(2), $"restarted after {stopped.Elapsed}, before the timeout");
+        // SIGKILL ends a stopped process too: the old child is gone, not left stopped beside the new one.
+        Assert.False(ChildProcesses.IsAlive(children[0]), "the stopped ffmpeg is still alive");
+        await viewer.ReceiveFramesAsync(10, TimeSpan.FromSeconds(15));
+        Assert.NotNull(detail);
+        Assert.Contains("no frame for 2 s", detail);
+        Assert.Contains("gave no frame for 2 s: restarting it", server.Output);
+        using var after = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/cam")));
+        Assert.True(after.RootElement.GetProperty("restarts").GetInt64() >= 1);
+    }
+
+    [Fact]
     public async Task KillingTheFfmpegChild_RestartsTheSource_WhileViewersContinue_AndStoppingOspreyLeavesNoFfmpeg()
     {
         var server = await OspreyProcess.StartAsync("stream", "--source", MjpegSource);

@@ -75,4 +75,47 @@ public class SupervisionAndShutdownTests
             viewer.Dispose();
         }
     }
+
+    [Fact]
+    [Trait("Needs", "Socket")]
+    public async Task Sigterm_WithAHundredStalledViewers_StillClosesEveryPoliteViewerWith1001_AndExitsWithinTwoSeconds()
+    {
+        var server = await OspreyProcess.StartAsync();
+        await using var _ = server;
+        var stalled = new List<RawSocketViewer>();
+        for (var i = 0; i < 100; i++)
+        {
+            // Small receive buffers and never a read: each one's send is stuck with most of a frame unsent.
+            stalled.Add(await RawSocketViewer.ConnectAsync(server.BaseUri, "/ws/test/raw", receiveBuffer: 4096));
+        }
+
+        var polite = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => RawFrameClient.ConnectAsync(server.Ws("ws/test/raw"))));
+        using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // The polite viewers read all along, until the server's close.
+        var closes = polite.Select(async v =>
+        {
+            while (await v.ReceiveFrameAsync(reading.Token) >= 0)
+            {
+            }
+
+            return v.Socket.CloseStatus;
+        }).ToArray();
+        await Task.Delay(1500); // every stalled viewer's buffers fill
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        server.Terminate();
+        var statuses = await Task.WhenAll(closes).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        stopwatch.Stop();
+
+        Assert.All(statuses, s => Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, s));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"exit took {stopwatch.Elapsed.TotalSeconds:0.00} s");
+        Assert.Equal(0, server.ExitCode);
+        foreach (var viewer in polite)
+        {
+            viewer.Dispose();
+        }
+
+        stalled.ForEach(v => v.Dispose());
+    }
 }

@@ -31,6 +31,21 @@ internal sealed record OspreyOptions
     /// <summary>jsmpeg-relay style ingest: <c>POST /{secret}/...</c> publishes; null turns it off.</summary>
     public string? IngestSecret { get; init; }
 
+    /// <summary>A viewer (or relay topic client) whose socket takes nothing of a send for this long is dropped; zero: never.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A relay topic client that sends and is sent nothing (pings count) for this long is dropped; zero: never.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The most bytes an ordered (stream) viewer may hold queued.</summary>
+    public long ViewerQueueBytes { get; init; } = 8L * 1024 * 1024;
+
+    /// <summary>The most bytes of messages a relay topic client may hold queued.</summary>
+    public long TopicQueueBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>A source that publishes no frame for this long is restarted; zero: never. A source's own <c>timeout</c> option wins.</summary>
+    public TimeSpan SourceTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>vw's <c>VW_API</c>: a WebSocket URL the WS/JSON control API connects out to (destination rule <c>apiRule</c>).</summary>
     public string? ApiDestination { get; init; }
 
@@ -79,6 +94,11 @@ internal static class OspreyCommandLine
                               a bearer token (Authorization: Bearer, or ?token=), at least 16 characters  [OSPREY_TOKENS]
           --allow-origin URL  pages of this origin may use Osprey (CORS, WebSockets); '*' any; repeatable  [OSPREY_ALLOW_ORIGINS]
           --local-host NAME   a Host name meaning this machine, besides localhost (loopback-only rules)  [OSPREY_LOCAL_HOSTS]
+          --send-timeout S    drop a viewer whose socket takes nothing for S seconds, default 10, 0 never  [OSPREY_SEND_TIMEOUT]
+          --idle-timeout S    drop a relay topic client that sends and gets nothing (pings count) for S s, default 60  [OSPREY_IDLE_TIMEOUT]
+          --viewer-queue-mib N  bytes a stream viewer may hold queued, default 8 MiB  [OSPREY_VIEWER_QUEUE_MIB]
+          --topic-queue-mib N   bytes a relay topic client may hold queued, default 16 MiB  [OSPREY_TOPIC_QUEUE_MIB]
+          --source-timeout S  restart a source that gives no frame for S seconds, default 10, 0 never  [OSPREY_SOURCE_TIMEOUT]
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -86,7 +106,7 @@ internal static class OspreyCommandLine
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv|h264&size=WxH&fps=N&qscale=2-31&bitrate=KBPS&gop=N
                        e.g. 'cam=ffmpeg:-re -f lavfi -i testsrc2=size=640x480:rate=30'
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|h264&codec=copy   (the camera's own MJPEG or H.264, unchanged)
-                     openmv:///dev/ttyACM0?baud=921600&payload=4082&ack=1&events=1&timeout=500&poll=10&channel=stream|NAME
+                     openmv:///dev/ttyACM0?baud=921600&payload=4082&ack=1&events=1&timeout=500&poll=10&channel=stream|frame
                      openmv+udp://192.168.4.1:5555?payload=1400&ack=0
 
         Endpoints: /  (page)  /ws/{feed}/raw  /ws/{feed}/jpeg  /ws/{feed}/mp4  /ws/{feed}/h264  /ws/{feed}/ts
@@ -101,6 +121,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
+        string? sendTimeout = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
         var sources = new List<string>();
         var extraPorts = new List<string>();
         var users = new List<string>();
@@ -159,6 +180,21 @@ internal static class OspreyCommandLine
                 case "--local-host":
                     localHosts.Add(inline ?? Next(args, ref i, flag));
                     break;
+                case "--send-timeout":
+                    sendTimeout = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--idle-timeout":
+                    idleTimeout = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--viewer-queue-mib":
+                    viewerQueue = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--topic-queue-mib":
+                    topicQueue = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--source-timeout":
+                    sourceTimeout = inline ?? Next(args, ref i, flag);
+                    break;
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
             }
@@ -187,6 +223,11 @@ internal static class OspreyCommandLine
             extraPorts.AddRange(envPorts.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
         }
         api ??= environment("VW_API");
+        sendTimeout ??= environment("OSPREY_SEND_TIMEOUT");
+        idleTimeout ??= environment("OSPREY_IDLE_TIMEOUT");
+        viewerQueue ??= environment("OSPREY_VIEWER_QUEUE_MIB");
+        topicQueue ??= environment("OSPREY_TOPIC_QUEUE_MIB");
+        sourceTimeout ??= environment("OSPREY_SOURCE_TIMEOUT");
         if (ingestSecret is { Length: > 0 } && !Endpoints.Ingest.IngestEndpoints.IsValidSecret(ingestSecret))
         {
             throw new FormatException($"Ingest secret '{ingestSecret}' must be letters, digits, '-', '_', '.', '~' (a path segment), and not a route name (ts, ws, api, in, out).");
@@ -222,6 +263,11 @@ internal static class OspreyCommandLine
             Tokens = tokens,
             AllowedOrigins = origins,
             LocalHostNames = localHosts,
+            SendTimeout = ParseSeconds(sendTimeout, "--send-timeout", 10),
+            IdleTimeout = ParseSeconds(idleTimeout, "--idle-timeout", 60),
+            ViewerQueueBytes = ParseMebibytes(viewerQueue, "--viewer-queue-mib", 8),
+            TopicQueueBytes = ParseMebibytes(topicQueue, "--topic-queue-mib", 16),
+            SourceTimeout = ParseSeconds(sourceTimeout, "--source-timeout", 10),
         };
     }
 
@@ -262,6 +308,18 @@ internal static class OspreyCommandLine
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
             ? port
             : throw new FormatException($"Port '{text}' is not a number from 0 to 65535.");
+
+    private static TimeSpan ParseSeconds(string? text, string flag, double fallback) =>
+        text is null ? TimeSpan.FromSeconds(fallback)
+        : double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 86_400
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new FormatException($"{flag} '{text}' is not a number of seconds from 0 to 86400.");
+
+    private static long ParseMebibytes(string? text, string flag, double fallback) =>
+        (long)((text is null ? fallback
+        : double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var mib) && mib is > 0 and <= 4096
+            ? mib
+            : throw new FormatException($"{flag} '{text}' is not a number of MiB above 0, at most 4096.")) * 1024 * 1024);
 
     private static int ParseQuality(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var quality) && quality is >= 1 and <= 100

@@ -13,6 +13,7 @@ using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
+using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
 using Osprey.Sources;
@@ -97,12 +98,17 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(access);
         builder.Services.AddSingleton(origins);
         builder.Services.AddSingleton(_ => new FeedRegistry());
-        builder.Services.AddSingleton(provider => CreateSources(provider, sources));
+        builder.Services.AddSingleton(provider => CreateSources(provider, sources, options.SourceTimeout));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
         builder.Services.AddSingleton(provider => CreateDestinations(provider));
-        builder.Services.AddSingleton(provider => new RelayHub(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay")));
+        builder.Services.AddSingleton(provider => new RelayHub(
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay"),
+            new RelayLimits { SendTimeout = options.SendTimeout, IdleTimeout = options.IdleTimeout, MaxQueuedBytes = options.TopicQueueBytes }));
+        var viewerLimits = new ViewerLimits { SendTimeout = options.SendTimeout, MaxQueuedBytes = options.ViewerQueueBytes };
+        builder.Services.AddSingleton(viewerLimits);
+        builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
 
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
@@ -190,10 +196,10 @@ internal static partial class OspreyServer
         return destinations;
     }
 
-    private static SourceHost CreateSources(IServiceProvider provider, List<(string Name, string Uri)> sources)
+    private static SourceHost CreateSources(IServiceProvider provider, List<(string Name, string Uri)> sources, TimeSpan sourceTimeout)
     {
         var loggerFactory = provider.GetRequiredService<ILoggerFactory>();
-        var host = new SourceHost(provider.GetRequiredService<FeedRegistry>(), loggerFactory);
+        var host = new SourceHost(provider.GetRequiredService<FeedRegistry>(), loggerFactory) { FrameTimeout = sourceTimeout };
         foreach (var (name, uri) in sources)
         {
             host.Add(name, SourceFactory.Create(uri, loggers: loggerFactory));

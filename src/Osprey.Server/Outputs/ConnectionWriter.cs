@@ -27,11 +27,37 @@ internal sealed class ConnectionWriter : IDisposable
 {
     private readonly SocketFrameSender? _sender;
     private readonly Stream _stream;
+    private readonly HttpContext _context;
+    private readonly SendWatchdog? _watchdog;
+    private long _sendPendingSince;
+    private volatile bool _timedOut;
 
-    private ConnectionWriter(SocketFrameSender? sender, Stream stream)
+    private ConnectionWriter(SocketFrameSender? sender, Stream stream, HttpContext context, SendWatchdog? watchdog)
     {
         _sender = sender;
         _stream = stream;
+        _context = context;
+        _watchdog = watchdog;
+        watchdog?.Add(this);
+    }
+
+    /// <summary>When the send in progress began (<see cref="Environment.TickCount64"/>), or 0 when none is.</summary>
+    public long SendPendingSince => Volatile.Read(ref _sendPendingSince);
+
+    /// <summary>True once the <see cref="SendWatchdog"/> dropped this connection for a stalled send.</summary>
+    public bool TimedOut => _timedOut;
+
+    /// <summary>Drops the connection for a send stalled past the timeout; false when no send is pending any more.</summary>
+    internal bool TimeOut()
+    {
+        if (SendPendingSince == 0 || _timedOut)
+        {
+            return false;
+        }
+
+        _timedOut = true;
+        _context.Abort(); // the pending send fails, and the viewer's loop ends as for a client gone
+        return true;
     }
 
     /// <summary>True when writes go straight to the socket; false when they go through the stream.</summary>
@@ -48,7 +74,8 @@ internal sealed class ConnectionWriter : IDisposable
     {
         var socket = context.Features.Get<IConnectionSocketFeature>()?.Socket;
         var overTls = context.Features.Get<ITlsConnectionFeature>() is not null;
-        return new ConnectionWriter(allowDirect && socket is not null && !overTls ? new SocketFrameSender(socket) : null, stream);
+        var watchdog = context.RequestServices?.GetService(typeof(SendWatchdog)) as SendWatchdog;
+        return new ConnectionWriter(allowDirect && socket is not null && !overTls ? new SocketFrameSender(socket) : null, stream, context, watchdog);
     }
 
     /// <summary>
@@ -58,6 +85,7 @@ internal sealed class ConnectionWriter : IDisposable
     /// <returns>False when the socket refused the bytes (the client is gone); stream errors throw.</returns>
     public ValueTask<bool> WriteAsync(ArraySegment<byte> head, ReadOnlyMemory<byte> body, ArraySegment<byte> tail = default, CancellationToken cancellationToken = default)
     {
+        Volatile.Write(ref _sendPendingSince, Math.Max(1, Environment.TickCount64));
         if (_sender is null)
         {
             return WriteToStreamAsync(head, body, tail, cancellationToken);
@@ -65,18 +93,48 @@ internal sealed class ConnectionWriter : IDisposable
 
         // Not async while the kernel buffer has room (the common case): no state machine per write.
         var sending = _sender.SendAsync(head, body, tail);
-        return sending.IsCompletedSuccessfully
-            ? new ValueTask<bool>(sending.Result == SocketError.Success)
-            : AwaitSendAsync(sending);
+        if (sending.IsCompletedSuccessfully)
+        {
+            Volatile.Write(ref _sendPendingSince, 0);
+            return new ValueTask<bool>(sending.Result == SocketError.Success);
+        }
+
+        return AwaitSendAsync(sending);
     }
 
     /// <summary>Releases the socket sender (never the socket, which is Kestrel's).</summary>
-    public void Dispose() => _sender?.Dispose();
+    public void Dispose()
+    {
+        _watchdog?.Remove(this);
+        _sender?.Dispose();
+    }
 
-    private static async ValueTask<bool> AwaitSendAsync(ValueTask<SocketError> sending) =>
-        await sending == SocketError.Success;
+    private async ValueTask<bool> AwaitSendAsync(ValueTask<SocketError> sending)
+    {
+        try
+        {
+            return await sending == SocketError.Success;
+        }
+        finally
+        {
+            Volatile.Write(ref _sendPendingSince, 0);
+        }
+    }
 
     private async ValueTask<bool> WriteToStreamAsync(ArraySegment<byte> head, ReadOnlyMemory<byte> body, ArraySegment<byte> tail, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WriteAllToStreamAsync(head, body, tail, cancellationToken);
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref _sendPendingSince, 0);
+        }
+    }
+
+    private async Task WriteAllToStreamAsync(ArraySegment<byte> head, ReadOnlyMemory<byte> body, ArraySegment<byte> tail, CancellationToken cancellationToken)
     {
         if (head.Count > 0)
         {
@@ -94,6 +152,5 @@ internal sealed class ConnectionWriter : IDisposable
         }
 
         await _stream.FlushAsync(cancellationToken);
-        return true;
     }
 }

@@ -29,6 +29,7 @@ public sealed class Feed : IDisposable
     private long _frames;
     private long _bytes;
     private long _drops;
+    private long _viewersDropped;
     private bool _disposed;
     private FeedState _state = FeedState.Starting;
     private string? _stateDetail;
@@ -115,6 +116,12 @@ public sealed class Feed : IDisposable
 
     /// <summary>Frames readers skipped because newer ones arrived first, summed over all readers.</summary>
     public long Drops => Interlocked.Read(ref _drops);
+
+    /// <summary>Viewers the server dropped (a send stalled past its timeout, a queue over its byte budget).</summary>
+    public long ViewersDropped => Interlocked.Read(ref _viewersDropped);
+
+    /// <summary>Counts one viewer dropped by the server; outputs call it, the feed only keeps the count.</summary>
+    public void CountViewerDropped() => Interlocked.Increment(ref _viewersDropped);
 
     /// <summary>True once the feed is disposed; readers then wake with nothing more to read.</summary>
     public bool IsCompleted => Volatile.Read(ref _disposed);
@@ -224,10 +231,12 @@ public sealed class Feed : IDisposable
     /// </summary>
     /// <param name="capacity">The most frames queued for the reader.</param>
     /// <param name="startAtNextKeyFrame">Wait for the next key frame (the live edge) instead of starting with the cached group of pictures.</param>
-    public OrderedFeedReader OpenOrderedReader(int capacity = 90, bool startAtNextKeyFrame = false)
+    /// <param name="maxBytes">The most bytes of frames queued for the reader; past it, as past <paramref name="capacity"/>, it skips to the next key frame.</param>
+    public OrderedFeedReader OpenOrderedReader(int capacity = 90, bool startAtNextKeyFrame = false, long maxBytes = long.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
-        var reader = new OrderedFeedReader(this, capacity, waitForKeyFrame: true);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        var reader = new OrderedFeedReader(this, capacity, waitForKeyFrame: true, maxBytes);
         int count;
         lock (_lock)
         {

@@ -12,8 +12,10 @@ namespace Osprey.Feeds;
 /// <para>A new reader starts at once at the feed's latest key frame: the feed keeps the current group of
 /// pictures (<see cref="Feed.KeepGroupOfPictures"/>) and hands it over as the reader's first frames. With
 /// <c>startAtNextKeyFrame</c> it waits for the next key frame instead, to start at the live edge.</para>
-/// <para>Memory: the queue holds at most <see cref="Capacity"/> frame references, so a stalled reader costs at
-/// most that many frames (which stay out of the pool), and never slows the publisher or other readers.</para>
+/// <para>Memory: the queue holds at most <see cref="Capacity"/> frame references and at most <see cref="MaxBytes"/>
+/// bytes of them, so a stalled reader costs at most that much (frames that stay out of the pool), and never slows
+/// the publisher or other readers. The byte bound matters where frames are large: 2,048 raw 640x480 frames
+/// queued for one `/out/` viewer of a raw feed were 1.2 GB.</para>
 /// <para>Thread safety: one consumer calls <see cref="SignalledReader.WaitAsync"/> and <see cref="TryDequeue"/>; the feed
 /// offers frames from the publisher's thread; <see cref="SignalledReader.Wake"/> and <see cref="Close"/> from any thread.</para>
 /// </remarks>
@@ -24,6 +26,8 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
     private readonly Frame?[] _queue;
     private int _head;
     private int _count;
+    private long _queuedBytes;
+    private readonly long _maxBytes;
     private bool _waitingForKeyFrame;
     private bool _fellBehind;
     private long _skipped;
@@ -31,9 +35,10 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
     private long _frames;
     private bool _closing; // under _lock: nothing is queued once set
 
-    internal OrderedFeedReader(Feed feed, int capacity, bool waitForKeyFrame)
+    internal OrderedFeedReader(Feed feed, int capacity, bool waitForKeyFrame, long maxBytes = long.MaxValue)
     {
         _feed = feed;
+        _maxBytes = maxBytes;
         _queue = new Frame?[capacity];
         _waitingForKeyFrame = waitForKeyFrame;
     }
@@ -43,6 +48,21 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
 
     /// <summary>The most frames queued for this reader.</summary>
     public int Capacity => _queue.Length;
+
+    /// <summary>The most bytes of frames queued for this reader (one frame larger than this is still queued alone).</summary>
+    public long MaxBytes => _maxBytes;
+
+    /// <summary>Bytes of the frames queued now.</summary>
+    public long QueuedBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queuedBytes;
+            }
+        }
+    }
 
     /// <summary>Frames skipped because the reader fell behind (it then resumed at a key frame).</summary>
     public long SkippedFrames => Interlocked.Read(ref _skipped);
@@ -86,6 +106,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
             _queue[_head] = null;
             _head = (_head + 1) % _queue.Length;
             _count--;
+            _queuedBytes -= frame.Length;
         }
 
         Interlocked.Increment(ref _frames);
@@ -130,7 +151,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
                 _fellBehind = false;
             }
 
-            if (_count == _queue.Length)
+            if (_count == _queue.Length || (_count > 0 && _queuedBytes + frame.Length > _maxBytes))
             {
                 // Fallen behind: what is queued is now too old to be worth showing, and anything but a key frame
                 // would be undecodable after a gap. Drop it all and resume at the next key frame. These skips
@@ -152,6 +173,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
             frame.AddReference();
             _queue[(_head + _count) % _queue.Length] = frame;
             _count++;
+            _queuedBytes += frame.Length;
             signal = true;
         }
 
@@ -192,6 +214,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
         }
 
         _head = 0;
+        _queuedBytes = 0;
     }
 
     /// <inheritdoc />

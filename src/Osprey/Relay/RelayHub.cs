@@ -18,11 +18,16 @@ namespace Osprey.Relay;
 /// holds up the sender or the other clients (crossbar's hub deadlocked the first time one client's 256-message
 /// buffer filled). A message is one pooled, reference-counted <see cref="Frame"/> shared by all its receivers,
 /// back in the hub's pool when the last has sent it: broadcasting allocates nothing once the pool is warm.</para>
+/// <para>Each client's queue is bounded in bytes as well (<see cref="RelayLimits.MaxQueuedBytes"/>): 256
+/// messages of 10 MiB would be 2.5 GiB held for one client that stopped reading.</para>
+/// <para>A client whose socket takes nothing of a send for <see cref="RelayLimits.SendTimeout"/>, or that sends and is
+/// sent nothing (pings count) for <see cref="RelayLimits.IdleTimeout"/>, is dropped (counted): one timer for the hub
+/// looks at every client, so nothing is allocated per message for it.</para>
 /// <para>Thread-safe. Topic membership uses copy-on-write arrays so broadcasting takes no lock.</para>
 /// </remarks>
-public sealed partial class RelayHub
+public sealed partial class RelayHub : IDisposable
 {
-    /// <summary>The most bytes of one message (crossbar's read limit).</summary>
+    /// <summary>The most bytes of one message (crossbar's read limit); a longer one is closed with 1009.</summary>
     public const int MaxMessageBytes = 10 * 1024 * 1024;
 
     private const int QueueMessages = 256;
@@ -37,16 +42,36 @@ public sealed partial class RelayHub
     private readonly Lock _membership = new();
     private readonly FramePool _pool = new();
     private readonly ILogger _logger;
+    private readonly RelayLimits _limits;
+    private readonly Timer? _sweeper;
     private long _messages;
     private long _drops;
+    private long _clientsDropped;
 
-    /// <summary>Creates an empty hub.</summary>
-    public RelayHub(ILogger logger) => _logger = logger;
+    /// <summary>Creates an empty hub with <paramref name="limits"/> (the defaults when null).</summary>
+    public RelayHub(ILogger logger, RelayLimits? limits = null)
+    {
+        _logger = logger;
+        _limits = limits ?? new RelayLimits();
+        var shortest = new[] { _limits.SendTimeout, _limits.IdleTimeout }.Where(t => t > TimeSpan.Zero).DefaultIfEmpty().Min();
+        if (shortest > TimeSpan.Zero)
+        {
+            // A quarter of the shortest timeout between looks: a client is dropped within 1.25 of its timeout.
+            var period = TimeSpan.FromMilliseconds(Math.Clamp(shortest.TotalMilliseconds / 4, 50, 1000));
+            _sweeper = new Timer(static state => ((RelayHub)state!).Sweep(), this, period, period);
+        }
+    }
+
+    /// <summary>The limits clients are held to.</summary>
+    public RelayLimits Limits => _limits;
+
+    /// <summary>Clients dropped for a stalled send or for being idle past the timeouts.</summary>
+    public long ClientsDropped => Interlocked.Read(ref _clientsDropped);
 
     /// <summary>Messages relayed (counted once per sender's message).</summary>
     public long Messages => Interlocked.Read(ref _messages);
 
-    /// <summary>Messages not delivered to a client because its queue was full.</summary>
+    /// <summary>Messages not delivered to a client because its queue was full (in messages or in bytes).</summary>
     public long Drops => Interlocked.Read(ref _drops);
 
     /// <summary>Clients connected now, over all topics.</summary>
@@ -58,14 +83,24 @@ public sealed partial class RelayHub
     /// <summary>Message frames rented and not yet back in the hub's pool (0 when no message is queued or sending); for tests.</summary>
     internal long MessagesInFlight => _pool.Outstanding;
 
+    /// <summary>Stops the hub's timeout timer.</summary>
+    public void Dispose() => _sweeper?.Dispose();
+
     /// <summary>
     /// Serves <paramref name="socket"/> on <paramref name="topic"/> until it closes or <paramref name="cancellationToken"/>
     /// is cancelled: relays what it sends to the topic's other clients and sends it theirs.
     /// </summary>
-    public async Task ServeAsync(WebSocket socket, string topic, CancellationToken cancellationToken)
+    /// <param name="socket">The client's WebSocket.</param>
+    /// <param name="topic">The topic's path.</param>
+    /// <param name="cancellationToken">Ends the service (the server stopping).</param>
+    /// <param name="lastHeardFrom">
+    /// When the client last sent any bytes (<see cref="Environment.TickCount64"/>), control frames included: .NET's
+    /// WebSocket answers pings without a trace, and a client that pings is not idle. Null: messages only.
+    /// </param>
+    public async Task ServeAsync(WebSocket socket, string topic, CancellationToken cancellationToken, Func<long>? lastHeardFrom = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        var peer = new Peer(socket);
+        var peer = new Peer(socket, lastHeardFrom);
         Join(topic, peer);
         Log.Joined(_logger, topic);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -82,6 +117,7 @@ public sealed partial class RelayHub
             await sending;
             while (peer.Queue.Reader.TryRead(out var left))
             {
+                Interlocked.Add(ref peer.QueuedBytes, -left.Frame.Length);
                 left.Frame.Release();
             }
 
@@ -100,19 +136,22 @@ public sealed partial class RelayHub
             {
                 if (length == buffer.Length)
                 {
-                    if (buffer.Length >= MaxMessageBytes)
-                    {
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "message over 10 MiB", cancellationToken);
-                        return;
-                    }
-
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxMessageBytes));
+                    // Only reached below the limit (see below); the pool's arrays are powers of two, so the window
+                    // read into is capped at one byte over the limit rather than at the array's length.
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxMessageBytes + 1));
                     buffer.AsSpan(0, length).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = bigger;
                 }
 
-                var result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
+                var window = Math.Min(buffer.Length, MaxMessageBytes + 1);
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length, window - length), cancellationToken);
+                if (result.MessageType != WebSocketMessageType.Close && length + result.Count > MaxMessageBytes)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "message over 10 MiB", cancellationToken);
+                    return;
+                }
+
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", cancellationToken);
@@ -120,6 +159,7 @@ public sealed partial class RelayHub
                 }
 
                 length += result.Count;
+                peer.Touch();
                 if (result.EndOfMessage)
                 {
                     Broadcast(topic, peer, buffer.AsSpan(0, length), result.MessageType);
@@ -157,8 +197,11 @@ public sealed partial class RelayHub
                 }
 
                 frame.AddReference(); // the receiver's, given back after its send
-                if (!peer.Queue.Writer.TryWrite(message))
+                // The byte budget is taken before the write and given back if the write fails, so that two
+                // senders racing for the last room cannot both overshoot it.
+                if (Interlocked.Add(ref peer.QueuedBytes, payload.Length) > _limits.MaxQueuedBytes || !peer.Queue.Writer.TryWrite(message))
                 {
+                    Interlocked.Add(ref peer.QueuedBytes, -payload.Length);
                     Interlocked.Increment(ref peer.Dropped);
                     Interlocked.Increment(ref _drops);
                     frame.Release();
@@ -180,12 +223,16 @@ public sealed partial class RelayHub
         {
             await foreach (var message in peer.Queue.Reader.ReadAllAsync(cancellationToken))
             {
+                Interlocked.Add(ref peer.QueuedBytes, -message.Frame.Length);
+                Volatile.Write(ref peer.SendPendingSince, Math.Max(1, Environment.TickCount64));
                 try
                 {
                     await peer.Socket.SendAsync(message.Frame.Memory, message.Type, endOfMessage: true, cancellationToken);
                 }
                 finally
                 {
+                    Volatile.Write(ref peer.SendPendingSince, 0);
+                    peer.Touch();
                     message.Frame.Release();
                 }
             }
@@ -224,9 +271,53 @@ public sealed partial class RelayHub
         }
     }
 
-    private sealed class Peer(WebSocket socket)
+    private void Sweep()
     {
+        var now = Environment.TickCount64;
+        var sendTimeout = (long)_limits.SendTimeout.TotalMilliseconds;
+        var idleTimeout = (long)_limits.IdleTimeout.TotalMilliseconds;
+        foreach (var (topic, peers) in _topics)
+        {
+            foreach (var peer in peers)
+            {
+                string? reason = null;
+                if (sendTimeout > 0 && Volatile.Read(ref peer.SendPendingSince) is > 0 and var since && now - since >= sendTimeout)
+                {
+                    reason = $"its socket took nothing for {_limits.SendTimeout.TotalSeconds} s";
+                }
+                else if (idleTimeout > 0 && now - peer.LastActivity >= idleTimeout)
+                {
+                    reason = $"it sent and was sent nothing for {_limits.IdleTimeout.TotalSeconds} s";
+                }
+
+                if (reason is not null && !peer.DroppedByHub)
+                {
+                    peer.DroppedByHub = true;
+                    Interlocked.Increment(ref _clientsDropped);
+                    Log.ClientDropped(_logger, topic, reason);
+                    // Aborting ends its pending receive and send at once; a close frame could wait on a stalled socket.
+                    peer.Socket.Abort();
+                }
+            }
+        }
+    }
+
+    private sealed class Peer(WebSocket socket, Func<long>? lastHeardFrom)
+    {
+        private long _lastActivity = Environment.TickCount64;
+
         public WebSocket Socket { get; } = socket;
+
+        /// <summary>The latest of: a message received from it, a send to it completed, any bytes it sent.</summary>
+        public long LastActivity => Math.Max(Volatile.Read(ref _lastActivity), lastHeardFrom?.Invoke() ?? 0);
+
+        public long QueuedBytes;
+
+        public long SendPendingSince;
+
+        public volatile bool DroppedByHub;
+
+        public void Touch() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
 
         public Channel<RelayedMessage> Queue { get; } = Channel.CreateBounded<RelayedMessage>(new BoundedChannelOptions(QueueMessages)
         {
@@ -244,6 +335,9 @@ public sealed partial class RelayHub
     {
         [LoggerMessage(LogEvents.TopicJoined, LogLevel.Debug, "Relay topic {Topic}: client joined")]
         public static partial void Joined(ILogger logger, string topic);
+
+        [LoggerMessage(LogEvents.TopicClientDropped, LogLevel.Information, "Relay topic {Topic}: dropping a client: {Reason}")]
+        public static partial void ClientDropped(ILogger logger, string topic, string reason);
 
         [LoggerMessage(LogEvents.TopicLeft, LogLevel.Debug, "Relay topic {Topic}: client left ({Dropped} messages dropped for it)")]
         public static partial void Left(ILogger logger, string topic, long dropped);

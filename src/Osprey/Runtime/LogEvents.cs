@@ -16,6 +16,8 @@ public static class LogEvents
     public const int SourceRestarting = 102;
     /// <summary>Information: Feed {Feed}: restart requested</summary>
     public const int SourceRestartRequested = 103;
+    /// <summary>Warning: Feed {Feed}: source {Uri} gave no frame for {Seconds} s: restarting it</summary>
+    public const int SourceHung = 104;
 
     // 110-: sources: V4L2 cameras
     /// <summary>Warning: V4L2 {Device}: waiting for the device to appear</summary>
@@ -96,6 +98,8 @@ public static class LogEvents
     public const int TopicJoined = 400;
     /// <summary>Debug: Relay topic {Topic}: client left ({Dropped} messages dropped for it)</summary>
     public const int TopicLeft = 401;
+    /// <summary>Information: Relay topic {Topic}: dropping a client: {Reason}</summary>
+    public const int TopicClientDropped = 402;
 
     // 500-: runtime: ffmpeg child processes
     /// <summary>Debug: Feed {Feed}: {Program} started (pid {Pid}): {Arguments}</summary>
@@ -114,6 +118,8 @@ public static class LogEvents
     public const int ViewerHandshakeFailed = 1002;
     /// <summary>Information: Feed {Feed}: closing a viewer for a protocol error: {Error}</summary>
     public const int ViewerClientProtocolError = 1005;
+    /// <summary>Information: Feed {Feed}: dropped viewer {Remote}: its socket took nothing for {Seconds} s</summary>
+    public const int ViewerSendTimedOut = 1006;
 
     // 1020-: server endpoints: ingest
     /// <summary>Information: Feed {Feed}: publisher {Remote} connected ({Method})</summary>

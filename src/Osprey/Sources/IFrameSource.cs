@@ -12,6 +12,12 @@ public interface IFrameSource
     VideoInfo ExpectedInfo { get; }
 
     /// <summary>
+    /// This source's own frame timeout (a URI option), overriding the server's: how long a running source may
+    /// publish nothing before its supervisor restarts it. Null: the server's; zero: never.
+    /// </summary>
+    TimeSpan? FrameTimeout => null;
+
+    /// <summary>
     /// Produces frames into <paramref name="feed"/> until <paramref name="cancellationToken"/> is cancelled.
     /// Throwing (or returning) means the source failed; its supervisor restarts it with backoff.
     /// </summary>

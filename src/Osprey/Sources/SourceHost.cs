@@ -24,6 +24,9 @@ public sealed class SourceHost : IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Osprey.Sources");
     }
 
+    /// <summary>How long a running source may publish nothing before it is restarted (<c>--source-timeout</c>); zero: never. Set before adding sources.</summary>
+    public TimeSpan FrameTimeout { get; init; } = SourceSupervisor.DefaultFrameTimeout;
+
     /// <summary>Adds a feed owned by <paramref name="source"/> and starts the source under supervision.</summary>
     /// <exception cref="ArgumentException">The name is not a valid feed name.</exception>
     /// <exception cref="InvalidOperationException">A feed of that name exists already, or the host is stopping.</exception>
@@ -32,7 +35,7 @@ public sealed class SourceHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(source);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var feed = _feeds.AddOwnedFeed(name, source.Uri, source.ExpectedInfo);
-        var supervisor = new SourceSupervisor(source, feed, _logger, _feeds.Time);
+        var supervisor = new SourceSupervisor(source, feed, _logger, _feeds.Time, FrameTimeout);
         _supervisors[name] = supervisor;
         supervisor.Start();
         return feed;

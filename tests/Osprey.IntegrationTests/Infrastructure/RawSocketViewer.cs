@@ -104,6 +104,77 @@ public sealed class RawSocketViewer : IDisposable
         await _stream.WriteAsync(frame);
     }
 
+    /// <summary>Sends <paramref name="bytes"/> as they are (a frame written by hand, unmasked or broken).</summary>
+    public async Task SendRawAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
+
+    /// <summary>
+    /// Reads frames, skipping data ones, until the server's close frame; returns its code (1005 for an empty
+    /// close) and reason, or null when the connection ended without one. Throws on timeout.
+    /// </summary>
+    public async Task<(int Code, string Reason)?> ReadCloseAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        for (var frames = 0; frames < 100_000; frames++)
+        {
+            byte first;
+            int length;
+            try
+            {
+                (first, length) = await ReadFrameHeaderAsync(timeout).WaitAsync(cts.Token);
+            }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException)
+            {
+                return null;
+            }
+
+            if ((first & 0x0F) != 0x8)
+            {
+                await ReadPayloadAsync(length, keep: false).WaitAsync(cts.Token);
+                continue;
+            }
+
+            var payload = length == 0 ? [] : await ReadPayloadAsync(length, keep: true).WaitAsync(cts.Token);
+            return payload.Length < 2 ? (1005, "") : (BinaryPrimitives.ReadUInt16BigEndian(payload), Encoding.UTF8.GetString(payload, 2, payload.Length - 2));
+        }
+
+        throw new InvalidOperationException("no close frame in 100,000 frames");
+    }
+
+    /// <summary>Sends a masked frame of any payload length (16- and 64-bit lengths too), FIN as given.</summary>
+    public async Task SendMaskedFrameAsync(byte opcode, ReadOnlyMemory<byte> payload, bool fin = true)
+    {
+        var mask = RandomNumberGenerator.GetBytes(4);
+        var header = new List<byte> { (byte)((fin ? 0x80 : 0) | opcode) };
+        if (payload.Length < 126)
+        {
+            header.Add((byte)(0x80 | payload.Length));
+        }
+        else if (payload.Length <= ushort.MaxValue)
+        {
+            header.Add(0x80 | 126);
+            header.Add((byte)(payload.Length >> 8));
+            header.Add((byte)payload.Length);
+        }
+        else
+        {
+            header.Add(0x80 | 127);
+            var length = new byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(length, (ulong)payload.Length);
+            header.AddRange(length);
+        }
+
+        header.AddRange(mask);
+        var frame = new byte[header.Count + payload.Length];
+        header.CopyTo(frame);
+        var span = payload.Span;
+        for (var i = 0; i < span.Length; i++)
+        {
+            frame[header.Count + i] = (byte)(span[i] ^ mask[i & 3]);
+        }
+
+        await _stream.WriteAsync(frame);
+    }
+
     public void Dispose() => _stream.Dispose();
 
     private async Task<byte[]> ReadRestAsync(byte[] buffer, int filled, int length)

@@ -98,6 +98,25 @@ public class OrderedReaderTests
         Assert.Equal(0, feed.Pool.Outstanding);
     }
 
+    [Fact]
+    public void AReaderIsBoundedInBytes_BeforeFrames_SkippingToTheNewestKeyFrame()
+    {
+        // Frames of 32 bytes, all key frames (as raw pictures are): a 100-byte budget holds 3 of them, not 2,048.
+        using var feed = new Feed("raw");
+        using var reader = feed.OpenOrderedReader(capacity: 2048, maxBytes: 100);
+        for (var i = 1; i <= 10; i++)
+        {
+            Publish(feed, (byte)i, key: true);
+            Assert.InRange(reader.QueuedBytes, 32, 96);
+        }
+
+        // The frame that would have gone over dropped the queue and started it again, from itself.
+        Assert.Equal(new byte[] { 10 }, Drain(reader));
+        Assert.Equal(9, reader.SkippedFrames);
+        Assert.Equal(9, feed.Drops);
+        Assert.Equal(0, reader.QueuedBytes);
+    }
+
     private static void Publish(Feed feed, byte value, bool key = false)
     {
         var frame = feed.Pool.Rent(32);

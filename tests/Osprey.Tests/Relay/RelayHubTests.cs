@@ -112,6 +112,33 @@ public sealed class RelayHubTests
     }
 
     [Fact]
+    public async Task AMemberThatDoesNotRead_HoldsNoMoreThanItsByteBudget_OfLargeMessages()
+    {
+        const int Count = 60;
+        const int Bytes = 256 * 1024;
+        var hub = new RelayHub(NullLogger.Instance, new RelayLimits { MaxQueuedBytes = 1024 * 1024, SendTimeout = TimeSpan.Zero, IdleTimeout = TimeSpan.Zero });
+        await using var sender = await TopicMember.JoinAsync(hub, "/big");
+        await using var reader = await TopicMember.JoinAsync(hub, "/big");
+        await using var stalled = await TopicMember.JoinAsync(hub, "/big", socketBufferBytes: 4096);
+
+        // In lockstep with the reader, so that only the stalled member's queue ever fills.
+        for (var index = 0; index < Count; index++)
+        {
+            await sender.SendAsync(Numbered(index, Bytes), WebSocketMessageType.Binary);
+            await AssertReceivesAsync(reader, WebSocketMessageType.Binary, Numbered(index, Bytes));
+        }
+
+        // 256 messages would be 64 MiB held for it; the budget is 1 MiB: 4 queued and the one its send loop holds.
+        Assert.InRange(hub.MessagesInFlight, 1, 5);
+        var kept = (int)(Count - hub.Drops);
+        Assert.InRange(kept, 1, 5);
+        for (var index = 0; index < kept; index++)
+        {
+            await AssertReceivesAsync(stalled, WebSocketMessageType.Binary, Numbered(index, Bytes));
+        }
+    }
+
+    [Fact]
     public async Task MembersLeaving_EmptyTheTopic_AndEveryMessageBufferGoesBackToThePool()
     {
         var hub = new RelayHub(NullLogger.Instance);

@@ -45,7 +45,7 @@ public class SourceOptionsTests
     [InlineData("ffmpeg:-i x#gop=0", "gop='0' must be a whole number from 1 to 1000")]
     [InlineData("ffmpeg:-i x#fps=999", "fps='999' must be a number from 0.1 to 240")]
     [InlineData("ffmpeg:-i x#codec=h265", "only codec=copy is known")]
-    [InlineData("ffmpeg:-i x#colour=red", "unknown option 'colour' (known: output, size, fps, qscale, bitrate, gop, codec)")]
+    [InlineData("ffmpeg:-i x#colour=red", "unknown option 'colour' (known: output, size, fps, qscale, bitrate, gop, codec, frameTimeout)")]
     public void BadOptions_AreRefusedWithAMessageNamingTheUri(string uri, string expected)
     {
         var error = Assert.Throws<FormatException>(() => SourceFactory.Create(uri));

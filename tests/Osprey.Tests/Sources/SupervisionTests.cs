@@ -25,7 +25,8 @@ public class SupervisionTests
         var source = new ScriptedSource(failRuns: 3);
         using var feed = new Feed("supervised", time: time);
         using var reader = feed.OpenReader();
-        await using var supervisor = new SourceSupervisor(source, feed, NullLogger.Instance, time);
+        // No frame timeout: its timer would be one more pending delay on the manual clock.
+        await using var supervisor = new SourceSupervisor(source, feed, NullLogger.Instance, time, frameTimeout: TimeSpan.Zero);
         supervisor.Start();
 
         // Each failed run arms the next restart delay: 1, 2, then 4 s.

@@ -25,6 +25,7 @@ internal sealed record FeedDto(
     long Frames,
     long Bytes,
     long Drops,
+    long ViewersDropped,
     long Restarts,
     long FramesHeld,
     long FramesAllocated,
@@ -83,6 +84,8 @@ internal sealed record FeedDto(
             feed.Frames,
             feed.Bytes,
             feed.Drops,
+            // A viewer reads the feed or one of its views: its drops are the feed's, whichever it read.
+            feed.ViewersDropped + views.ViewsOf(feed.Name).Sum(v => v.Output.ViewersDropped),
             sources.TryGetSupervisor(feed.Name, out var supervisor) ? supervisor.Restarts : 0,
             feed.Pool.Outstanding,
             feed.Pool.Allocated,

@@ -46,9 +46,10 @@ internal static partial class RelayEndpoints
     /// <summary>A WebSocket on an unrouted path: crossbar's N:N topic for that path.</summary>
     public static async Task ServeTopicAsync(HttpContext context, RelayHub hub, CancellationToken stopping)
     {
-        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context);
+        var (socket, stream) = await WebSocketUpgrade.AcceptGuardedAsync(context, RelayHub.MaxMessageBytes);
+        using var _ = socket;
         var topic = "/" + context.Request.Path.Value!.Trim('/');
-        await hub.ServeAsync(socket, topic, stopping);
+        await hub.ServeAsync(socket, topic, stopping, () => stream.LastReadTicks);
     }
 
     private static async Task ReceivePushAsync(HttpContext context, FeedRegistry registry, string name, ILogger logger, CancellationToken stopping)

@@ -102,6 +102,7 @@ internal static class RelayStatusEndpoint
         w.WriteEndObject();
         w.WriteNumber("topicMessages", hub.Messages);
         w.WriteNumber("topicDrops", hub.Drops);
+        w.WriteNumber("topicClientsDropped", hub.ClientsDropped);
         // For leak checks (vw leaked goroutines per added stream): tasks that should match the rules.
         w.WriteNumber("streamInputTasks", streams.ActivePumps);
         w.WriteNumber("destinationClients", destinations.ActiveClients);

@@ -42,7 +42,7 @@ internal sealed class BerryMseFraming(Feed feed) : FragmentFraming(feed)
     private bool _afterFirstPicture;
 
     /// <inheritdoc/>
-    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(startAtNextKeyFrame: true);
+    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(startAtNextKeyFrame: true, maxBytes: MaxQueuedBytes);
 
     /// <inheritdoc/>
     protected override async ValueTask<bool> SendHeaderAsync(StreamHeader header, WebSocketConnection connection)

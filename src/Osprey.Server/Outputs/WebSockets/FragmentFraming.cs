@@ -13,7 +13,7 @@ internal abstract class FragmentFraming(Feed feed) : WebSocketFraming(feed)
     private StreamHeaderGate _header;
 
     /// <inheritdoc/>
-    public override IFrameReader OpenReader() => Feed.OpenOrderedReader();
+    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(maxBytes: MaxQueuedBytes);
 
     /// <inheritdoc/>
     // Container fragments are always muxer output in pooled arrays, so Segment is safe here.

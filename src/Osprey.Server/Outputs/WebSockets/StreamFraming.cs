@@ -18,7 +18,7 @@ internal sealed class StreamFraming(Feed feed) : WebSocketFraming(feed)
     /// <inheritdoc/>
     // A byte stream's chunks are network reads (tens to hundreds per group of pictures), not pictures: its queue
     // must hold a whole cached group of pictures, or a new viewer would overflow at once and wait for the next.
-    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(StreamQueueFrames);
+    public override IFrameReader OpenReader() => Feed.OpenOrderedReader(StreamQueueFrames, maxBytes: MaxQueuedBytes);
 
     /// <inheritdoc/>
     public override ValueTask<bool> SendAsync(Frame frame, WebSocketConnection connection)

@@ -49,6 +49,9 @@ internal sealed partial class WebSocketConnection : IDisposable
         _writer = ConnectionWriter.Create(context, stream);
     }
 
+    /// <summary>True once the connection was dropped because a send stalled past the send timeout.</summary>
+    public bool TimedOut => _writer.TimedOut;
+
     /// <summary>True when messages go straight to the socket.</summary>
     public bool IsDirect => _writer.IsDirect;
 
@@ -114,7 +117,7 @@ internal sealed partial class WebSocketConnection : IDisposable
         if (!_clientGone)
         {
             var code = _protocolErrorCode != 0 ? _protocolErrorCode
-                : _clientClosed ? EchoableCloseCode(_clientCloseCode)
+                : _clientClosed ? _clientCloseCode
                 : (ushort)1001; // going away: the server is stopping or the feed ended
             var reason = _protocolErrorCode != 0 ? _parser.Error ?? "" : _clientClosed ? "" : goingAwayReason;
             await SendCloseAsync(code, reason);
@@ -197,6 +200,7 @@ internal sealed partial class WebSocketConnection : IDisposable
                 _wake?.Invoke();
                 return true;
             case WebSocketOpcode.Close:
+                // The parser has refused codes that may not be sent (1005, 1-byte payloads...): this one is echoed.
                 _clientCloseCode = payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(payload) : (ushort)1000;
                 _clientClosed = true;
                 return false;
@@ -205,9 +209,6 @@ internal sealed partial class WebSocketConnection : IDisposable
                 return true;
         }
     }
-
-    private static ushort EchoableCloseCode(ushort code) =>
-        code is 1005 or 1006 or 1015 || code < 1000 ? (ushort)1000 : code;
 
     private static partial class Log
     {

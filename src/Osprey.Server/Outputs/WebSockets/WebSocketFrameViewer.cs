@@ -35,7 +35,8 @@ internal sealed partial class WebSocketFrameViewer
         _context = context;
         _feed = feed;
         _logger = logger;
-        _framing = WebSocketFraming.Create(framing, feed);
+        var limits = context.RequestServices?.GetService<ViewerLimits>() ?? new ViewerLimits();
+        _framing = WebSocketFraming.Create(framing, feed, limits.MaxQueuedBytes);
     }
 
     /// <summary>Serves <paramref name="feed"/> to the WebSocket client of <paramref name="context"/> until either side ends.</summary>
@@ -80,6 +81,13 @@ internal sealed partial class WebSocketFrameViewer
         finally
         {
             reader.Close();
+        }
+
+        if (connection.TimedOut)
+        {
+            _feed.CountViewerDropped();
+            var limits = _context.RequestServices.GetService<ViewerLimits>() ?? new ViewerLimits();
+            Log.SendTimedOut(_logger, _feed.Name, _context.Connection.RemoteIpAddress?.ToString() ?? "?", limits.SendTimeout.TotalSeconds);
         }
 
         await connection.FinishAsync(receiving, _stopping ? "server stopping" : "feed ended");
@@ -144,6 +152,9 @@ internal sealed partial class WebSocketFrameViewer
 
         [LoggerMessage(LogEvents.ViewerDisconnected, LogLevel.Debug, "Feed {Feed}: viewer left after {Frames} frames, {Drops} skipped")]
         public static partial void ViewerDisconnected(ILogger logger, string feed, long frames, long drops);
+
+        [LoggerMessage(LogEvents.ViewerSendTimedOut, LogLevel.Information, "Feed {Feed}: dropped viewer {Remote}: its socket took nothing for {Seconds} s")]
+        public static partial void SendTimedOut(ILogger logger, string feed, string remote, double seconds);
 
         [LoggerMessage(LogEvents.ViewerHandshakeFailed, LogLevel.Debug, "Feed {Feed}: a viewer left during the handshake: {Reason}")]
         public static partial void HandshakeFailed(ILogger logger, string feed, string reason);

@@ -12,20 +12,29 @@ namespace Osprey.Server.Outputs.WebSockets;
 internal abstract class WebSocketFraming
 {
     /// <summary>Makes the framing <paramref name="framing"/> names for one viewer of <paramref name="feed"/>.</summary>
-    public static WebSocketFraming Create(ViewerFraming framing, Feed feed) => framing switch
+    /// <remarks><paramref name="maxQueuedBytes"/> bounds what an ordered (stream) viewer may hold queued.</remarks>
+    public static WebSocketFraming Create(ViewerFraming framing, Feed feed, long maxQueuedBytes = ViewerLimits.DefaultMaxQueuedBytes)
     {
-        ViewerFraming.Frames => new FramesFraming(feed),
-        ViewerFraming.Stream => new StreamFraming(feed),
-        ViewerFraming.Fmp4 => new Fmp4Framing(feed),
-        ViewerFraming.WebCodecs => new WebCodecsFraming(feed),
-        ViewerFraming.BerryMse => new BerryMseFraming(feed),
-        _ => throw new ArgumentOutOfRangeException(nameof(framing), framing, "Unknown viewer framing."),
-    };
+        WebSocketFraming made = framing switch
+        {
+            ViewerFraming.Frames => new FramesFraming(feed),
+            ViewerFraming.Stream => new StreamFraming(feed),
+            ViewerFraming.Fmp4 => new Fmp4Framing(feed),
+            ViewerFraming.WebCodecs => new WebCodecsFraming(feed),
+            ViewerFraming.BerryMse => new BerryMseFraming(feed),
+            _ => throw new ArgumentOutOfRangeException(nameof(framing), framing, "Unknown viewer framing."),
+        };
+        made.MaxQueuedBytes = maxQueuedBytes;
+        return made;
+    }
 
     protected WebSocketFraming(Feed feed) => Feed = feed;
 
     /// <summary>The feed this viewer watches.</summary>
     protected Feed Feed { get; }
+
+    /// <summary>The most bytes of frames an ordered reader of this viewer may queue (latest-mode readers hold one frame).</summary>
+    protected long MaxQueuedBytes { get; private set; } = ViewerLimits.DefaultMaxQueuedBytes;
 
     /// <summary>True for pictures (latest mode): one frame per wake, the newest; false sends every frame taken.</summary>
     public virtual bool OneFramePerWake => false;

@@ -87,15 +87,29 @@ internal static class WebSocketUpgrade
     private static readonly TimeSpan s_keepAlive = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Accepts a WebSocket through ASP.NET Core's middleware, for the endpoints that exchange messages rather
-    /// than stream frames (relay pushes, topics, the control API), with the subprotocol rules of
-    /// <see cref="ChooseSubprotocol"/> (jsmpeg's <c>null</c>).
+    /// Accepts a WebSocket for the endpoints that exchange messages rather than stream frames (relay pushes,
+    /// topics, the control API): .NET's WebSocket over the upgraded stream, with the subprotocol rules of
+    /// <see cref="ChooseSubprotocol"/> (jsmpeg's <c>null</c>) and every client frame header checked as it
+    /// arrives (<see cref="GuardedClientStream"/>): an unmasked frame is closed with 1002 at once (.NET's socket
+    /// would wait for its mask for ever), a frame over <paramref name="maxFrameBytes"/> with 1009 before it is read.
     /// </summary>
-    public static Task<System.Net.WebSockets.WebSocket> AcceptMessageSocketAsync(HttpContext context) =>
-        context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+    public static async Task<System.Net.WebSockets.WebSocket> AcceptMessageSocketAsync(HttpContext context, long maxFrameBytes = long.MaxValue) =>
+        (await AcceptGuardedAsync(context, maxFrameBytes)).Socket;
+
+    /// <summary>
+    /// As <see cref="AcceptMessageSocketAsync"/>, with the guarded stream too: its <see cref="GuardedClientStream.LastReadTicks"/>
+    /// says when the client last sent anything, pings included, which the WebSocket itself never shows.
+    /// </summary>
+    public static async Task<(System.Net.WebSockets.WebSocket Socket, GuardedClientStream Stream)> AcceptGuardedAsync(HttpContext context, long maxFrameBytes)
+    {
+        var protocol = ChooseSubprotocol(context.Request.Headers.SecWebSocketProtocol);
+        var stream = new GuardedClientStream(await AcceptAsync(context), new ClientFrameGuard(maxFrameBytes), context.Abort);
+        var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, new System.Net.WebSockets.WebSocketCreationOptions
         {
-            SubProtocol = ChooseSubprotocol(context.Request.Headers.SecWebSocketProtocol),
-            DangerousEnableCompression = false,
+            IsServer = true,
+            SubProtocol = protocol,
             KeepAliveInterval = s_keepAlive,
         });
+        return (socket, stream);
+    }
 }

@@ -1,4 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Text;
+using System.Text.Unicode;
 
 namespace Osprey.Protocols.WebSockets;
 
@@ -6,7 +9,13 @@ namespace Osprey.Protocols.WebSockets;
 /// Incremental parser of the frames a WebSocket client sends (always masked, RFC 6455 §5.3). Viewers only
 /// send control frames and the odd small message, so payloads are bounded; larger ones are a protocol error.
 /// </summary>
-/// <remarks>Feed it whatever the socket gives with <see cref="Parse"/>; it keeps state across calls.</remarks>
+/// <remarks>
+/// <para>Feed it whatever the socket gives with <see cref="Parse"/>; it keeps state across calls.</para>
+/// <para>What the RFC requires a server to fail is failed here, with the close code it names, so that every
+/// user answers alike: unmasked frames, fragments out of order (1002); close frames with a 1-byte payload or
+/// a code no endpoint may send (1002); text, and close reasons, that are not UTF-8 (1007), checked across
+/// fragments and read boundaries.</para>
+/// </remarks>
 public sealed class ClientFrameParser
 {
     /// <summary>The largest client payload accepted (control frames are at most 125 by the RFC).</summary>
@@ -21,6 +30,12 @@ public sealed class ClientFrameParser
     private long _payloadLength;
     private int _payloadFilled;
     private bool _inPayload;
+    // A fragmented data message is in progress (its first frame had FIN clear), and whether it is text.
+    private bool _inMessage;
+    private bool _messageIsText;
+    // The start of a UTF-8 sequence split across frames or reads, at most 3 bytes.
+    private readonly byte[] _utf8Carry = new byte[4];
+    private int _utf8CarryLength;
 
     /// <summary>Why parsing stopped, when it did.</summary>
     public string? Error { get; private set; }
@@ -82,6 +97,11 @@ public sealed class ClientFrameParser
                 var opcode = (WebSocketOpcode)(_header[0] & 0x0F);
                 var fin = (_header[0] & 0x80) != 0;
                 ResetFrame();
+                if (!CheckPayload(opcode, fin, payload))
+                {
+                    return false;
+                }
+
                 if (!onFrame(state, opcode, fin, payload))
                 {
                     return true; // the handler asked to stop; what follows is ignored
@@ -121,6 +141,16 @@ public sealed class ClientFrameParser
                 return Fail("control frames must be unfragmented and at most 125 bytes", 1002);
             }
 
+            if (opcode == 0x0 && !_inMessage)
+            {
+                return Fail("a continuation frame with no message to continue", 1002);
+            }
+
+            if (opcode is 0x1 or 0x2 && _inMessage)
+            {
+                return Fail("a new message before the fragmented one ended", 1002);
+            }
+
             _headerNeeded = needed;
             return false;
         }
@@ -145,6 +175,91 @@ public sealed class ClientFrameParser
         _payloadFilled = 0;
         _inPayload = true;
         return true;
+    }
+
+    private bool CheckPayload(WebSocketOpcode opcode, bool fin, ReadOnlySpan<byte> payload)
+    {
+        switch (opcode)
+        {
+            case WebSocketOpcode.Close:
+                if (payload.Length == 1)
+                {
+                    return Fail("a close frame with a 1-byte payload", 1002);
+                }
+
+                if (payload.Length >= 2)
+                {
+                    var code = BinaryPrimitives.ReadUInt16BigEndian(payload);
+                    if (!WebSocketFrames.IsValidReceivedCloseCode(code))
+                    {
+                        return Fail($"close code {code} may not be sent", 1002);
+                    }
+
+                    if (!Utf8.IsValid(payload[2..]))
+                    {
+                        return Fail("a close reason that is not UTF-8", 1007);
+                    }
+                }
+
+                return true;
+            case WebSocketOpcode.Text or WebSocketOpcode.Binary:
+                _messageIsText = opcode == WebSocketOpcode.Text;
+                _utf8CarryLength = 0;
+                break;
+            case WebSocketOpcode.Continuation:
+                break;
+            default:
+                return true; // ping, pong: any payload
+        }
+
+        _inMessage = !fin;
+        if (_messageIsText && !CheckUtf8(payload, final: fin))
+        {
+            return Fail("a text message that is not UTF-8", 1007);
+        }
+
+        return true;
+    }
+
+    /// <summary>Checks the next piece of a text message, carrying a sequence split at its end to the next piece.</summary>
+    private bool CheckUtf8(ReadOnlySpan<byte> piece, bool final)
+    {
+        // First finish the sequence the previous piece ended in, one byte at a time (at most 3).
+        while (_utf8CarryLength > 0 && !piece.IsEmpty)
+        {
+            _utf8Carry[_utf8CarryLength++] = piece[0];
+            piece = piece[1..];
+            var status = Rune.DecodeFromUtf8(_utf8Carry.AsSpan(0, _utf8CarryLength), out _, out _);
+            if (status == OperationStatus.InvalidData)
+            {
+                return false;
+            }
+
+            if (status == OperationStatus.Done)
+            {
+                _utf8CarryLength = 0;
+            }
+        }
+
+        while (!piece.IsEmpty)
+        {
+            var status = Rune.DecodeFromUtf8(piece, out _, out var consumed);
+            if (status == OperationStatus.InvalidData)
+            {
+                return false;
+            }
+
+            if (status == OperationStatus.NeedMoreData)
+            {
+                piece.CopyTo(_utf8Carry);
+                _utf8CarryLength = piece.Length;
+                break;
+            }
+
+            piece = piece[consumed..];
+        }
+
+        return !final || _utf8CarryLength == 0;
     }
 
     private bool Fail(string error, ushort closeCode)

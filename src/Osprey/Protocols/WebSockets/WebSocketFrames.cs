@@ -80,6 +80,14 @@ public static class WebSocketFrames
         return Convert.ToBase64String(hash);
     }
 
+    /// <summary>
+    /// True for a close code a peer may send (RFC 6455 §7.4): the defined 1000-1003 and 1007-1014, and 3000-4999
+    /// for libraries and applications. 1005, 1006 and 1015 are only ever reported locally, 1004 and 1016-2999 are
+    /// reserved, and below 1000 or from 5000 are not codes at all: receiving any of them is a protocol error.
+    /// </summary>
+    public static bool IsValidReceivedCloseCode(ushort code) =>
+        code is >= 1000 and <= 1003 or >= 1007 and <= 1014 or >= 3000 and <= 4999;
+
     /// <summary>True when <paramref name="key"/> is base64 of 16 bytes, as RFC 6455 §4.1 requires.</summary>
     public static bool IsValidKey(string? key)
     {

@@ -50,6 +50,9 @@ public sealed record FfmpegOptions
     /// <summary>H.264 key frame interval in frames (default 60).</summary>
     public int Gop { get; init; } = 60;
 
+    /// <summary>How long a running ffmpeg may give no frame before it is restarted (<c>frameTimeout=S</c>); null: the server's <c>--source-timeout</c>.</summary>
+    public TimeSpan? FrameTimeout { get; init; }
+
     /// <summary>Pass an MJPEG input through without re-encoding (<c>-c:v copy</c>): for MJPEG cameras.</summary>
     public bool Copy { get; init; }
 
@@ -156,6 +159,11 @@ public sealed record FfmpegOptions
             uri.Append("&codec=copy");
         }
 
+        if (FrameTimeout is { } frameTimeout)
+        {
+            uri.Append(CultureInfo.InvariantCulture, $"&frameTimeout={frameTimeout.TotalSeconds}");
+        }
+
         return uri.ToString();
     }
 
@@ -172,7 +180,7 @@ public sealed record FfmpegOptions
         }
 
         var options = new FfmpegOptions { InputArguments = arguments };
-        query.RejectUnknown("output", "size", "fps", "qscale", "bitrate", "gop", "codec");
+        query.RejectUnknown("output", "size", "fps", "qscale", "bitrate", "gop", "codec", "frameTimeout");
         if (query.TryGet("output", out var output))
         {
             options = options with
@@ -203,6 +211,7 @@ public sealed record FfmpegOptions
             QScale = query.GetInt("qscale", options.QScale, 2, 31),
             BitrateKbps = query.GetInt("bitrate", options.BitrateKbps, 50, 100_000),
             Gop = query.GetInt("gop", options.Gop, 1, 1000),
+            FrameTimeout = query.TryGet("frameTimeout", out _) ? TimeSpan.FromSeconds(query.GetDouble("frameTimeout", 0, 0, 86_400)) : null,
         };
 
         if (options.Output == FfmpegOutput.Yuyv && options.Width == 0)

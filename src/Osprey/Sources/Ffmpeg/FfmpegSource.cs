@@ -59,6 +59,9 @@ public sealed partial class FfmpegSource : IFrameSource, ICounted
     public string Uri => Options.ToUri();
 
     /// <inheritdoc />
+    public TimeSpan? FrameTimeout => Options.FrameTimeout;
+
+    /// <inheritdoc />
     public VideoInfo ExpectedInfo => new(
         Options.Output switch { FfmpegOutput.Mjpeg => MediaFormat.Jpeg, FfmpegOutput.H264 => MediaFormat.H264, _ => MediaFormat.Yuyv },
         Options.Width,

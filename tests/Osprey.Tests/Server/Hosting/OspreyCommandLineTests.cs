@@ -125,4 +125,27 @@ public class OspreyCommandLineTests
         Assert.True(checkedUris >= 9, $"only {checkedUris} URIs checked");
         Assert.DoesNotContain("quality=Q", OspreyCommandLine.Usage, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Limits_HaveTheDocumentedDefaults_AndFlagsOrVariablesChangeThem()
+    {
+        var defaults = OspreyCommandLine.Parse([], s_noEnvironment);
+        Assert.Equal(TimeSpan.FromSeconds(10), defaults.SendTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(60), defaults.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), defaults.SourceTimeout);
+        Assert.Equal(8L << 20, defaults.ViewerQueueBytes);
+        Assert.Equal(16L << 20, defaults.TopicQueueBytes);
+
+        var set = OspreyCommandLine.Parse(
+            ["--send-timeout", "2.5", "--idle-timeout=0", "--viewer-queue-mib", "3", "--topic-queue-mib", "1", "--source-timeout", "4"],
+            k => k == "OSPREY_SEND_TIMEOUT" ? "7" : null);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), set.SendTimeout);
+        Assert.Equal(TimeSpan.Zero, set.IdleTimeout);
+        Assert.Equal(3L << 20, set.ViewerQueueBytes);
+        Assert.Equal(1L << 20, set.TopicQueueBytes);
+        Assert.Equal(TimeSpan.FromSeconds(4), set.SourceTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(7), OspreyCommandLine.Parse([], k => k == "OSPREY_SEND_TIMEOUT" ? "7" : null).SendTimeout);
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--send-timeout", "-1"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--viewer-queue-mib", "0"], s_noEnvironment));
+    }
 }
