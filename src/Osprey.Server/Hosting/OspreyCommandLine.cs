@@ -60,6 +60,12 @@ internal sealed record OspreyOptions
 
     /// <summary>Host names besides localhost that mean this machine, for loopback-only permissions.</summary>
     public IReadOnlyList<string> LocalHostNames { get; init; } = [];
+
+    /// <summary>The most connections at once; null: 4096, lowered to fit the descriptor limit.</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>The most connections at once from one client address.</summary>
+    public int MaxConnectionsPerAddress { get; init; } = 256;
 }
 
 /// <summary>
@@ -94,6 +100,8 @@ internal static class OspreyCommandLine
                               a bearer token (Authorization: Bearer, or ?token=), at least 16 characters  [OSPREY_TOKENS]
           --allow-origin URL  pages of this origin may use Osprey (CORS, WebSockets); '*' any; repeatable  [OSPREY_ALLOW_ORIGINS]
           --local-host NAME   a Host name meaning this machine, besides localhost (loopback-only rules)  [OSPREY_LOCAL_HOSTS]
+          --max-connections N connections at once, default 4096 lowered to the descriptor limit less 128  [OSPREY_MAX_CONNECTIONS]
+          --max-connections-per-address N  from one client address, default 256  [OSPREY_MAX_CONNECTIONS_PER_ADDRESS]
           --send-timeout S    drop a viewer whose socket takes nothing for S seconds, default 10, 0 never  [OSPREY_SEND_TIMEOUT]
           --idle-timeout S    drop a relay topic client that sends and gets nothing (pings count) for S s, default 60  [OSPREY_IDLE_TIMEOUT]
           --viewer-queue-mib N  bytes a stream viewer may hold queued, default 8 MiB  [OSPREY_VIEWER_QUEUE_MIB]
@@ -128,6 +136,7 @@ internal static class OspreyCommandLine
         var tokens = new List<string>();
         var origins = new List<string>();
         var localHosts = new List<string>();
+        string? maxConnections = null, maxPerAddress = null;
         var help = false;
         var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
@@ -179,6 +188,12 @@ internal static class OspreyCommandLine
                     break;
                 case "--local-host":
                     localHosts.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--max-connections":
+                    maxConnections = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--max-connections-per-address":
+                    maxPerAddress = inline ?? Next(args, ref i, flag);
                     break;
                 case "--send-timeout":
                     sendTimeout = inline ?? Next(args, ref i, flag);
@@ -259,6 +274,8 @@ internal static class OspreyCommandLine
             ExtraPorts = [.. extraPorts.Select(ParsePort)],
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
+            MaxConnections = (maxConnections ?? environment("OSPREY_MAX_CONNECTIONS")) is { } max ? ParseCount(max, "--max-connections") : null,
+            MaxConnectionsPerAddress = (maxPerAddress ?? environment("OSPREY_MAX_CONNECTIONS_PER_ADDRESS")) is { } perAddress ? ParseCount(perAddress, "--max-connections-per-address") : 256,
             Users = users,
             Tokens = tokens,
             AllowedOrigins = origins,
@@ -303,6 +320,11 @@ internal static class OspreyCommandLine
 
         return args[++i];
     }
+
+    private static int ParseCount(string text, string flag) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 1_000_000
+            ? count
+            : throw new FormatException($"{flag} '{text}' is not a number from 1 to 1000000.");
 
     private static int ParsePort(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535

@@ -75,14 +75,21 @@ internal static partial class OspreyServer
         // The host logs a failed start with its whole stack trace before rethrowing; Program reports it in one line.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
+        var connections = new ConnectionLimiter(options.MaxConnections ?? ConnectionLimiter.DefaultMaxConnections(4096), options.MaxConnectionsPerAddress);
+        builder.Services.AddSingleton(connections);
+        // HTTPS configured the ASP.NET way (Kestrel__Endpoints__* variables) works instead of aborting start-up.
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(options.Bind, options.Port);
+            // An idle or silent connection holds a descriptor: let it go in seconds, not Kestrel's 130.
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            kestrel.Listen(options.Bind, options.Port, listen => listen.Use(connections.Middleware));
             foreach (var extra in options.ExtraPorts)
             {
                 // Every route on every port: jsmpeg's relay took ingest on one port and viewers on another.
-                kestrel.Listen(options.Bind, extra);
+                kestrel.Listen(options.Bind, extra, listen => listen.Use(connections.Middleware));
             }
         });
         // Viewers write frames straight to the socket after the WebSocket upgrade. A tiny transport write

@@ -46,15 +46,28 @@ public sealed partial class OspreyProcess : IAsyncDisposable
 
     public Uri Ws(string path) => new(WebSocketBaseUri, path);
 
-    public static async Task<OspreyProcess> StartAsync(params string[] arguments)
+    public static Task<OspreyProcess> StartAsync(params string[] arguments) => StartWrappedAsync([], arguments);
+
+    /// <summary>Starts the server under <paramref name="wrapper"/> (e.g. <c>prlimit --nofile=1024:1024</c>).</summary>
+    public static async Task<OspreyProcess> StartWrappedAsync(string[] wrapper, params string[] arguments)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "osprey.dll");
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (wrapper.Length > 0)
+        {
+            foreach (var part in wrapper[1..])
+            {
+                start.ArgumentList.Add(part);
+            }
+
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(dll);
         start.ArgumentList.Add("--bind");
         start.ArgumentList.Add("127.0.0.1");

@@ -131,7 +131,7 @@ internal sealed record JpegViewDto(long EncodedFrames, long SkippedFrames, long 
 internal sealed record ErrorDto(string Error);
 
 /// <summary>The health body.</summary>
-internal sealed record HealthDto(string Status, int Feeds, double UptimeSeconds);
+internal sealed record HealthDto(string Status, int Feeds, double UptimeSeconds, int Connections, long ConnectionsRefused);
 
 /// <summary>The JSON options of every API response.</summary>
 internal static class OspreyJson

@@ -176,8 +176,9 @@ internal static class FeedEndpoints
             return Results.Json(ToDto(restarted), OspreyJson.Context.FeedDto, statusCode: StatusCodes.Status202Accepted);
         }).Requires(OspreyAction.Api, context => context.Request.RouteValues["path"] is string path && path.EndsWith("/restart", StringComparison.Ordinal) ? path[..^"/restart".Length] : "");
 
+        var connections = app.Services.GetRequiredService<Http.ConnectionLimiter>();
         app.MapGet("/healthz", () => Results.Json(
-            new HealthDto("ok", registry.Feeds.Count, TimeProvider.System.GetElapsedTime(started).TotalSeconds),
+            new HealthDto("ok", registry.Feeds.Count, TimeProvider.System.GetElapsedTime(started).TotalSeconds, connections.Open, connections.Refused),
             OspreyJson.Context.HealthDto)).AllowEveryone();
     }
 
