@@ -87,7 +87,7 @@ internal static partial class OspreyServer
         var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
         // Made in dependency order, so the container disposes them in reverse: sources and views stop before
         // the feeds they use end.
-        builder.Services.AddSingleton(_ => new FeedRegistry());
+        builder.Services.AddSingleton(_ => new FeedRegistry { ReservedLastSegments = FeedEndpoints.ViewSuffixes.Keys.ToHashSet(StringComparer.Ordinal) });
         builder.Services.AddSingleton(provider => CreateSources(provider, sources));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));

@@ -66,6 +66,32 @@ public sealed class FeedRegistry : IAsyncDisposable
     public bool IsHeldBySource(string name) => _owned.ContainsKey(name);
 
     /// <summary>
+    /// Last name segments a publisher or a stream rule may not end in: the server's view routes
+    /// (<c>/ws/{feed}/raw</c>, <c>/jpeg</c>, ...) read them as a view of the feed before, so a feed
+    /// <c>test/raw</c> would be what viewers of <c>/ws/test/raw</c> get instead of feed <c>test</c>'s frames.
+    /// </summary>
+    public IReadOnlySet<string> ReservedLastSegments { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Why a client (a publisher, a stream rule) may not give a new feed or stream the name <paramref name="name"/>
+    /// because it would shadow another's URL: it ends in a view route's suffix, or a configured source holds it.
+    /// </summary>
+    /// <returns>The reason in plain words, or null when the name shadows nothing.</returns>
+    public string? ShadowedBy(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var slash = name.LastIndexOf('/');
+        if (slash >= 0 && ReservedLastSegments.Contains(name[(slash + 1)..]))
+        {
+            return $"'{name}' ends in '/{name[(slash + 1)..]}', which /ws/{name[..slash]}/{name[(slash + 1)..]} reads as a view of feed '{name[..slash]}'; name it otherwise";
+        }
+
+        return IsHeldBySource(name)
+            ? $"'{name}' belongs to a configured source ({(_feeds.TryGetValue(name, out var owned) ? owned.SourceUri : "?")}); name it otherwise"
+            : null;
+    }
+
+    /// <summary>
     /// The most chunks a published byte stream's group-of-pictures cache holds (and a stream viewer queues): an
     /// MPEG-TS chunk is one network read, so a group of pictures is tens to hundreds of them.
     /// </summary>
@@ -83,28 +109,31 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// is a name a configured source holds. The feed outlives its publisher (its viewers and the streams that
     /// combine it stay attached and resume with the next publisher); disposing the claim marks it waiting.
     /// </summary>
-    /// <returns>The claim, or null with <paramref name="error"/> and <paramref name="conflict"/> (true: the name is taken; false: the name is invalid).</returns>
-    public PublisherClaim? TryClaimPublisher(string name, VideoInfo info, string publisher, out string? error, out bool conflict)
+    /// <returns>The claim, or null with <paramref name="error"/> and why in <paramref name="refusal"/>.</returns>
+    public PublisherClaim? TryClaimPublisher(string name, VideoInfo info, string publisher, out string? error, out ClaimRefusal refusal)
     {
-        conflict = false;
+        refusal = ClaimRefusal.InvalidName;
         if (!FeedNames.IsValid(name))
         {
             error = $"Feed name '{name}' {FeedNames.Rule}.";
             return null;
         }
 
-        conflict = true;
-        if (IsHeldBySource(name))
+        refusal = ClaimRefusal.Shadowing;
+        if (ShadowedBy(name) is { } shadowed)
         {
-            error = $"Feed '{name}' belongs to a configured source ({(_feeds.TryGetValue(name, out var owned) ? owned.SourceUri : "?")}); publish to another name.";
+            error = $"Feed name {shadowed}.";
             return null;
         }
 
+        refusal = ClaimRefusal.Stopping;
         if (Volatile.Read(ref _disposed) != 0)
         {
             error = "the server is stopping";
             return null;
         }
+
+        refusal = ClaimRefusal.Taken;
 
         var added = false;
         if (!_feeds.TryGetValue(name, out var feed))
@@ -135,6 +164,7 @@ public sealed class FeedRegistry : IAsyncDisposable
         }
 
         error = null;
+        refusal = ClaimRefusal.None;
         feed.Info = info;
         feed.SetState(FeedState.Starting, $"publisher {publisher} connected");
         return claim;
@@ -198,6 +228,25 @@ public sealed class FeedRegistry : IAsyncDisposable
 
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>Why <see cref="FeedRegistry.TryClaimPublisher"/> gave no claim.</summary>
+public enum ClaimRefusal
+{
+    /// <summary>Not refused.</summary>
+    None,
+
+    /// <summary>The name is not a valid feed name (<see cref="FeedNames.Rule"/>).</summary>
+    InvalidName,
+
+    /// <summary>The name would shadow another feed's URL or belongs to a configured source (<see cref="FeedRegistry.ShadowedBy"/>).</summary>
+    Shadowing,
+
+    /// <summary>Another publisher feeds the name now.</summary>
+    Taken,
+
+    /// <summary>The server is stopping.</summary>
+    Stopping,
 }
 
 /// <summary>A publisher's hold on a feed (see <see cref="FeedRegistry.TryClaimPublisher"/>); dispose when it leaves.</summary>

@@ -81,7 +81,18 @@ public sealed partial class StreamRegistry : IAsyncDisposable
     /// do not exist yet are combined as soon as they appear.
     /// </summary>
     /// <returns>The stored name (leading '/' stripped) and feeds.</returns>
+    /// <exception cref="InvalidOperationException">The rule is refused (see <see cref="TrySet"/>).</exception>
     public (string Name, IReadOnlyList<string> Feeds) Set(string name, IReadOnlyList<string> feeds)
+    {
+        var result = TrySet(name, feeds);
+        return result.Refusal == RuleRefusal.None ? (result.Name, result.Feeds) : throw new InvalidOperationException(result.Error);
+    }
+
+    /// <summary>
+    /// <see cref="Set"/> for rules that come from clients: a name that would shadow another's URL (a view suffix, a
+    /// configured source's name, see <see cref="FeedRegistry.ShadowedBy"/>) is refused instead of stored.
+    /// </summary>
+    public StreamSetResult TrySet(string name, IReadOnlyList<string> feeds)
     {
         ArgumentNullException.ThrowIfNull(feeds);
         name = NormalizeName(name ?? "");
@@ -93,16 +104,26 @@ public sealed partial class StreamRegistry : IAsyncDisposable
             {
                 existing.SetFeeds(list);
                 Log.Rewired(_logger, name, string.Join(", ", list));
+                return new StreamSetResult(name, list, RuleRefusal.None, null);
             }
-            else
+
+            if (_feeds.ShadowedBy(name) is { } shadowed)
             {
-                var order = _streams.Count == 0 ? 0 : _streams.Values.Max(s => s.Order) + 1;
-                _streams[name] = new CombinedStream(name, list, _feeds, order, _loggers.CreateLogger("Osprey.Routing"));
-                Log.Added(_logger, name, string.Join(", ", list));
+                return Refuse(name, list, RuleRefusal.Shadowing, $"Stream name {shadowed}.");
             }
+
+            var order = _streams.Count == 0 ? 0 : _streams.Values.Max(s => s.Order) + 1;
+            _streams[name] = new CombinedStream(name, list, _feeds, order, _loggers.CreateLogger("Osprey.Routing"));
+            Log.Added(_logger, name, string.Join(", ", list));
         }
 
-        return (name, list);
+        return new StreamSetResult(name, list, RuleRefusal.None, null);
+    }
+
+    private StreamSetResult Refuse(string name, IReadOnlyList<string> feeds, RuleRefusal refusal, string error)
+    {
+        Log.Refused(_logger, name, error);
+        return new StreamSetResult(name, feeds, refusal, error);
     }
 
     /// <summary>The feeds of stream <paramref name="name"/>.</summary>
@@ -202,5 +223,8 @@ public sealed partial class StreamRegistry : IAsyncDisposable
 
         [LoggerMessage(LogEvents.StreamRemoved, LogLevel.Information, "Stream {Stream}: removed")]
         public static partial void Removed(ILogger logger, string stream);
+
+        [LoggerMessage(LogEvents.StreamRefused, LogLevel.Warning, "Stream {Stream}: refused: {Reason}")]
+        public static partial void Refused(ILogger logger, string stream, string reason);
     }
 }

@@ -11,6 +11,20 @@ namespace Osprey.Server.Endpoints.Feeds;
 /// <summary>Viewer WebSockets and the feed API.</summary>
 internal static class FeedEndpoints
 {
+    /// <summary>
+    /// The view suffixes of <c>/ws/{feed}/{suffix}</c>: no feed or stream may be named with one as its last segment
+    /// (<see cref="FeedRegistry.ReservedLastSegments"/>), or it would shadow that view of the feed before it.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, (MediaFormat Format, ViewerFraming Framing)> ViewSuffixes =
+        new Dictionary<string, (MediaFormat, ViewerFraming)>(StringComparer.Ordinal)
+        {
+            ["raw"] = (MediaFormat.Yuyv, ViewerFraming.Frames),
+            ["jpeg"] = (MediaFormat.Jpeg, ViewerFraming.Frames),
+            ["mp4"] = (MediaFormat.Fmp4, ViewerFraming.Fmp4),
+            ["h264"] = (MediaFormat.Fmp4, ViewerFraming.WebCodecs),
+            ["ts"] = (MediaFormat.MpegTs, ViewerFraming.Stream),
+        };
+
     public static void MapFeedEndpoints(this WebApplication app)
     {
         var registry = app.Services.GetRequiredService<FeedRegistry>();
@@ -26,16 +40,10 @@ internal static class FeedEndpoints
         {
             var path = (string?)context.Request.RouteValues["path"] ?? "";
             var slash = path.LastIndexOf('/');
-            var (format, framing) = (slash < 0 ? "" : path[(slash + 1)..]) switch
-            {
-                "raw" => (MediaFormat.Yuyv, ViewerFraming.Frames),
-                "jpeg" => (MediaFormat.Jpeg, ViewerFraming.Frames),
-                "mp4" => (MediaFormat.Fmp4, ViewerFraming.Fmp4),
-                "h264" => (MediaFormat.Fmp4, ViewerFraming.WebCodecs),
-                "ts" => (MediaFormat.MpegTs, ViewerFraming.Stream),
-                _ => (MediaFormat.Unknown, ViewerFraming.Frames),
-            };
-            if (format == MediaFormat.Unknown || streams.ResolveFeedOrStream(path) is not null)
+            var (format, framing) = ViewSuffixes.TryGetValue(slash < 0 ? "" : path[(slash + 1)..], out var view) ? view : (MediaFormat.Unknown, ViewerFraming.Frames);
+            // A view suffix always means the view: no feed or stream can be named test/raw (FeedRegistry.ShadowedBy),
+            // and none that predates the rule may take over /ws/test/raw either.
+            if (format == MediaFormat.Unknown)
             {
                 // vw's /ws/{feed-or-stream}: the native bytes of a feed or of a stream/... combination.
                 if (streams.ResolveFeedOrStream(path) is not { } native)

@@ -165,7 +165,7 @@ internal static partial class IngestEndpoints
     private static async Task IngestAsync(HttpContext context, FeedRegistry registry, string name, ILogger logger, CancellationToken stopping)
     {
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
-        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
+        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var refusal);
         if (claim is not null)
         {
             await IngestAsync(context, claim, logger, stopping);
@@ -173,7 +173,7 @@ internal static partial class IngestEndpoints
         }
 
         Log.Refused(logger, name, remote, error ?? "");
-        await PlainText.WriteAsync(context, conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound, error ?? "refused");
+        await PlainText.WriteAsync(context, Refusals.StatusOf(refusal), error ?? "refused");
     }
 
     private static async Task IngestAsync(HttpContext context, PublisherClaim claim, ILogger logger, CancellationToken stopping)

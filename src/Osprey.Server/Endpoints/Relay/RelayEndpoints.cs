@@ -58,11 +58,11 @@ internal static partial class RelayEndpoints
         }
 
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
-        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
+        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var refusal);
         if (claim is null)
         {
             Log.PushRefused(logger, name, remote, error ?? "");
-            await PlainText.WriteAsync(context, conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound, error ?? "refused");
+            await PlainText.WriteAsync(context, Refusals.StatusOf(refusal), error ?? "refused");
             return;
         }
 

@@ -38,8 +38,14 @@ internal static partial class VwApiEndpoints
                 return;
             }
 
-            var (name, stored) = api.Streams.Set(stream, feeds ?? []);
-            await JsonAsync(context, VwJson.Serialize(w => VwControlApi.WriteStreamRule(w, name, feeds is null ? null : stored)));
+            var result = api.Streams.TrySet(stream, feeds ?? []);
+            if (result.Refusal != RuleRefusal.None)
+            {
+                await GoErrorAsync(context, StatusOf(result.Refusal), result.Error ?? "refused");
+                return;
+            }
+
+            await JsonAsync(context, VwJson.Serialize(w => VwControlApi.WriteStreamRule(w, result.Name, feeds is null ? null : result.Feeds)));
         });
 
         app.MapGet("/api/streams/{**stream}", async (HttpContext context, string stream) =>
@@ -140,6 +146,13 @@ internal static partial class VwApiEndpoints
             return Task.CompletedTask;
         });
     }
+
+    /// <summary>vw had no refusals; these are plain text as its http.Error answers are.</summary>
+    private static int StatusOf(RuleRefusal refusal) => refusal switch
+    {
+        RuleRefusal.Shadowing => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status400BadRequest,
+    };
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext context)
     {

@@ -1,0 +1,15 @@
+using Osprey.Feeds;
+
+namespace Osprey.Server.Endpoints;
+
+/// <summary>The HTTP status of each refusal, the same on every route that claims a feed name.</summary>
+internal static class Refusals
+{
+    /// <summary>404 for a name that cannot exist, 409 for one taken or shadowing another's URL, 503 while stopping.</summary>
+    public static int StatusOf(ClaimRefusal refusal) => refusal switch
+    {
+        ClaimRefusal.InvalidName => StatusCodes.Status404NotFound,
+        ClaimRefusal.Shadowing or ClaimRefusal.Taken => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status503ServiceUnavailable,
+    };
+}

@@ -1,0 +1,14 @@
+namespace Osprey.Routing;
+
+/// <summary>Why a stream or destination rule from a client was not stored.</summary>
+public enum RuleRefusal
+{
+    /// <summary>Stored.</summary>
+    None,
+
+    /// <summary>The name would shadow another feed's URL or a configured source's name.</summary>
+    Shadowing,
+}
+
+/// <summary>What <see cref="StreamRegistry.TrySet"/> did: the stored name and feeds, or why nothing was stored.</summary>
+public readonly record struct StreamSetResult(string Name, IReadOnlyList<string> Feeds, RuleRefusal Refusal, string? Error);
