@@ -33,6 +33,27 @@ internal sealed record OspreyOptions
 
     /// <summary>vw's <c>VW_API</c>: a WebSocket URL the WS/JSON control API connects out to (destination rule <c>apiRule</c>).</summary>
     public string? ApiDestination { get; init; }
+
+    /// <summary>The most feeds publishers may make.</summary>
+    public int MaxFeeds { get; init; } = Osprey.Feeds.FeedRegistry.DefaultMaxPublisherFeeds;
+
+    /// <summary>How long a publisher's feed with no publisher and no viewer is kept; infinite: for ever.</summary>
+    public TimeSpan PublisherFeedTtl { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl;
+
+    /// <summary>The most vw stream rules.</summary>
+    public int MaxStreams { get; init; } = Osprey.Routing.StreamRegistry.DefaultMaxStreams;
+
+    /// <summary>The most vw destination rules.</summary>
+    public int MaxDestinations { get; init; } = Osprey.Routing.DestinationRegistry.DefaultMaxDestinations;
+
+    /// <summary>The most relay topics with clients at once.</summary>
+    public int MaxTopics { get; init; } = Osprey.Relay.RelayHub.DefaultMaxTopics;
+
+    /// <summary>The most viewers over all feeds.</summary>
+    public int MaxViewers { get; init; } = Outputs.ViewerAdmission.DefaultMaxTotal;
+
+    /// <summary>The most viewers of one feed.</summary>
+    public int MaxViewersPerFeed { get; init; } = Outputs.ViewerAdmission.DefaultMaxPerFeed;
 }
 
 /// <summary>
@@ -59,6 +80,11 @@ internal static class OspreyCommandLine
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
+          --max-feeds N       feeds publishers may make, default 64 (past it: 503)
+          --publisher-feed-ttl S  seconds a publisher's feed with no publisher and no viewer is kept, default 60; 0: for ever
+          --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
+          --max-topics N      relay topics, default 256 (64 clients each)
+          --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -81,6 +107,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
+        var limits = new Dictionary<string, string>(StringComparer.Ordinal);
         var sources = new List<string>();
         var extraPorts = new List<string>();
         var help = false;
@@ -122,6 +149,9 @@ internal static class OspreyCommandLine
                     break;
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--max-feeds" or "--max-streams" or "--max-destinations" or "--max-topics" or "--max-viewers" or "--max-viewers-per-feed" or "--publisher-feed-ttl":
+                    limits[flag] = inline ?? Next(args, ref i, flag);
                     break;
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
@@ -178,6 +208,15 @@ internal static class OspreyCommandLine
             ExtraPorts = [.. extraPorts.Select(ParsePort)],
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
+            MaxFeeds = Count(limits, "--max-feeds", Osprey.Feeds.FeedRegistry.DefaultMaxPublisherFeeds),
+            PublisherFeedTtl = limits.TryGetValue("--publisher-feed-ttl", out var ttl)
+                ? ParseSeconds("--publisher-feed-ttl", ttl) is var seconds && seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds)
+                : Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl,
+            MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams),
+            MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations),
+            MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),
+            MaxViewers = Count(limits, "--max-viewers", Outputs.ViewerAdmission.DefaultMaxTotal),
+            MaxViewersPerFeed = Count(limits, "--max-viewers-per-feed", Outputs.ViewerAdmission.DefaultMaxPerFeed),
         };
     }
 
@@ -204,6 +243,17 @@ internal static class OspreyCommandLine
 
         return args[++i];
     }
+
+    private static int Count(Dictionary<string, string> limits, string flag, int fallback) =>
+        !limits.TryGetValue(flag, out var text) ? fallback
+        : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 100_000 ? count
+        : throw new FormatException($"{flag} '{text}' is not a number from 1 to 100000.");
+
+    /// <summary>Whole or fractional seconds from 0 to a day.</summary>
+    private static double ParseSeconds(string flag, string text) =>
+        double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 86_400
+            ? seconds
+            : throw new FormatException($"{flag} '{text}' is not a number of seconds from 0 to 86400.");
 
     private static int ParsePort(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535

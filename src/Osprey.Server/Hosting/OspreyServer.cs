@@ -12,6 +12,7 @@ using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
+using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Sources;
 using Osprey.Sources.V4L2;
@@ -87,13 +88,19 @@ internal static partial class OspreyServer
         var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
         // Made in dependency order, so the container disposes them in reverse: sources and views stop before
         // the feeds they use end.
-        builder.Services.AddSingleton(_ => new FeedRegistry { ReservedLastSegments = FeedEndpoints.ViewSuffixes.Keys.ToHashSet(StringComparer.Ordinal) });
+        builder.Services.AddSingleton(_ => new FeedRegistry
+        {
+            ReservedLastSegments = FeedEndpoints.ViewSuffixes.Keys.ToHashSet(StringComparer.Ordinal),
+            MaxPublisherFeeds = options.MaxFeeds,
+            PublisherFeedTtl = options.PublisherFeedTtl,
+        });
         builder.Services.AddSingleton(provider => CreateSources(provider, sources));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
-        builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()) { MaxStreams = options.MaxStreams });
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
-        builder.Services.AddSingleton(provider => CreateDestinations(provider));
-        builder.Services.AddSingleton(provider => new RelayHub(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay")));
+        builder.Services.AddSingleton(provider => CreateDestinations(provider, options));
+        builder.Services.AddSingleton(provider => new RelayHub(provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay")) { MaxTopics = options.MaxTopics });
+        builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
 
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
@@ -151,7 +158,7 @@ internal static partial class OspreyServer
 
     public static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
-    private static DestinationRegistry CreateDestinations(IServiceProvider provider)
+    private static DestinationRegistry CreateDestinations(IServiceProvider provider, OspreyOptions options)
     {
         var registry = provider.GetRequiredService<FeedRegistry>();
         var streams = provider.GetRequiredService<StreamRegistry>();
@@ -163,6 +170,7 @@ internal static partial class OspreyServer
         {
             // Chunks are network reads: the queue holds a whole group of pictures, as a TS viewer's does.
             QueueCapacity = FeedRegistry.StreamGroupOfPicturesFrames,
+            MaxDestinations = options.MaxDestinations,
         };
         control.Attach(destinations);
         return destinations;

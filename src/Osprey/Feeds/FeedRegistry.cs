@@ -15,12 +15,142 @@ public sealed class FeedRegistry : IAsyncDisposable
     private readonly List<string> _order = [];
     private readonly ConcurrentDictionary<string, PublisherClaim> _publishers = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    // Serialises making, claiming and removing publisher feeds, so that a feed being removed is never claimed.
+    private readonly Lock _claimLock = new();
+    private readonly Dictionary<string, long> _idleSince = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<TaskCompletionSource>> _waiters = new(StringComparer.Ordinal);
+    private ITimer? _sweep;
+    private long _refusedFeeds;
+    private long _removedFeeds;
     private int _disposed;
 
     /// <summary>Creates an empty registry.</summary>
     public FeedRegistry(TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The default of <see cref="MaxPublisherFeeds"/>: a Raspberry Pi holds this many idle feeds easily.</summary>
+    public const int DefaultMaxPublisherFeeds = 64;
+
+    /// <summary>The default of <see cref="PublisherFeedTtl"/>.</summary>
+    public static readonly TimeSpan DefaultPublisherFeedTtl = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The most feeds publishers may make (configured sources' feeds do not count): each keeps a cache of up to
+    /// <see cref="StreamGroupOfPicturesFrames"/> chunks, so names from clients must not pile up. A publisher of a
+    /// new name past it is refused (<see cref="ClaimRefusal.Limit"/>).
+    /// </summary>
+    public int MaxPublisherFeeds
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = DefaultMaxPublisherFeeds;
+
+    /// <summary>
+    /// How long a feed a publisher made stays with neither a publisher nor a reader before it is removed (its
+    /// frames back to the pool, its name free); <see cref="Timeout.InfiniteTimeSpan"/> keeps them for ever.
+    /// </summary>
+    public TimeSpan PublisherFeedTtl
+    {
+        get;
+        init
+        {
+            if (value != Timeout.InfiniteTimeSpan)
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            }
+
+            field = value;
+        }
+    } = DefaultPublisherFeedTtl;
+
+    /// <summary>Feeds publishers made that exist now.</summary>
+    public int PublisherFeeds
+    {
+        get
+        {
+            lock (_orderLock)
+            {
+                return _order.Count(name => !_owned.ContainsKey(name));
+            }
+        }
+    }
+
+    /// <summary>Publishers refused because <see cref="MaxPublisherFeeds"/> feeds existed.</summary>
+    public long RefusedFeeds => Interlocked.Read(ref _refusedFeeds);
+
+    /// <summary>Publisher feeds removed after <see cref="PublisherFeedTtl"/> without publisher or readers.</summary>
+    public long RemovedFeeds => Interlocked.Read(ref _removedFeeds);
+
+    /// <summary>
+    /// Completes when a feed named <paramref name="name"/> exists (at once if it does): what waits for a feed that
+    /// is not there yet (a stream's input) is woken by the feed being added, not by looking again and again.
+    /// </summary>
+    public async Task WaitForFeedAsync(string name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        TaskCompletionSource waiter;
+        lock (_waiters)
+        {
+            if (_feeds.TryGetValue(name, out var feed) && !feed.IsCompleted)
+            {
+                return;
+            }
+
+            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_waiters.TryGetValue(name, out var list))
+            {
+                _waiters[name] = list = [];
+            }
+
+            list.Add(waiter);
+        }
+
+        using var registration = cancellationToken.Register(() =>
+        {
+            lock (_waiters)
+            {
+                // The table holds only live waiters: names from clients must not accumulate here either.
+                if (_waiters.TryGetValue(name, out var list) && list.Remove(waiter) && list.Count == 0)
+                {
+                    _waiters.Remove(name);
+                }
+            }
+
+            waiter.TrySetCanceled(cancellationToken);
+        });
+        await waiter.Task;
+    }
+
+    /// <summary>Names waited for now (for leak checks).</summary>
+    internal int WaitedNames
+    {
+        get
+        {
+            lock (_waiters)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
+
+    private void SignalAdded(string name)
+    {
+        List<TaskCompletionSource>? list;
+        lock (_waiters)
+        {
+            _waiters.Remove(name, out list);
+        }
+
+        foreach (var waiter in list ?? [])
+        {
+            waiter.TrySetResult();
+        }
     }
 
     /// <summary>The clock feeds are made with.</summary>
@@ -133,40 +263,55 @@ public sealed class FeedRegistry : IAsyncDisposable
             return null;
         }
 
-        refusal = ClaimRefusal.Taken;
-
-        var added = false;
-        if (!_feeds.TryGetValue(name, out var feed))
+        PublisherClaim claim;
+        bool added;
+        lock (_claimLock)
         {
-            // Two first publishers may race here: one feed wins, the other is disposed unseen.
-            var fresh = new Feed(name, time: _time) { KeepGroupOfPictures = true, MaxGroupOfPicturesFrames = StreamGroupOfPicturesFrames, Info = info };
-            feed = _feeds.GetOrAdd(name, fresh);
-            added = ReferenceEquals(feed, fresh);
-            if (!added)
+            added = false;
+            if (!_feeds.TryGetValue(name, out var feed))
             {
-                fresh.Dispose();
-            }
-        }
+                if (PublisherFeeds >= MaxPublisherFeeds)
+                {
+                    Interlocked.Increment(ref _refusedFeeds);
+                    refusal = ClaimRefusal.Limit;
+                    error = $"This server holds {MaxPublisherFeeds} published feeds already (--max-feeds); publish to an existing name or try again later.";
+                    return null;
+                }
 
-        var claim = new PublisherClaim(this, feed, publisher);
-        if (!_publishers.TryAdd(name, claim))
-        {
-            error = $"Feed '{name}' already has a publisher ({_publishers.GetValueOrDefault(name)?.Publisher ?? "?"}); one publisher per feed.";
-            return null;
+                feed = new Feed(name, time: _time) { KeepGroupOfPictures = true, MaxGroupOfPicturesFrames = StreamGroupOfPicturesFrames, Info = info };
+                _feeds[name] = feed;
+                added = true;
+            }
+
+            refusal = ClaimRefusal.Taken;
+            claim = new PublisherClaim(this, feed, publisher);
+            if (!_publishers.TryAdd(name, claim))
+            {
+                error = $"Feed '{name}' already has a publisher ({_publishers.GetValueOrDefault(name)?.Publisher ?? "?"}); one publisher per feed.";
+                return null;
+            }
+
+            _idleSince.Remove(name);
+            if (added)
+            {
+                lock (_orderLock)
+                {
+                    _order.Add(name);
+                }
+
+                StartSweep();
+            }
         }
 
         if (added)
         {
-            lock (_orderLock)
-            {
-                _order.Add(name);
-            }
+            SignalAdded(name);
         }
 
         error = null;
         refusal = ClaimRefusal.None;
-        feed.Info = info;
-        feed.SetState(FeedState.Starting, $"publisher {publisher} connected");
+        claim.Feed.Info = info;
+        claim.Feed.SetState(FeedState.Starting, $"publisher {publisher} connected");
         return claim;
     }
 
@@ -177,6 +322,71 @@ public sealed class FeedRegistry : IAsyncDisposable
             // Viewers stay; a stale group of pictures must not be what the next viewer starts with.
             claim.Feed.ClearLatest();
             claim.Feed.SetState(FeedState.Waiting, "publisher disconnected; waiting for the next one");
+            lock (_claimLock)
+            {
+                _idleSince[claim.Feed.Name] = _time.GetTimestamp();
+            }
+        }
+    }
+
+    private void StartSweep()
+    {
+        if (_sweep is null && PublisherFeedTtl != Timeout.InfiniteTimeSpan)
+        {
+            // One timer for the registry, not one per feed: a quarter of the grace period, at most every 5 s.
+            var period = TimeSpan.FromTicks(Math.Clamp(PublisherFeedTtl.Ticks / 4, TimeSpan.FromMilliseconds(100).Ticks, TimeSpan.FromSeconds(5).Ticks));
+            _sweep = _time.CreateTimer(static state => ((FeedRegistry)state!).Sweep(), this, period, period);
+        }
+    }
+
+    /// <summary>Removes publisher feeds idle (no publisher, no reader) for <see cref="PublisherFeedTtl"/>.</summary>
+    internal void Sweep()
+    {
+        var removed = new List<Feed>();
+        lock (_claimLock)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            foreach (var feed in _feeds.Values)
+            {
+                if (_owned.ContainsKey(feed.Name))
+                {
+                    continue;
+                }
+
+                if (_publishers.ContainsKey(feed.Name) || feed.ReaderCount > 0)
+                {
+                    _idleSince.Remove(feed.Name);
+                }
+                else if (!_idleSince.TryGetValue(feed.Name, out var since))
+                {
+                    _idleSince[feed.Name] = now;
+                }
+                else if (_time.GetElapsedTime(since, now) >= PublisherFeedTtl)
+                {
+                    removed.Add(feed);
+                }
+            }
+
+            foreach (var feed in removed)
+            {
+                _feeds.TryRemove(feed.Name, out _);
+                _idleSince.Remove(feed.Name);
+                lock (_orderLock)
+                {
+                    _order.Remove(feed.Name);
+                }
+            }
+        }
+
+        foreach (var feed in removed)
+        {
+            Interlocked.Increment(ref _removedFeeds);
+            feed.Dispose(); // its latched frame and group of pictures go back to its pool
         }
     }
 
@@ -210,6 +420,7 @@ public sealed class FeedRegistry : IAsyncDisposable
             _order.Add(name);
         }
 
+        SignalAdded(name);
         return feed;
     }
 
@@ -219,6 +430,11 @@ public sealed class FeedRegistry : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return ValueTask.CompletedTask;
+        }
+
+        lock (_claimLock)
+        {
+            _sweep?.Dispose();
         }
 
         foreach (var feed in _feeds.Values)
@@ -247,6 +463,9 @@ public enum ClaimRefusal
 
     /// <summary>The server is stopping.</summary>
     Stopping,
+
+    /// <summary>A new name, and <see cref="FeedRegistry.MaxPublisherFeeds"/> publisher feeds exist already.</summary>
+    Limit,
 }
 
 /// <summary>A publisher's hold on a feed (see <see cref="FeedRegistry.TryClaimPublisher"/>); dispose when it leaves.</summary>

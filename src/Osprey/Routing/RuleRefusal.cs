@@ -8,6 +8,12 @@ public enum RuleRefusal
 
     /// <summary>The name would shadow another feed's URL or a configured source's name.</summary>
     Shadowing,
+
+    /// <summary>A new rule, and the registry's limit of rules is reached.</summary>
+    Limit,
+
+    /// <summary>The rule itself is refused (too many feeds, a target that is not allowed).</summary>
+    Invalid,
 }
 
 /// <summary>What <see cref="StreamRegistry.TrySet"/> did: the stored name and feeds, or why nothing was stored.</summary>

@@ -498,4 +498,21 @@ public class DestinationRegistryTests
         using var process = Process.GetCurrentProcess();
         return process.Threads.Count;
     }
+
+    [Fact]
+    public async Task DestinationRulesFromClients_PastTheLimit_AreRefusedAndCounted_AndMakeNoClient()
+    {
+        await using var registry = new DestinationRegistry(_ => null, null, NullLoggerFactory.Instance);
+        for (var i = 0; i < DestinationRegistry.DefaultMaxDestinations; i++)
+        {
+            Assert.Equal(RuleRefusal.None, registry.TrySet(new DestinationRule($"{i}", "s", "ws://127.0.0.1:9/in/x", ""), out _, out _));
+        }
+
+        Assert.Equal(RuleRefusal.Limit, registry.TrySet(new DestinationRule("extra", "s", "ws://127.0.0.1:9/in/x", ""), out _, out var error));
+        Assert.Contains("--max-destinations", error, StringComparison.Ordinal);
+        Assert.Equal(RuleRefusal.None, registry.TrySet(new DestinationRule("5", "s", "ws://127.0.0.1:9/in/y", ""), out _, out _));
+        Assert.Equal(1, registry.Refused);
+        Assert.Equal(DestinationRegistry.DefaultMaxDestinations, registry.Rules.Count);
+        Assert.False(registry.TryGet("extra", out _));
+    }
 }

@@ -203,13 +203,9 @@ internal static class FeedEndpoints
         return view;
     }
 
-    private static string UnknownFeed(FeedRegistry registry, string name)
-    {
-        var known = string.Join(", ", registry.Feeds.Select(f => f.Name));
-        return known.Length == 0
-            ? $"No feed named '{name}': this server has no feeds."
-            : $"No feed named '{name}'. Feeds: {known}.";
-    }
+    // Without the names: a 404 must not hand every feed's name to whoever guesses a URL; GET /api/feeds lists them.
+    private static string UnknownFeed(FeedRegistry registry, string name) =>
+        $"No feed named '{name}'; GET /api/feeds lists the feeds.";
 
     private static Task WriteErrorAsync(HttpContext context, int status, string message) =>
         Results.Json(new ErrorDto(message), OspreyJson.Context.ErrorDto, statusCode: status).ExecuteAsync(context);

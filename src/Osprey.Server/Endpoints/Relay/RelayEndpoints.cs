@@ -44,8 +44,14 @@ internal static partial class RelayEndpoints
     /// <summary>A WebSocket on an unrouted path: crossbar's N:N topic for that path.</summary>
     public static async Task ServeTopicAsync(HttpContext context, RelayHub hub, CancellationToken stopping)
     {
-        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context);
         var topic = "/" + context.Request.Path.Value!.Trim('/');
+        if (hub.CheckJoin(topic) is { } refusal)
+        {
+            await PlainText.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, refusal);
+            return;
+        }
+
+        using var socket = await WebSocketUpgrade.AcceptMessageSocketAsync(context);
         await hub.ServeAsync(socket, topic, stopping);
     }
 

@@ -96,7 +96,13 @@ internal static partial class VwApiEndpoints
                 return;
             }
 
-            var stored = api.Destinations.Set(rule);
+            var refusal = api.Destinations.TrySet(rule, out var stored, out var refused);
+            if (refusal != RuleRefusal.None)
+            {
+                await GoErrorAsync(context, StatusOf(refusal), refused ?? "refused");
+                return;
+            }
+
             await JsonAsync(context, VwJson.Serialize(w => VwJson.WriteDestination(w, stored, redactToken: false)));
         });
 
@@ -151,6 +157,7 @@ internal static partial class VwApiEndpoints
     private static int StatusOf(RuleRefusal refusal) => refusal switch
     {
         RuleRefusal.Shadowing => StatusCodes.Status409Conflict,
+        RuleRefusal.Limit => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status400BadRequest,
     };
 

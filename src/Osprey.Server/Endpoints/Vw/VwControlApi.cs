@@ -108,7 +108,11 @@ internal sealed class VwControlApi
             return Unrecognised;
         }
 
-        var stored = Destinations.Set(rule);
+        if (Destinations.TrySet(rule, out var stored, out var refused) != RuleRefusal.None)
+        {
+            return Text(w => WriteError(w, refused ?? "refused"));
+        }
+
         return Text(w => VwJson.WriteDestination(w, stored, redactToken: false));
     }
 
