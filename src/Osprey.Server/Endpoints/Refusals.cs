@@ -12,4 +12,9 @@ internal static class Refusals
         ClaimRefusal.Shadowing or ClaimRefusal.Taken => StatusCodes.Status409Conflict,
         _ => StatusCodes.Status503ServiceUnavailable,
     };
+
+    /// <summary>Why a silent publisher was let go, for logs.</summary>
+    public static string Silent(bool received, FeedRegistry registry) => received
+        ? $"sent nothing for {registry.PublisherIdleTimeout.TotalSeconds:0.#} s (idle timeout)"
+        : $"sent no bytes within {registry.PublisherFirstBytesTimeout.TotalSeconds:0.#} s of connecting (first-bytes timeout)";
 }

@@ -40,6 +40,15 @@ internal sealed record OspreyOptions
     /// <summary>How long a publisher's feed with no publisher and no viewer is kept; infinite: for ever.</summary>
     public TimeSpan PublisherFeedTtl { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl;
 
+    /// <summary>How long a publisher may take to send its first bytes.</summary>
+    public TimeSpan PublisherFirstBytesTimeout { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherFirstBytesTimeout;
+
+    /// <summary>How long a publisher may send nothing once it has started.</summary>
+    public TimeSpan PublisherIdleTimeout { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout;
+
+    /// <summary>A second publisher of a feed takes it over instead of being refused.</summary>
+    public bool PublisherTakeover { get; init; }
+
     /// <summary>The most vw stream rules.</summary>
     public int MaxStreams { get; init; } = Osprey.Routing.StreamRegistry.DefaultMaxStreams;
 
@@ -82,6 +91,9 @@ internal static class OspreyCommandLine
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
           --max-feeds N       feeds publishers may make, default 64 (past it: 503)
           --publisher-feed-ttl S  seconds a publisher's feed with no publisher and no viewer is kept, default 60; 0: for ever
+          --publisher-first-bytes-timeout S  a publisher's claim is released if no bytes come within S s, default 10
+          --publisher-idle-timeout S  ... or if it then sends nothing for S s, default 30
+          --publisher-takeover  a second publisher of a feed takes it over (the first is disconnected) instead of 409
           --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
           --max-topics N      relay topics, default 256 (64 clients each)
           --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
@@ -111,6 +123,7 @@ internal static class OspreyCommandLine
         var sources = new List<string>();
         var extraPorts = new List<string>();
         var help = false;
+        var takeover = false;
         var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
@@ -150,7 +163,10 @@ internal static class OspreyCommandLine
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
                     break;
-                case "--max-feeds" or "--max-streams" or "--max-destinations" or "--max-topics" or "--max-viewers" or "--max-viewers-per-feed" or "--publisher-feed-ttl":
+                case "--publisher-takeover":
+                    takeover = true;
+                    break;
+                case "--publisher-first-bytes-timeout" or "--publisher-idle-timeout" or "--max-feeds" or "--max-streams" or "--max-destinations" or "--max-topics" or "--max-viewers" or "--max-viewers-per-feed" or "--publisher-feed-ttl":
                     limits[flag] = inline ?? Next(args, ref i, flag);
                     break;
                 default:
@@ -212,6 +228,11 @@ internal static class OspreyCommandLine
             PublisherFeedTtl = limits.TryGetValue("--publisher-feed-ttl", out var ttl)
                 ? ParseSeconds("--publisher-feed-ttl", ttl) is var seconds && seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds)
                 : Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl,
+            PublisherFirstBytesTimeout = limits.TryGetValue("--publisher-first-bytes-timeout", out var first)
+                ? TimeSpan.FromSeconds(Positive("--publisher-first-bytes-timeout", first)) : Osprey.Feeds.FeedRegistry.DefaultPublisherFirstBytesTimeout,
+            PublisherIdleTimeout = limits.TryGetValue("--publisher-idle-timeout", out var idle)
+                ? TimeSpan.FromSeconds(Positive("--publisher-idle-timeout", idle)) : Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout,
+            PublisherTakeover = takeover,
             MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams),
             MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations),
             MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),
@@ -254,6 +275,9 @@ internal static class OspreyCommandLine
         double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 86_400
             ? seconds
             : throw new FormatException($"{flag} '{text}' is not a number of seconds from 0 to 86400.");
+
+    private static double Positive(string flag, string text) =>
+        ParseSeconds(flag, text) is > 0 and var seconds ? seconds : throw new FormatException($"{flag} must be more than 0 seconds.");
 
     private static int ParsePort(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535

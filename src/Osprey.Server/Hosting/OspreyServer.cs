@@ -93,6 +93,9 @@ internal static partial class OspreyServer
             ReservedLastSegments = FeedEndpoints.ViewSuffixes.Keys.ToHashSet(StringComparer.Ordinal),
             MaxPublisherFeeds = options.MaxFeeds,
             PublisherFeedTtl = options.PublisherFeedTtl,
+            PublisherFirstBytesTimeout = options.PublisherFirstBytesTimeout,
+            PublisherIdleTimeout = options.PublisherIdleTimeout,
+            PublisherTakeover = options.PublisherTakeover,
         });
         builder.Services.AddSingleton(provider => CreateSources(provider, sources));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));

@@ -22,6 +22,8 @@ public sealed class FeedRegistry : IAsyncDisposable
     private ITimer? _sweep;
     private long _refusedFeeds;
     private long _removedFeeds;
+    private long _timedOutPublishers;
+    private long _takenOver;
     private int _disposed;
 
     /// <summary>Creates an empty registry.</summary>
@@ -68,6 +70,37 @@ public sealed class FeedRegistry : IAsyncDisposable
             field = value;
         }
     } = DefaultPublisherFeedTtl;
+
+    /// <summary>The default of <see cref="PublisherFirstBytesTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultPublisherFirstBytesTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The default of <see cref="PublisherIdleTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultPublisherIdleTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long a publisher may hold its claim before its first bytes: one that sends headers and no body (or an
+    /// idle <c>/in/</c> socket) would otherwise keep the name from everyone for ever. The ingest routes enforce it.
+    /// </summary>
+    public TimeSpan PublisherFirstBytesTimeout { get; init; } = DefaultPublisherFirstBytesTimeout;
+
+    /// <summary>How long a publisher may send nothing after its first bytes before its claim is released.</summary>
+    public TimeSpan PublisherIdleTimeout { get; init; } = DefaultPublisherIdleTimeout;
+
+    /// <summary>
+    /// What a second publisher of a feed gets: false (the default) a refusal (409); true the feed, the first
+    /// publisher's claim being revoked (<see cref="PublisherClaim.Revoked"/>) and its connection ended, as
+    /// MediaMTX's overridePublisher.
+    /// </summary>
+    public bool PublisherTakeover { get; init; }
+
+    /// <summary>Publishers whose claim was released because they sent nothing in time.</summary>
+    public long TimedOutPublishers => Interlocked.Read(ref _timedOutPublishers);
+
+    /// <summary>Publishers disconnected because another took their feed over.</summary>
+    public long TakenOverPublishers => Interlocked.Read(ref _takenOver);
+
+    /// <summary>Counts a publisher let go for sending nothing in time (the ingest route that timed it out calls this).</summary>
+    public void CountPublisherTimeout() => Interlocked.Increment(ref _timedOutPublishers);
 
     /// <summary>Feeds publishers made that exist now.</summary>
     public int PublisherFeeds
@@ -264,6 +297,7 @@ public sealed class FeedRegistry : IAsyncDisposable
         }
 
         PublisherClaim claim;
+        PublisherClaim? revoked = null;
         bool added;
         lock (_claimLock)
         {
@@ -287,8 +321,15 @@ public sealed class FeedRegistry : IAsyncDisposable
             claim = new PublisherClaim(this, feed, publisher);
             if (!_publishers.TryAdd(name, claim))
             {
-                error = $"Feed '{name}' already has a publisher ({_publishers.GetValueOrDefault(name)?.Publisher ?? "?"}); one publisher per feed.";
-                return null;
+                if (!PublisherTakeover || !_publishers.TryGetValue(name, out var previous))
+                {
+                    error = $"Feed '{name}' already has a publisher ({_publishers.GetValueOrDefault(name)?.Publisher ?? "?"}); one publisher per feed.";
+                    return null;
+                }
+
+                // Replaced under the lock; the old claim's own release then finds another claim and leaves it be.
+                _publishers[name] = claim;
+                revoked = previous;
             }
 
             _idleSince.Remove(name);
@@ -306,6 +347,13 @@ public sealed class FeedRegistry : IAsyncDisposable
         if (added)
         {
             SignalAdded(name);
+        }
+
+        if (revoked is not null)
+        {
+            // Outside the lock: cancelling runs the old connection's callbacks.
+            Interlocked.Increment(ref _takenOver);
+            revoked.Revoke();
         }
 
         error = null;
@@ -481,8 +529,31 @@ public sealed class PublisherClaim : IDisposable
         Publisher = publisher;
     }
 
+    private readonly CancellationTokenSource _revoked = new();
+
+    /// <summary>Cancelled when another publisher took the feed over (<see cref="FeedRegistry.PublisherTakeover"/>): stop publishing and disconnect.</summary>
+    public CancellationToken Revoked => _revoked.Token;
+
+    /// <summary>True once <see cref="Revoked"/> is cancelled.</summary>
+    public bool IsRevoked => _revoked.IsCancellationRequested;
+
+    internal void Revoke()
+    {
+        try
+        {
+            _revoked.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The publisher left in the meantime.
+        }
+    }
+
     /// <summary>The feed published to.</summary>
     public Feed Feed { get; }
+
+    /// <summary>The registry the claim is from (its timeouts apply to the publisher).</summary>
+    public FeedRegistry Registry => _registry;
 
     /// <summary>Who publishes (a remote address), for messages.</summary>
     public string Publisher { get; }
@@ -493,6 +564,7 @@ public sealed class PublisherClaim : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _registry.ReleasePublisher(this);
+            _revoked.Dispose();
         }
     }
 }

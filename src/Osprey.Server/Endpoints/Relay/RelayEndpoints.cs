@@ -77,14 +77,20 @@ internal static partial class RelayEndpoints
         var writer = new MpegTsFeedWriter(claim.Feed);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         var reason = "the pusher closed";
+        // As the HTTP ingest: first bytes within the first-bytes timeout, then no silence past the idle timeout.
+        using var silence = new CancellationTokenSource();
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(stopping, claim.Revoked, silence.Token);
+        var received = false;
         try
         {
             while (socket.State == WebSocketState.Open)
             {
-                var result = await socket.ReceiveAsync(buffer.AsMemory(), stopping);
+                silence.CancelAfter(received ? registry.PublisherIdleTimeout : registry.PublisherFirstBytesTimeout);
+                var result = await socket.ReceiveAsync(buffer.AsMemory(), abort.Token);
+                received |= result.Count > 0;
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", stopping);
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", abort.Token);
                     break;
                 }
 
@@ -100,7 +106,15 @@ internal static partial class RelayEndpoints
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
         {
-            reason = stopping.IsCancellationRequested ? "the server is stopping" : ex.Message;
+            // A cancelled receive aborts the socket: the pusher is disconnected and the claim released below.
+            reason = stopping.IsCancellationRequested ? "the server is stopping"
+                : claim.IsRevoked ? "another publisher took the feed over"
+                : silence.IsCancellationRequested ? Refusals.Silent(received, registry)
+                : ex.Message;
+            if (silence.IsCancellationRequested && !claim.IsRevoked && !stopping.IsCancellationRequested)
+            {
+                registry.CountPublisherTimeout();
+            }
         }
         finally
         {

@@ -112,6 +112,11 @@ internal static class RelayStatusEndpoint
         w.WriteNumber("removed", registry.RemovedFeeds);
         w.WriteNumber("ttlSeconds", registry.PublisherFeedTtl == Timeout.InfiniteTimeSpan ? 0 : registry.PublisherFeedTtl.TotalSeconds);
         w.WriteEndObject();
+        w.WriteStartObject("publishers");
+        w.WriteNumber("timedOut", registry.TimedOutPublishers);
+        w.WriteNumber("takenOver", registry.TakenOverPublishers);
+        w.WriteBoolean("takeover", registry.PublisherTakeover);
+        w.WriteEndObject();
         WriteLimit(w, "streams", streams.MaxStreams, streams.Streams.Count, streams.Refused);
         w.WriteEndObject();
         WriteLimit(w, "destinations", destinations.MaxDestinations, destinations.Rules.Count, destinations.Refused);
