@@ -17,7 +17,7 @@ public class LimitsTests
     {
         await using var server = await OspreyProcess.StartAsync(
             "stream", "--source", "cam=testpattern:?width=64&height=48&fps=10",
-            "--max-feeds", "1", "--max-streams", "1", "--max-destinations", "1", "--max-topics", "1", "--max-viewers-per-feed", "1");
+            "--max-feeds", "1", "--max-streams", "1", "--max-destinations", "1", "--max-topics", "1", "--max-viewers-per-feed", "1", "--allow-destination", "127.0.0.1");
 
         using (var first = await s_http.PostAsync(server.Http("ts/a"), new ByteArrayContent(new byte[188])))
         {
@@ -42,6 +42,13 @@ public class LimitsTests
 
         using var topic = new ClientWebSocket();
         await topic.ConnectAsync(server.Ws("some/topic"), CancellationToken.None);
+        // The server joins the topic just after the 101 the client returns on.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (DateTime.UtcNow < deadline && !(await s_http.GetStringAsync(server.Http("api/relay"))).Contains("\"/some/topic\":1", StringComparison.Ordinal))
+        {
+            await Task.Delay(50);
+        }
+
         using var secondTopic = new ClientWebSocket();
         secondTopic.Options.CollectHttpResponseDetails = true;
         await Assert.ThrowsAsync<WebSocketException>(() => secondTopic.ConnectAsync(server.Ws("other/topic"), CancellationToken.None));

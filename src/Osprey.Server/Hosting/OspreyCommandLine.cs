@@ -49,6 +49,12 @@ internal sealed record OspreyOptions
     /// <summary>A second publisher of a feed takes it over instead of being refused.</summary>
     public bool PublisherTakeover { get; init; }
 
+    /// <summary>Destination targets let through the deny-by-default policy (CIDR, address or host name).</summary>
+    public IReadOnlyList<string> AllowedDestinations { get; init; } = [];
+
+    /// <summary>Destination tokens may go over plain ws://.</summary>
+    public bool AllowInsecureToken { get; init; }
+
     /// <summary>The most vw stream rules.</summary>
     public int MaxStreams { get; init; } = Osprey.Routing.StreamRegistry.DefaultMaxStreams;
 
@@ -94,6 +100,8 @@ internal static class OspreyCommandLine
           --publisher-first-bytes-timeout S  a publisher's claim is released if no bytes come within S s, default 10
           --publisher-idle-timeout S  ... or if it then sends nothing for S s, default 30
           --publisher-takeover  a second publisher of a feed takes it over (the first is disconnected) instead of 409
+          --allow-destination CIDR|HOST  let destinations dial it (loopback, link-local and private are denied); repeatable
+          --allow-insecure-token  send destination tokens over ws:// too (default: only wss://)
           --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
           --max-topics N      relay topics, default 256 (64 clients each)
           --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
@@ -124,6 +132,8 @@ internal static class OspreyCommandLine
         var extraPorts = new List<string>();
         var help = false;
         var takeover = false;
+        var insecureToken = false;
+        var allowedDestinations = new List<string>();
         var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
@@ -162,6 +172,12 @@ internal static class OspreyCommandLine
                     break;
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--allow-destination":
+                    allowedDestinations.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--allow-insecure-token":
+                    insecureToken = true;
                     break;
                 case "--publisher-takeover":
                     takeover = true;
@@ -207,6 +223,9 @@ internal static class OspreyCommandLine
             throw new FormatException($"--api '{api}' is not a ws:// or wss:// URL.");
         }
 
+        // A typo in an allow entry fails here, not when the first destination is added.
+        _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
+
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
@@ -233,6 +252,8 @@ internal static class OspreyCommandLine
             PublisherIdleTimeout = limits.TryGetValue("--publisher-idle-timeout", out var idle)
                 ? TimeSpan.FromSeconds(Positive("--publisher-idle-timeout", idle)) : Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout,
             PublisherTakeover = takeover,
+            AllowedDestinations = [.. allowedDestinations, .. api is { Length: > 0 } && Uri.TryCreate(api, UriKind.Absolute, out var configured) ? [configured.Host] : Array.Empty<string>()],
+            AllowInsecureToken = insecureToken,
             MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams),
             MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations),
             MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),

@@ -174,6 +174,7 @@ internal static partial class OspreyServer
             // Chunks are network reads: the queue holds a whole group of pictures, as a TS viewer's does.
             QueueCapacity = FeedRegistry.StreamGroupOfPicturesFrames,
             MaxDestinations = options.MaxDestinations,
+            TargetPolicy = DestinationTargetPolicy.Create(options.AllowedDestinations, options.AllowInsecureToken),
         };
         control.Attach(destinations);
         return destinations;

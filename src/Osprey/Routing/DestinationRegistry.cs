@@ -102,6 +102,13 @@ public sealed class DestinationRegistry : IAsyncDisposable
     /// <summary>Replaces the system's check of a <c>wss://</c> relay's certificate (tests with a self-signed one).</summary>
     internal RemoteCertificateValidationCallback? CertificateValidation { get; init; }
 
+    /// <summary>
+    /// Which targets rules may have and clients may dial (checked when a client adds a rule and at every dial, on
+    /// every address the host resolves to). <see cref="DestinationTargetPolicy.Unrestricted"/> unless given: the
+    /// server always gives its deny-by-default policy.
+    /// </summary>
+    public DestinationTargetPolicy TargetPolicy { get; init; } = DestinationTargetPolicy.Unrestricted;
+
     /// <summary>A snapshot of the rules, by id.</summary>
     public IReadOnlyDictionary<string, DestinationRule> Rules
     {
@@ -151,7 +158,7 @@ public sealed class DestinationRegistry : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(rule);
         // JSON binding can leave nulls in a record declared non-null; vw stored Go's zero value, "".
         var stored = new DestinationRule(rule.Id ?? "", rule.Stream ?? "", rule.Destination ?? "", rule.Token ?? "");
-        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, OnFinished);
+        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, TargetPolicy, OnFinished);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposal is not null, this);
@@ -185,6 +192,14 @@ public sealed class DestinationRegistry : IAsyncDisposable
                 stored = rule;
                 error = $"This server has {MaxDestinations} destinations already (--max-destinations); delete one or re-POST an existing id.";
                 return RuleRefusal.Limit;
+            }
+
+            if (TargetPolicy.CheckRule(rule with { Token = rule.Token ?? "" }) is { } notAllowed)
+            {
+                Interlocked.Increment(ref _refused);
+                stored = rule;
+                error = $"Refused: {notAllowed}.";
+                return RuleRefusal.NotAllowed;
             }
 
             // Set enters the same (re-entrant) lock: the count check and the add are one step.

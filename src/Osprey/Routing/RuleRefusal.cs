@@ -14,6 +14,9 @@ public enum RuleRefusal
 
     /// <summary>The rule itself is refused (too many feeds, a target that is not allowed).</summary>
     Invalid,
+
+    /// <summary>The rule's target or its token's transport is not allowed (<see cref="DestinationTargetPolicy"/>).</summary>
+    NotAllowed,
 }
 
 /// <summary>What <see cref="StreamRegistry.TrySet"/> did: the stored name and feeds, or why nothing was stored.</summary>

@@ -158,6 +158,7 @@ internal static partial class VwApiEndpoints
     {
         RuleRefusal.Shadowing => StatusCodes.Status409Conflict,
         RuleRefusal.Limit => StatusCodes.Status503ServiceUnavailable,
+        RuleRefusal.NotAllowed => StatusCodes.Status403Forbidden,
         _ => StatusCodes.Status400BadRequest,
     };
 
