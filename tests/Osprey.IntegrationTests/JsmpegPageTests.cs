@@ -202,7 +202,7 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
     [Fact]
     public async Task Page_ListsTheRelaysStreamsAndDestinations_AndPlaysTheStream()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
         await using var ffmpeg = TsPublisher.Start(server.Http("ts/video0"), BarsWithMovingBox);
         using var http = new HttpClient();
         (await http.PostAsync(server.Http("api/streams"), Json("""{"stream":"/stream/front/large","feeds":["video0"]}"""))).EnsureSuccessStatusCode();

@@ -13,7 +13,7 @@ public class VwApiTests
     [Fact]
     public async Task Streams_AddListGetUpdateDelete_AnswerAsVwDoes()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
 
         var added = await SendAsync(server, "POST", "api/streams", """{"stream":"/stream/front/large","feeds":["video0","audio0"]}""");
         Assert.Equal(HttpStatusCode.OK, added.Status);
@@ -57,7 +57,7 @@ public class VwApiTests
     [Fact]
     public async Task Destinations_AddListGetUpdateDelete_AnswerAsVwDoes_WithoutListingTokens()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1", "--allow-insecure-token");
 
         var added = await SendAsync(server, "POST", "api/destinations", """{"stream":"/stream/front/large","destination":"ws://127.0.0.1:9/in/video0","id":"0","token":"secret-jwt"}""");
         Assert.Equal(HttpStatusCode.OK, added.Status);
@@ -92,7 +92,7 @@ public class VwApiTests
     [Fact]
     public async Task BadJson_Is500WithTheParseError_AndTheServerCarriesOn()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
         foreach (var (path, body) in new[] { ("api/streams", "not json"), ("api/destinations", "{\"id\":"), ("api/streams", "[1,2]"), ("api/destinations", "{\"id\":5}"), ("api/streams", "") })
         {
             var response = await SendAsync(server, "POST", path, body);
@@ -107,7 +107,7 @@ public class VwApiTests
     [Fact]
     public async Task HealthcheckAndApiStub_AnswerAsVwDoes()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
         var health = await SendAsync(server, "GET", "healthcheck");
         Assert.Equal(HttpStatusCode.OK, health.Status);
         Assert.Equal("\"ok\"\n", health.Body);
@@ -122,7 +122,7 @@ public class VwApiTests
     [Fact]
     public async Task VwCrashSequences_DeleteStreamThenRepostDestination_AndConcurrentRewiring_LeaveTheServerHealthy()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
 
         // vw's agg closed a stream's channels on delete and again on the destination's re-POST: "close of closed channel".
         await SendAsync(server, "POST", "api/streams", """{"stream":"stream/a","feeds":["video0","audio0"]}""");
@@ -152,7 +152,7 @@ public class VwApiTests
     [Fact]
     public async Task ControlVerbs_OnTheApiTopic_AnswerAsVwInternalApi()
     {
-        await using var server = await OspreyProcess.StartAsync("stream");
+        await using var server = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
         using var socket = new ClientWebSocket();
         await socket.ConnectAsync(server.Ws("ws/api"), CancellationToken.None);
 

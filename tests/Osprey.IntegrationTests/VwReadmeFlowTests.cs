@@ -15,9 +15,9 @@ public class VwReadmeFlowTests
     [Fact]
     public async Task ReadmeFlow_StreamToRelay_MuteAudio_SwapRelay_AndRecoverFromARelayRestart()
     {
-        await using var vw = await OspreyProcess.StartAsync("stream");
-        await using var relayB = await OspreyProcess.StartAsync("relay");
-        var relayC = await OspreyProcess.StartAsync("relay");
+        await using var vw = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
+        await using var relayB = await OspreyProcess.StartAsync("relay", "--allow-destination", "127.0.0.1");
+        var relayC = await OspreyProcess.StartAsync("relay", "--allow-destination", "127.0.0.1");
         try
         {
             // ffmpeg POSTs video0 and audio0, as in the README (lavfi in place of the camera and microphone).
@@ -98,7 +98,7 @@ public class VwReadmeFlowTests
             await relayC.DisposeAsync();
             Assert.True(await WaitUntilAsync(async () => (await GetJsonAsync(vw, "api/relay")).GetProperty("destinations")[0].GetProperty("state").GetString() == "reconnecting", TimeSpan.FromSeconds(10)));
             await Task.Delay(1500);
-            relayC = await OspreyProcess.StartAsync("relay", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            relayC = await OspreyProcess.StartAsync("relay", "--allow-destination", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
             await TsIngestTests.WaitForFeedAsync(relayC, "video0");
             using var viewerRestarted = await TsViewer.ConnectAsync(relayC.Ws("out/video0"));
             Assert.True(await viewerRestarted.ReceiveUntilAsync(v => v.ByteCount > 100_000, TimeSpan.FromSeconds(20)));
@@ -116,9 +116,9 @@ public class VwReadmeFlowTests
     [Fact]
     public async Task RelaysChain_AToBToC_AndAStalledViewerOnTheRelay_DoesNotStallItOrTheOtherViewers()
     {
-        await using var a = await OspreyProcess.StartAsync("stream");
-        await using var b = await OspreyProcess.StartAsync("relay");
-        await using var c = await OspreyProcess.StartAsync("relay");
+        await using var a = await OspreyProcess.StartAsync("stream", "--allow-destination", "127.0.0.1");
+        await using var b = await OspreyProcess.StartAsync("relay", "--allow-destination", "127.0.0.1");
+        await using var c = await OspreyProcess.StartAsync("relay", "--allow-destination", "127.0.0.1");
         await using var video = Ffmpeg.PublishVideo(a.Http("ts/video0"));
         await TsIngestTests.WaitForFeedAsync(a, "video0");
 

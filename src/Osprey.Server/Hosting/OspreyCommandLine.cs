@@ -66,6 +66,41 @@ internal sealed record OspreyOptions
 
     /// <summary>The most connections at once from one client address.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 256;
+    /// <summary>The most feeds publishers may make.</summary>
+    public int MaxFeeds { get; init; } = Osprey.Feeds.FeedRegistry.DefaultMaxPublisherFeeds;
+
+    /// <summary>How long a publisher's feed with no publisher and no viewer is kept; infinite: for ever.</summary>
+    public TimeSpan PublisherFeedTtl { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl;
+
+    /// <summary>How long a publisher may take to send its first bytes.</summary>
+    public TimeSpan PublisherFirstBytesTimeout { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherFirstBytesTimeout;
+
+    /// <summary>How long a publisher may send nothing once it has started.</summary>
+    public TimeSpan PublisherIdleTimeout { get; init; } = Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout;
+
+    /// <summary>A second publisher of a feed takes it over instead of being refused.</summary>
+    public bool PublisherTakeover { get; init; }
+
+    /// <summary>Destination targets let through the deny-by-default policy (CIDR, address or host name).</summary>
+    public IReadOnlyList<string> AllowedDestinations { get; init; } = [];
+
+    /// <summary>Destination tokens may go over plain ws://.</summary>
+    public bool AllowInsecureToken { get; init; }
+
+    /// <summary>The most vw stream rules.</summary>
+    public int MaxStreams { get; init; } = Osprey.Routing.StreamRegistry.DefaultMaxStreams;
+
+    /// <summary>The most vw destination rules.</summary>
+    public int MaxDestinations { get; init; } = Osprey.Routing.DestinationRegistry.DefaultMaxDestinations;
+
+    /// <summary>The most relay topics with clients at once.</summary>
+    public int MaxTopics { get; init; } = Osprey.Relay.RelayHub.DefaultMaxTopics;
+
+    /// <summary>The most viewers over all feeds.</summary>
+    public int MaxViewers { get; init; } = Outputs.ViewerAdmission.DefaultMaxTotal;
+
+    /// <summary>The most viewers of one feed.</summary>
+    public int MaxViewersPerFeed { get; init; } = Outputs.ViewerAdmission.DefaultMaxPerFeed;
 }
 
 /// <summary>
@@ -107,6 +142,16 @@ internal static class OspreyCommandLine
           --viewer-queue-mib N  bytes a stream viewer may hold queued, default 8 MiB  [OSPREY_VIEWER_QUEUE_MIB]
           --topic-queue-mib N   bytes a relay topic client may hold queued, default 16 MiB  [OSPREY_TOPIC_QUEUE_MIB]
           --source-timeout S  restart a source that gives no frame for S seconds, default 10, 0 never  [OSPREY_SOURCE_TIMEOUT]
+          --max-feeds N       feeds publishers may make, default 64 (past it: 503)
+          --publisher-feed-ttl S  seconds a publisher's feed with no publisher and no viewer is kept, default 60; 0: for ever
+          --publisher-first-bytes-timeout S  a publisher's claim is released if no bytes come within S s, default 10
+          --publisher-idle-timeout S  ... or if it then sends nothing for S s, default 30
+          --publisher-takeover  a second publisher of a feed takes it over (the first is disconnected) instead of 409
+          --allow-destination CIDR|HOST  let destinations dial it (loopback, link-local and private are denied); repeatable
+          --allow-insecure-token  send destination tokens over ws:// too (default: only wss://)
+          --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
+          --max-topics N      relay topics, default 256 (64 clients each)
+          --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -130,6 +175,7 @@ internal static class OspreyCommandLine
         string command = "serve";
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
         string? sendTimeout = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
+        var limits = new Dictionary<string, string>(StringComparer.Ordinal);
         var sources = new List<string>();
         var extraPorts = new List<string>();
         var users = new List<string>();
@@ -138,6 +184,9 @@ internal static class OspreyCommandLine
         var localHosts = new List<string>();
         string? maxConnections = null, maxPerAddress = null;
         var help = false;
+        var takeover = false;
+        var insecureToken = false;
+        var allowedDestinations = new List<string>();
         var commandGiven = false;
         for (var i = 0; i < args.Count; i++)
         {
@@ -210,6 +259,18 @@ internal static class OspreyCommandLine
                 case "--source-timeout":
                     sourceTimeout = inline ?? Next(args, ref i, flag);
                     break;
+                case "--allow-destination":
+                    allowedDestinations.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--allow-insecure-token":
+                    insecureToken = true;
+                    break;
+                case "--publisher-takeover":
+                    takeover = true;
+                    break;
+                case "--publisher-first-bytes-timeout" or "--publisher-idle-timeout" or "--max-feeds" or "--max-streams" or "--max-destinations" or "--max-topics" or "--max-viewers" or "--max-viewers-per-feed" or "--publisher-feed-ttl":
+                    limits[flag] = inline ?? Next(args, ref i, flag);
+                    break;
                 default:
                     throw new FormatException($"Unknown argument '{arg}'. Run 'osprey --help' for the options.");
             }
@@ -257,6 +318,9 @@ internal static class OspreyCommandLine
         AddFromEnvironment(tokens, environment("OSPREY_TOKENS"));
         AddFromEnvironment(origins, environment("OSPREY_ALLOW_ORIGINS"));
         AddFromEnvironment(localHosts, environment("OSPREY_LOCAL_HOSTS"));
+        // A typo in an allow entry fails here, not when the first destination is added.
+        _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
+
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
@@ -285,6 +349,22 @@ internal static class OspreyCommandLine
             ViewerQueueBytes = ParseMebibytes(viewerQueue, "--viewer-queue-mib", 8),
             TopicQueueBytes = ParseMebibytes(topicQueue, "--topic-queue-mib", 16),
             SourceTimeout = ParseSeconds(sourceTimeout, "--source-timeout", 10),
+            MaxFeeds = Count(limits, "--max-feeds", Osprey.Feeds.FeedRegistry.DefaultMaxPublisherFeeds),
+            PublisherFeedTtl = limits.TryGetValue("--publisher-feed-ttl", out var ttl)
+                ? ParseSeconds("--publisher-feed-ttl", ttl) is var seconds && seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds)
+                : Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl,
+            PublisherFirstBytesTimeout = limits.TryGetValue("--publisher-first-bytes-timeout", out var first)
+                ? TimeSpan.FromSeconds(Positive("--publisher-first-bytes-timeout", first)) : Osprey.Feeds.FeedRegistry.DefaultPublisherFirstBytesTimeout,
+            PublisherIdleTimeout = limits.TryGetValue("--publisher-idle-timeout", out var idle)
+                ? TimeSpan.FromSeconds(Positive("--publisher-idle-timeout", idle)) : Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout,
+            PublisherTakeover = takeover,
+            AllowedDestinations = [.. allowedDestinations, .. api is { Length: > 0 } && Uri.TryCreate(api, UriKind.Absolute, out var configured) ? [configured.Host] : Array.Empty<string>()],
+            AllowInsecureToken = insecureToken,
+            MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams),
+            MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations),
+            MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),
+            MaxViewers = Count(limits, "--max-viewers", Outputs.ViewerAdmission.DefaultMaxTotal),
+            MaxViewersPerFeed = Count(limits, "--max-viewers-per-feed", Outputs.ViewerAdmission.DefaultMaxPerFeed),
         };
     }
 
@@ -325,6 +405,20 @@ internal static class OspreyCommandLine
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 1_000_000
             ? count
             : throw new FormatException($"{flag} '{text}' is not a number from 1 to 1000000.");
+
+    private static int Count(Dictionary<string, string> limits, string flag, int fallback) =>
+        !limits.TryGetValue(flag, out var text) ? fallback
+        : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 100_000 ? count
+        : throw new FormatException($"{flag} '{text}' is not a number from 1 to 100000.");
+
+    /// <summary>Whole or fractional seconds from 0 to a day.</summary>
+    private static double ParseSeconds(string flag, string text) =>
+        double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0 and <= 86_400
+            ? seconds
+            : throw new FormatException($"{flag} '{text}' is not a number of seconds from 0 to 86400.");
+
+    private static double Positive(string flag, string text) =>
+        ParseSeconds(flag, text) is > 0 and var seconds ? seconds : throw new FormatException($"{flag} must be more than 0 seconds.");
 
     private static int ParsePort(string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535

@@ -104,18 +104,30 @@ internal static partial class OspreyServer
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(AuthJson.Default));
         builder.Services.AddSingleton(access);
         builder.Services.AddSingleton(origins);
-        builder.Services.AddSingleton(_ => new FeedRegistry());
+        builder.Services.AddSingleton(_ => new FeedRegistry
+        {
+            ReservedLastSegments = FeedEndpoints.ViewSuffixes.Keys.ToHashSet(StringComparer.Ordinal),
+            MaxPublisherFeeds = options.MaxFeeds,
+            PublisherFeedTtl = options.PublisherFeedTtl,
+            PublisherFirstBytesTimeout = options.PublisherFirstBytesTimeout,
+            PublisherIdleTimeout = options.PublisherIdleTimeout,
+            PublisherTakeover = options.PublisherTakeover,
+        });
         builder.Services.AddSingleton(provider => CreateSources(provider, sources, options.SourceTimeout));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
-        builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()) { MaxStreams = options.MaxStreams });
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
-        builder.Services.AddSingleton(provider => CreateDestinations(provider));
+        builder.Services.AddSingleton(provider => CreateDestinations(provider, options));
         builder.Services.AddSingleton(provider => new RelayHub(
             provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay"),
-            new RelayLimits { SendTimeout = options.SendTimeout, IdleTimeout = options.IdleTimeout, MaxQueuedBytes = options.TopicQueueBytes }));
+            new RelayLimits { SendTimeout = options.SendTimeout, IdleTimeout = options.IdleTimeout, MaxQueuedBytes = options.TopicQueueBytes })
+        {
+            MaxTopics = options.MaxTopics,
+        });
         var viewerLimits = new ViewerLimits { SendTimeout = options.SendTimeout, MaxQueuedBytes = options.ViewerQueueBytes };
         builder.Services.AddSingleton(viewerLimits);
         builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
+        builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
 
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
@@ -186,7 +198,7 @@ internal static partial class OspreyServer
 
     public static bool IsWildcard(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
-    private static DestinationRegistry CreateDestinations(IServiceProvider provider)
+    private static DestinationRegistry CreateDestinations(IServiceProvider provider, OspreyOptions options)
     {
         var registry = provider.GetRequiredService<FeedRegistry>();
         var streams = provider.GetRequiredService<StreamRegistry>();
@@ -198,6 +210,8 @@ internal static partial class OspreyServer
         {
             // Chunks are network reads: the queue holds a whole group of pictures, as a TS viewer's does.
             QueueCapacity = FeedRegistry.StreamGroupOfPicturesFrames,
+            MaxDestinations = options.MaxDestinations,
+            TargetPolicy = DestinationTargetPolicy.Create(options.AllowedDestinations, options.AllowInsecureToken),
         };
         control.Attach(destinations);
         return destinations;

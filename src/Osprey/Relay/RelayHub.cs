@@ -47,6 +47,7 @@ public sealed partial class RelayHub : IDisposable
     private long _messages;
     private long _drops;
     private long _clientsDropped;
+    private long _refused;
 
     /// <summary>Creates an empty hub with <paramref name="limits"/> (the defaults when null).</summary>
     public RelayHub(ILogger logger, RelayLimits? limits = null)
@@ -67,6 +68,55 @@ public sealed partial class RelayHub : IDisposable
 
     /// <summary>Clients dropped for a stalled send or for being idle past the timeouts.</summary>
     public long ClientsDropped => Interlocked.Read(ref _clientsDropped);
+
+    /// <summary>The default of <see cref="MaxTopics"/>.</summary>
+    public const int DefaultMaxTopics = 256;
+
+    /// <summary>The default of <see cref="MaxClientsPerTopic"/>.</summary>
+    public const int DefaultMaxClientsPerTopic = 64;
+
+    /// <summary>The most topics with clients at once: any path is a topic, so their names come from clients.</summary>
+    public int MaxTopics
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = DefaultMaxTopics;
+
+    /// <summary>The most clients of one topic (every message is queued once per client).</summary>
+    public int MaxClientsPerTopic
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 2);
+            field = value;
+        }
+    } = DefaultMaxClientsPerTopic;
+
+    /// <summary>Clients refused because of <see cref="MaxTopics"/> or <see cref="MaxClientsPerTopic"/>.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// Why a client may not join <paramref name="topic"/> now (null: it may), asked before the upgrade so the refusal
+    /// is a plain HTTP answer; <see cref="ServeAsync"/> checks again, since others may join in between.
+    /// </summary>
+    public string? CheckJoin(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        var refusal = _topics.TryGetValue(topic, out var peers)
+            ? peers.Length >= MaxClientsPerTopic ? $"Topic {topic} has {MaxClientsPerTopic} clients already; try again later." : null
+            : _topics.Count >= MaxTopics ? $"This relay has {MaxTopics} topics already (--max-topics); try again later." : null;
+        if (refusal is not null)
+        {
+            Interlocked.Increment(ref _refused);
+        }
+
+        return refusal;
+    }
 
     /// <summary>Messages relayed (counted once per sender's message).</summary>
     public long Messages => Interlocked.Read(ref _messages);
@@ -101,7 +151,13 @@ public sealed partial class RelayHub : IDisposable
     {
         ArgumentNullException.ThrowIfNull(socket);
         var peer = new Peer(socket, lastHeardFrom);
-        Join(topic, peer);
+        if (!TryJoin(topic, peer))
+        {
+            Interlocked.Increment(ref _refused);
+            await socket.CloseOutputAsync((WebSocketCloseStatus)1013, "too many topics or clients; try again later", cancellationToken);
+            return;
+        }
+
         Log.Joined(_logger, topic);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sending = SendLoopAsync(peer, stop.Token);
@@ -242,11 +298,18 @@ public sealed partial class RelayHub : IDisposable
         }
     }
 
-    private void Join(string topic, Peer peer)
+    private bool TryJoin(string topic, Peer peer)
     {
         lock (_membership)
         {
-            _topics[topic] = _topics.TryGetValue(topic, out var peers) ? [.. peers, peer] : [peer];
+            var exists = _topics.TryGetValue(topic, out var peers);
+            if (exists ? peers!.Length >= MaxClientsPerTopic : _topics.Count >= MaxTopics)
+            {
+                return false;
+            }
+
+            _topics[topic] = exists ? [.. peers!, peer] : [peer];
+            return true;
         }
     }
 

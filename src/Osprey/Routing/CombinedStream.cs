@@ -19,7 +19,6 @@ namespace Osprey.Routing;
 public sealed partial class CombinedStream : IAsyncDisposable
 {
     private const int InputQueueFrames = FeedRegistry.StreamGroupOfPicturesFrames;
-    private static readonly TimeSpan s_missingFeedPoll = TimeSpan.FromMilliseconds(250);
 
     private readonly FeedRegistry _feeds;
     private readonly ILogger _logger;
@@ -138,7 +137,9 @@ public sealed partial class CombinedStream : IAsyncDisposable
             {
                 if (!_feeds.TryGet(input.Name, out var feed) || feed.IsCompleted)
                 {
-                    await Task.Delay(s_missingFeedPoll, stop);
+                    // Woken by the registry when a feed of that name is added: thousands of rules on missing
+                    // feeds cost nothing while they wait (polling them cost a share of a core).
+                    await _feeds.WaitForFeedAsync(input.Name, stop);
                     continue;
                 }
 
@@ -182,10 +183,7 @@ public sealed partial class CombinedStream : IAsyncDisposable
                     feed.LatestCleared -= OnInputCleared;
                 }
 
-                if (!stop.IsCancellationRequested)
-                {
-                    await Task.Delay(s_missingFeedPoll, stop); // the feed ended (server stopping): look again
-                }
+                // The feed ended (removed, or the server stopping): the loop waits for the next one of that name.
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net.Security;
+using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
 using Osprey.Runtime;
@@ -55,6 +56,7 @@ internal sealed partial class DestinationClient
         TimeProvider time,
         int queueCapacity,
         RemoteCertificateValidationCallback? certificateValidation,
+        DestinationTargetPolicy policy,
         Action<DestinationClient> finished)
     {
         Rule = rule;
@@ -62,7 +64,7 @@ internal sealed partial class DestinationClient
         _logger = logger;
         _time = time;
         _finished = finished;
-        _dialer = new DestinationDialer(time, certificateValidation);
+        _dialer = new DestinationDialer(time, certificateValidation, policy);
         _push = new DestinationPushLoop(rule, resolveFeed, logger, time, queueCapacity, _counters);
     }
 
@@ -236,19 +238,35 @@ internal sealed partial class DestinationClient
     }
 
     /// <summary>An exception and its causes in plain words, without repeating what an outer message already says.</summary>
+    /// <summary>
+    /// A failure in our own words for API users: refused, unreachable, not allowed, never the peer's bytes (an
+    /// exception's message can quote what the far end sent, which made lastError a banner grabber).
+    /// </summary>
     internal static string Describe(Exception exception)
     {
-        var parts = new List<string>();
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            var message = e.Message.Trim().TrimEnd('.');
-            if (message.Length > 0 && !parts.Exists(p => p.Contains(message, StringComparison.Ordinal)))
+            switch (e)
             {
-                parts.Add(message);
+                case DestinationNotAllowedException:
+                    return e.Message;
+                case System.Net.Sockets.SocketException socket:
+                    return socket.SocketErrorCode switch
+                    {
+                        System.Net.Sockets.SocketError.ConnectionRefused => "connection refused",
+                        System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData or System.Net.Sockets.SocketError.TryAgain => "the host name does not resolve",
+                        System.Net.Sockets.SocketError.TimedOut => "unreachable (timed out)",
+                        System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted => "the connection was reset",
+                        _ => $"unreachable ({socket.SocketErrorCode})",
+                    };
+                case System.Security.Authentication.AuthenticationException:
+                    return "the TLS handshake failed (is the relay's certificate trusted?)";
             }
         }
 
-        return parts.Count > 0 ? string.Join(": ", parts) : exception.GetType().Name;
+        return exception is WebSocketException ws
+            ? ws.WebSocketErrorCode == WebSocketError.NotAWebSocket ? "the relay refused the WebSocket upgrade" : $"the WebSocket connection failed ({ws.WebSocketErrorCode})"
+            : $"the connection failed ({exception.GetType().Name})";
     }
 
     private readonly record struct Attempt(string Reason, bool Connected, bool Stood);

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -10,7 +12,7 @@ namespace Osprey.Routing;
 /// pings), and authorises with the rule's token when it has one. What it returns is connected and authorised.
 /// </summary>
 /// <remarks>Stateless between dials; one per client.</remarks>
-internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateValidationCallback? certificateValidation)
+internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateValidationCallback? certificateValidation, DestinationTargetPolicy policy)
 {
     private const int MaxAuthorisationReplyBytes = 64 * 1024;
 
@@ -26,6 +28,11 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
             return DialResult.Failed(urlError);
         }
 
+        if (policy.CheckRule(rule) is { } notAllowed)
+        {
+            return DialResult.Failed(notAllowed);
+        }
+
         var socket = new ClientWebSocket();
         // Disposed here unless it is handed to the caller connected and authorised.
         ClientWebSocket? unclaimed = socket;
@@ -35,17 +42,26 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
             // of by TCP giving up minutes later.
             socket.Options.KeepAliveInterval = DestinationRegistry.KeepAliveInterval;
             socket.Options.KeepAliveTimeout = DestinationRegistry.KeepAliveInterval;
+            // Our own handler so that the addresses actually dialled are the ones checked: resolving once to check
+            // and letting the socket resolve again would let DNS answer differently the second time.
+            using var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = (context, token) => ConnectCheckedAsync(context.DnsEndPoint, token),
+                UseProxy = false,
+            };
             if (certificateValidation is not null)
             {
-                socket.Options.RemoteCertificateValidationCallback = certificateValidation;
+                handler.SslOptions.RemoteCertificateValidationCallback = certificateValidation;
             }
+
+            using var invoker = new HttpMessageInvoker(handler, disposeHandler: false);
 
             using (var timeout = new CancellationTokenSource(DestinationRegistry.ConnectTimeout, time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token))
             {
                 try
                 {
-                    await socket.ConnectAsync(uri, linked.Token);
+                    await socket.ConnectAsync(uri, invoker, linked.Token);
                 }
                 catch (OperationCanceledException) when (!stop.IsCancellationRequested)
                 {
@@ -65,6 +81,47 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
         {
             unclaimed?.Dispose();
         }
+    }
+
+    /// <summary>Resolves the host and connects to the first of its addresses the policy allows; every address is checked.</summary>
+    private async ValueTask<Stream> ConnectCheckedAsync(DnsEndPoint endPoint, CancellationToken token)
+    {
+        var addresses = IPAddress.TryParse(endPoint.Host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(endPoint.Host, token);
+        if (!policy.IsAllowedHost(endPoint.Host))
+        {
+            foreach (var address in addresses)
+            {
+                if (policy.CheckAddress(address) is { } notAllowed)
+                {
+                    // One denied address refuses the name: a host that resolves to an allowed and a private address is
+                    // how rebinding gets in.
+                    throw new DestinationNotAllowedException($"{endPoint.Host} resolves to a denied address: {notAllowed}");
+                }
+            }
+        }
+
+        SocketException? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, endPoint.Port), token);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                last = ex;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
     /// <summary>vw's DialAuth: the token as the first text message, then one text reply saying authorised.</summary>
@@ -107,7 +164,6 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
     internal static string? CheckAuthorisation(ReadOnlySpan<byte> json)
     {
         bool? authorised = null;
-        string? reason = null;
         try
         {
             var reader = new Utf8JsonReader(json);
@@ -124,10 +180,6 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
                 {
                     authorised = property.Value.ValueKind == JsonValueKind.True;
                 }
-                else if (string.Equals(property.Name, "reason", StringComparison.OrdinalIgnoreCase) && property.Value.ValueKind == JsonValueKind.String)
-                {
-                    reason = property.Value.GetString();
-                }
             }
         }
         catch (JsonException)
@@ -135,9 +187,8 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
             return "the relay's answer to the token is not JSON";
         }
 
-        return authorised == true
-            ? null
-            : $"the relay refused the token: {(string.IsNullOrWhiteSpace(reason) ? "no reason given" : reason)}";
+        // Crossbar's reason is the relay's own text: not repeated to API users (lastError never carries the peer's bytes).
+        return authorised == true ? null : "the relay refused the token";
     }
 }
 

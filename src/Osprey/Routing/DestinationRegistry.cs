@@ -48,6 +48,24 @@ public sealed class DestinationRegistry : IAsyncDisposable
     private readonly Dictionary<string, DestinationClient> _clients = new(StringComparer.Ordinal);
     private readonly HashSet<DestinationClient> _live = [];
     private Task? _disposal;
+    private long _refused;
+
+    /// <summary>The default of <see cref="MaxDestinations"/>: each rule is a connection dialled again and again.</summary>
+    public const int DefaultMaxDestinations = 32;
+
+    /// <summary>The most destination rules clients may make; a new id past it is refused (<see cref="RuleRefusal.Limit"/>).</summary>
+    public int MaxDestinations
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = DefaultMaxDestinations;
+
+    /// <summary>Rules refused (over the limit, or a target that is not allowed).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>Creates an empty registry.</summary>
     /// <param name="resolveFeed">
@@ -83,6 +101,13 @@ public sealed class DestinationRegistry : IAsyncDisposable
 
     /// <summary>Replaces the system's check of a <c>wss://</c> relay's certificate (tests with a self-signed one).</summary>
     internal RemoteCertificateValidationCallback? CertificateValidation { get; init; }
+
+    /// <summary>
+    /// Which targets rules may have and clients may dial (checked when a client adds a rule and at every dial, on
+    /// every address the host resolves to). <see cref="DestinationTargetPolicy.Unrestricted"/> unless given: the
+    /// server always gives its deny-by-default policy.
+    /// </summary>
+    public DestinationTargetPolicy TargetPolicy { get; init; } = DestinationTargetPolicy.Unrestricted;
 
     /// <summary>A snapshot of the rules, by id.</summary>
     public IReadOnlyDictionary<string, DestinationRule> Rules
@@ -133,7 +158,7 @@ public sealed class DestinationRegistry : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(rule);
         // JSON binding can leave nulls in a record declared non-null; vw stored Go's zero value, "".
         var stored = new DestinationRule(rule.Id ?? "", rule.Stream ?? "", rule.Destination ?? "", rule.Token ?? "");
-        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, OnFinished);
+        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, TargetPolicy, OnFinished);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposal is not null, this);
@@ -148,6 +173,41 @@ public sealed class DestinationRegistry : IAsyncDisposable
         }
 
         return stored;
+    }
+
+    /// <summary>
+    /// <see cref="Set"/> for rules that come from clients: a new id past <see cref="MaxDestinations"/> is refused
+    /// instead of dialled.
+    /// </summary>
+    /// <returns><see cref="RuleRefusal.None"/> with the rule as stored, or why it was not, in plain words.</returns>
+    public RuleRefusal TrySet(DestinationRule rule, out DestinationRule stored, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposal is not null, this);
+            if (!_clients.ContainsKey(rule.Id ?? "") && _clients.Count >= MaxDestinations)
+            {
+                Interlocked.Increment(ref _refused);
+                stored = rule;
+                error = $"This server has {MaxDestinations} destinations already (--max-destinations); delete one or re-POST an existing id.";
+                return RuleRefusal.Limit;
+            }
+
+            if (TargetPolicy.CheckRule(rule with { Token = rule.Token ?? "" }) is { } notAllowed)
+            {
+                Interlocked.Increment(ref _refused);
+                stored = rule;
+                error = $"Refused: {notAllowed}.";
+                return RuleRefusal.NotAllowed;
+            }
+
+            // Set enters the same (re-entrant) lock: the count check and the add are one step.
+            stored = Set(rule);
+        }
+
+        error = null;
+        return RuleRefusal.None;
     }
 
     /// <summary>The rule with id <paramref name="id"/>, if there is one.</summary>

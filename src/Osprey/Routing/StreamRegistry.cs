@@ -20,6 +20,27 @@ public sealed partial class StreamRegistry : IAsyncDisposable
     private readonly Dictionary<string, CombinedStream> _streams = new(StringComparer.Ordinal);
     private readonly List<Task> _stopping = [];
     private bool _disposed;
+    private long _refused;
+
+    /// <summary>The default of <see cref="MaxStreams"/>.</summary>
+    public const int DefaultMaxStreams = 64;
+
+    /// <summary>The most feeds one stream combines (each is an input task and a slot of 32 PIDs in the programme).</summary>
+    public const int MaxFeedsPerStream = 16;
+
+    /// <summary>The most stream rules clients may make; a new name past it is refused (<see cref="RuleRefusal.Limit"/>).</summary>
+    public int MaxStreams
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = DefaultMaxStreams;
+
+    /// <summary>Rules refused (over a limit, too many feeds, a shadowing name).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>Creates an empty registry over <paramref name="feeds"/>.</summary>
     public StreamRegistry(FeedRegistry feeds, ILoggerFactory loggers)
@@ -81,7 +102,20 @@ public sealed partial class StreamRegistry : IAsyncDisposable
     /// do not exist yet are combined as soon as they appear.
     /// </summary>
     /// <returns>The stored name (leading '/' stripped) and feeds.</returns>
+    /// <exception cref="InvalidOperationException">The rule is refused (see <see cref="TrySet"/>).</exception>
     public (string Name, IReadOnlyList<string> Feeds) Set(string name, IReadOnlyList<string> feeds)
+    {
+        var result = Store(name, feeds, fromClient: false);
+        return result.Refusal == RuleRefusal.None ? (result.Name, result.Feeds) : throw new InvalidOperationException(result.Error);
+    }
+
+    /// <summary>
+    /// <see cref="Set"/> for rules that come from clients: a name that would shadow another's URL (a view suffix, a
+    /// configured source's name, see <see cref="FeedRegistry.ShadowedBy"/>) is refused instead of stored.
+    /// </summary>
+    public StreamSetResult TrySet(string name, IReadOnlyList<string> feeds) => Store(name, feeds, fromClient: true);
+
+    private StreamSetResult Store(string name, IReadOnlyList<string> feeds, bool fromClient)
     {
         ArgumentNullException.ThrowIfNull(feeds);
         name = NormalizeName(name ?? "");
@@ -89,20 +123,41 @@ public sealed partial class StreamRegistry : IAsyncDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (list.Distinct(StringComparer.Ordinal).Count() > MaxFeedsPerStream)
+            {
+                return Refuse(name, list, RuleRefusal.Invalid, $"A stream combines at most {MaxFeedsPerStream} feeds, not {list.Count}.");
+            }
+
             if (_streams.TryGetValue(name, out var existing))
             {
                 existing.SetFeeds(list);
                 Log.Rewired(_logger, name, string.Join(", ", list));
+                return new StreamSetResult(name, list, RuleRefusal.None, null);
             }
-            else
+
+            if (_feeds.ShadowedBy(name) is { } shadowed)
             {
-                var order = _streams.Count == 0 ? 0 : _streams.Values.Max(s => s.Order) + 1;
-                _streams[name] = new CombinedStream(name, list, _feeds, order, _loggers.CreateLogger("Osprey.Routing"));
-                Log.Added(_logger, name, string.Join(", ", list));
+                return Refuse(name, list, RuleRefusal.Shadowing, $"Stream name {shadowed}.");
             }
+
+            if (fromClient && _streams.Count >= MaxStreams)
+            {
+                return Refuse(name, list, RuleRefusal.Limit, $"This server has {MaxStreams} streams already (--max-streams); delete one or re-POST an existing name.");
+            }
+
+            var order = _streams.Count == 0 ? 0 : _streams.Values.Max(s => s.Order) + 1;
+            _streams[name] = new CombinedStream(name, list, _feeds, order, _loggers.CreateLogger("Osprey.Routing"));
+            Log.Added(_logger, name, string.Join(", ", list));
         }
 
-        return (name, list);
+        return new StreamSetResult(name, list, RuleRefusal.None, null);
+    }
+
+    private StreamSetResult Refuse(string name, IReadOnlyList<string> feeds, RuleRefusal refusal, string error)
+    {
+        Interlocked.Increment(ref _refused);
+        Log.Refused(_logger, name, error);
+        return new StreamSetResult(name, feeds, refusal, error);
     }
 
     /// <summary>The feeds of stream <paramref name="name"/>.</summary>
@@ -202,5 +257,8 @@ public sealed partial class StreamRegistry : IAsyncDisposable
 
         [LoggerMessage(LogEvents.StreamRemoved, LogLevel.Information, "Stream {Stream}: removed")]
         public static partial void Removed(ILogger logger, string stream);
+
+        [LoggerMessage(LogEvents.StreamRefused, LogLevel.Warning, "Stream {Stream}: refused: {Reason}")]
+        public static partial void Refused(ILogger logger, string stream, string reason);
     }
 }

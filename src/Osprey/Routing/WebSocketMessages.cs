@@ -33,9 +33,6 @@ internal static class WebSocketMessages
     }
 
     /// <summary>The peer's close status and description as a suffix for a reason, or nothing when it sent none.</summary>
-    public static string DescribeClose(WebSocket socket) => socket.CloseStatus is { } status
-        ? string.IsNullOrEmpty(socket.CloseStatusDescription)
-            ? $" ({(int)status})"
-            : $" ({(int)status} {socket.CloseStatusDescription})"
-        : "";
+    /// <remarks>The code only: the description is the peer's text, and reasons reach API users.</remarks>
+    public static string DescribeClose(WebSocket socket) => socket.CloseStatus is { } status ? $" ({(int)status})" : "";
 }

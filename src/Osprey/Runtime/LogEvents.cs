@@ -72,6 +72,8 @@ public static class LogEvents
     public const int StreamRewired = 301;
     /// <summary>Information: Stream {Stream}: removed</summary>
     public const int StreamRemoved = 302;
+    /// <summary>Warning: Stream {Stream}: refused: {Reason}</summary>
+    public const int StreamRefused = 303;
 
     // 300-: routing: combined streams
     /// <summary>Error: Stream {Stream}: input {Feed} failed</summary>

@@ -17,8 +17,8 @@ public class PublisherClaimTests
         Assert.True(first.Feed.KeepGroupOfPictures);
         Assert.Equal(FeedRegistry.StreamGroupOfPicturesFrames, first.Feed.MaxGroupOfPicturesFrames);
 
-        Assert.Null(registry.TryClaimPublisher("video0", s_ts, "b", out error, out var conflict));
-        Assert.True(conflict);
+        Assert.Null(registry.TryClaimPublisher("video0", s_ts, "b", out error, out var refusal));
+        Assert.Equal(ClaimRefusal.Taken, refusal);
         Assert.Contains("already has a publisher (a)", error, StringComparison.Ordinal);
 
         using var reader = first.Feed.OpenOrderedReader();
@@ -37,12 +37,31 @@ public class PublisherClaimTests
     public async Task InvalidNames_AreRefusedWithoutAConflict_AndConcurrentFirstClaimsMakeOneFeed()
     {
         await using var registry = new FeedRegistry();
-        Assert.Null(registry.TryClaimPublisher("bad name", s_ts, "a", out var error, out var conflict));
-        Assert.False(conflict);
+        Assert.Null(registry.TryClaimPublisher("bad name", s_ts, "a", out var error, out var refusal));
+        Assert.Equal(ClaimRefusal.InvalidName, refusal);
         Assert.NotNull(error);
 
         var claims = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => registry.TryClaimPublisher("race", s_ts, $"p{i}", out _, out _))));
         Assert.Single(claims, c => c is not null);
         Assert.Single(registry.Feeds);
+    }
+
+    [Fact]
+    public async Task NamesEndingInAViewSuffix_OrHeldByASource_AreRefusedAsShadowing()
+    {
+        await using var registry = new FeedRegistry { ReservedLastSegments = new HashSet<string>(["raw", "ts"], StringComparer.Ordinal) };
+        registry.AddOwnedFeed("cam", "testpattern:", s_ts);
+        foreach (var name in new[] { "test/raw", "a/b/ts", "cam" })
+        {
+            Assert.Null(registry.TryClaimPublisher(name, s_ts, "a", out var error, out var refusal));
+            Assert.Equal(ClaimRefusal.Shadowing, refusal);
+            Assert.Contains("name it otherwise", error, StringComparison.Ordinal);
+        }
+
+        // A suffix alone, or inside a name, shadows nothing.
+        using var raw = registry.TryClaimPublisher("raw", s_ts, "a", out _, out _);
+        using var inside = registry.TryClaimPublisher("raw/x", s_ts, "a", out _, out _);
+        Assert.NotNull(raw);
+        Assert.NotNull(inside);
     }
 }

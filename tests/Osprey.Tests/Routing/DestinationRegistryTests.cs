@@ -173,7 +173,7 @@ public class DestinationRegistryTests
         var status = StatusOf(registry, "0");
         Assert.Equal(DestinationState.Reconnecting, status.State);
         Assert.Contains("refused the token", status.LastError);
-        Assert.Contains("token expired", status.LastError); // crossbar's reason
+        Assert.DoesNotContain("token expired", status.LastError); // crossbar's reason is the relay's text, not repeated
         Assert.InRange(status.RetryInSeconds!.Value, 0.5, 1);
         Assert.Equal("an expired token", Assert.Single(relay.Tokens));
         Assert.Empty(relay.Messages);
@@ -260,7 +260,7 @@ public class DestinationRegistryTests
         await WaitUntilAsync(() => relay.Messages.Count == 4, "header and frames 1-3");
         await relay.CloseConnectionsAsync();
         await WaitUntilAsync(() => StatusOf(registry, "0").State == DestinationState.Reconnecting, "the close");
-        Assert.Contains("closed the connection (1001 relay going away)", StatusOf(registry, "0").LastError);
+        Assert.Equal("the relay closed the connection (1001)", StatusOf(registry, "0").LastError); // its description is the relay's text, not repeated
         Publish(feed, 4);
         Publish(feed, 5);
 
@@ -497,5 +497,22 @@ public class DestinationRegistryTests
     {
         using var process = Process.GetCurrentProcess();
         return process.Threads.Count;
+    }
+
+    [Fact]
+    public async Task DestinationRulesFromClients_PastTheLimit_AreRefusedAndCounted_AndMakeNoClient()
+    {
+        await using var registry = new DestinationRegistry(_ => null, null, NullLoggerFactory.Instance);
+        for (var i = 0; i < DestinationRegistry.DefaultMaxDestinations; i++)
+        {
+            Assert.Equal(RuleRefusal.None, registry.TrySet(new DestinationRule($"{i}", "s", "ws://127.0.0.1:9/in/x", ""), out _, out _));
+        }
+
+        Assert.Equal(RuleRefusal.Limit, registry.TrySet(new DestinationRule("extra", "s", "ws://127.0.0.1:9/in/x", ""), out _, out var error));
+        Assert.Contains("--max-destinations", error, StringComparison.Ordinal);
+        Assert.Equal(RuleRefusal.None, registry.TrySet(new DestinationRule("5", "s", "ws://127.0.0.1:9/in/y", ""), out _, out _));
+        Assert.Equal(1, registry.Refused);
+        Assert.Equal(DestinationRegistry.DefaultMaxDestinations, registry.Rules.Count);
+        Assert.False(registry.TryGet("extra", out _));
     }
 }

@@ -98,6 +98,45 @@ public sealed class StreamRegistryTests
         await RelayTesting.WaitUntilAsync(() => stream.Output.IsCompleted && streams.ActivePumps == 0, "the removed stream to stop");
     }
 
+    [Fact]
+    public async Task StreamsOnMissingFeeds_WaitForTheFeedToBeAdded_WithoutATimerEach()
+    {
+        await using var feeds = new FeedRegistry();
+        await using var streams = new StreamRegistry(feeds, NullLoggerFactory.Instance);
+        var timersBefore = Timer.ActiveCount;
+        for (var i = 0; i < 1000; i++)
+        {
+            streams.Set($"stream/{i}", [$"missing{i}"]);
+        }
+
+        await RelayTesting.WaitUntilAsync(() => streams.ActivePumps == 1000, "every input task to start");
+        await Task.Delay(300);
+        // Polling kept a 250 ms timer armed per waiting input: 1,000 here. Other tests running meanwhile add a few.
+        Assert.True(Timer.ActiveCount - timersBefore < 200, $"{Timer.ActiveCount - timersBefore} timers for 1,000 inputs waiting");
+
+        using var video = Claim(feeds, "missing500");
+        await RelayTesting.WaitUntilAsync(() => video.Feed.ReaderCount == 1, "the stream to read the feed once it was added");
+    }
+
+    [Fact]
+    public async Task StreamRulesFromClients_PastTheLimit_OrWithTooManyFeeds_AreRefusedAndCounted()
+    {
+        await using var feeds = new FeedRegistry();
+        await using var streams = new StreamRegistry(feeds, NullLoggerFactory.Instance);
+        for (var i = 0; i < StreamRegistry.DefaultMaxStreams; i++)
+        {
+            Assert.Equal(RuleRefusal.None, streams.TrySet($"stream/{i}", ["video0"]).Refusal);
+        }
+
+        var refused = streams.TrySet("stream/one-more", ["video0"]);
+        Assert.Equal(RuleRefusal.Limit, refused.Refusal);
+        Assert.Contains("--max-streams", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(RuleRefusal.None, streams.TrySet("stream/3", ["video0", "audio0"]).Refusal); // re-wiring is not a new rule
+        Assert.Equal(RuleRefusal.Invalid, streams.TrySet("stream/3", [.. Enumerable.Range(0, 17).Select(i => $"f{i}")]).Refusal);
+        Assert.Equal(2, streams.Refused);
+        Assert.Equal(StreamRegistry.DefaultMaxStreams, streams.Streams.Count);
+    }
+
     private static PublisherClaim Claim(FeedRegistry feeds, string name) =>
         feeds.TryClaimPublisher(name, s_mpegTs, "test", out var error, out _) ?? throw new InvalidOperationException(error);
 

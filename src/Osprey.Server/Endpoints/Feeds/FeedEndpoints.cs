@@ -12,6 +12,20 @@ namespace Osprey.Server.Endpoints.Feeds;
 /// <summary>Viewer WebSockets and the feed API.</summary>
 internal static class FeedEndpoints
 {
+    /// <summary>
+    /// The view suffixes of <c>/ws/{feed}/{suffix}</c>: no feed or stream may be named with one as its last segment
+    /// (<see cref="FeedRegistry.ReservedLastSegments"/>), or it would shadow that view of the feed before it.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, (MediaFormat Format, ViewerFraming Framing)> ViewSuffixes =
+        new Dictionary<string, (MediaFormat, ViewerFraming)>(StringComparer.Ordinal)
+        {
+            ["raw"] = (MediaFormat.Yuyv, ViewerFraming.Frames),
+            ["jpeg"] = (MediaFormat.Jpeg, ViewerFraming.Frames),
+            ["mp4"] = (MediaFormat.Fmp4, ViewerFraming.Fmp4),
+            ["h264"] = (MediaFormat.Fmp4, ViewerFraming.WebCodecs),
+            ["ts"] = (MediaFormat.MpegTs, ViewerFraming.Stream),
+        };
+
     public static void MapFeedEndpoints(this WebApplication app)
     {
         var registry = app.Services.GetRequiredService<FeedRegistry>();
@@ -27,16 +41,10 @@ internal static class FeedEndpoints
         {
             var path = (string?)context.Request.RouteValues["path"] ?? "";
             var slash = path.LastIndexOf('/');
-            var (format, framing) = (slash < 0 ? "" : path[(slash + 1)..]) switch
-            {
-                "raw" => (MediaFormat.Yuyv, ViewerFraming.Frames),
-                "jpeg" => (MediaFormat.Jpeg, ViewerFraming.Frames),
-                "mp4" => (MediaFormat.Fmp4, ViewerFraming.Fmp4),
-                "h264" => (MediaFormat.Fmp4, ViewerFraming.WebCodecs),
-                "ts" => (MediaFormat.MpegTs, ViewerFraming.Stream),
-                _ => (MediaFormat.Unknown, ViewerFraming.Frames),
-            };
-            if (format == MediaFormat.Unknown || streams.ResolveFeedOrStream(path) is not null)
+            var (format, framing) = ViewSuffixes.TryGetValue(slash < 0 ? "" : path[(slash + 1)..], out var view) ? view : (MediaFormat.Unknown, ViewerFraming.Frames);
+            // A view suffix always means the view: no feed or stream can be named test/raw (FeedRegistry.ShadowedBy),
+            // and none that predates the rule may take over /ws/test/raw either.
+            if (format == MediaFormat.Unknown)
             {
                 // vw's /ws/{feed-or-stream}: the native bytes of a feed or of a stream/... combination.
                 if (streams.ResolveFeedOrStream(path) is not { } native)
@@ -182,14 +190,11 @@ internal static class FeedEndpoints
             OspreyJson.Context.HealthDto)).AllowEveryone();
     }
 
-    /// <summary>The suffixes a viewer route names a view by: <c>/ws/{feed}/raw</c> and the rest.</summary>
-    public static readonly IReadOnlySet<string> ViewSuffixes = new HashSet<string>(["raw", "jpeg", "mp4", "h264", "ts"], StringComparer.Ordinal);
-
     /// <summary>The feed or stream a <c>/ws/</c> path is a viewer of: <c>test/raw</c> is <c>test</c>, vw's <c>stream/x</c> itself.</summary>
     public static string FeedOfViewerPath(string path)
     {
         var slash = path.LastIndexOf('/');
-        return slash > 0 && ViewSuffixes.Contains(path[(slash + 1)..]) ? path[..slash] : path;
+        return slash > 0 && ViewSuffixes.ContainsKey(path[(slash + 1)..]) ? path[..slash] : path;
     }
 
     private static readonly TimeSpan s_snapshotTimeout = TimeSpan.FromSeconds(5);
@@ -213,13 +218,9 @@ internal static class FeedEndpoints
         return view;
     }
 
-    private static string UnknownFeed(FeedRegistry registry, string name)
-    {
-        var known = string.Join(", ", registry.Feeds.Select(f => f.Name));
-        return known.Length == 0
-            ? $"No feed named '{name}': this server has no feeds."
-            : $"No feed named '{name}'. Feeds: {known}.";
-    }
+    // Without the names: a 404 must not hand every feed's name to whoever guesses a URL; GET /api/feeds lists them.
+    private static string UnknownFeed(FeedRegistry registry, string name) =>
+        $"No feed named '{name}'; GET /api/feeds lists the feeds.";
 
     private static Task WriteErrorAsync(HttpContext context, int status, string message) =>
         Results.Json(new ErrorDto(message), OspreyJson.Context.ErrorDto, statusCode: status).ExecuteAsync(context);

@@ -181,7 +181,7 @@ internal static partial class IngestEndpoints
     private static async Task IngestAsync(HttpContext context, FeedRegistry registry, string name, ILogger logger, CancellationToken stopping)
     {
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
-        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
+        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var refusal);
         if (claim is not null)
         {
             await IngestAsync(context, claim, logger, stopping);
@@ -189,7 +189,7 @@ internal static partial class IngestEndpoints
         }
 
         Log.Refused(logger, name, remote, error ?? "");
-        await PlainText.WriteAsync(context, conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound, error ?? "refused");
+        await PlainText.WriteAsync(context, Refusals.StatusOf(refusal), error ?? "refused");
     }
 
     private static async Task IngestAsync(HttpContext context, PublisherClaim claim, ILogger logger, CancellationToken stopping)
@@ -210,13 +210,20 @@ internal static partial class IngestEndpoints
         Log.PublisherConnected(logger, name, remote, context.Request.Method);
         var writer = new MpegTsFeedWriter(claim.Feed);
         var body = context.Request.BodyReader;
-        using var abort = CancellationTokenSource.CreateLinkedTokenSource(stopping, context.RequestAborted);
+        var registry = claim.Registry;
+        // One timer per connection, re-armed before every read: the first bytes must come within the first-bytes
+        // timeout and each later read within the idle timeout, or the claim is released for the next publisher.
+        using var silence = new CancellationTokenSource();
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(stopping, context.RequestAborted, claim.Revoked, silence.Token);
         var ended = "the publisher finished";
+        var received = false;
         try
         {
             while (true)
             {
+                silence.CancelAfter(received ? registry.PublisherIdleTimeout : registry.PublisherFirstBytesTimeout);
                 var result = await body.ReadAsync(abort.Token);
+                received |= !result.Buffer.IsEmpty;
                 foreach (var segment in result.Buffer)
                 {
                     writer.Write(segment.Span);
@@ -233,7 +240,20 @@ internal static partial class IngestEndpoints
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or BadHttpRequestException)
         {
-            ended = stopping.IsCancellationRequested ? "the server is stopping" : $"the connection ended ({ex.GetType().Name})";
+            ended = stopping.IsCancellationRequested ? "the server is stopping"
+                : claim.IsRevoked ? "another publisher took the feed over"
+                : silence.IsCancellationRequested ? Refusals.Silent(received, registry)
+                : $"the connection ended ({ex.GetType().Name})";
+            if (!stopping.IsCancellationRequested && (claim.IsRevoked || silence.IsCancellationRequested))
+            {
+                if (!claim.IsRevoked)
+                {
+                    registry.CountPublisherTimeout();
+                }
+
+                // The body is not read any further: the connection goes, and the claim with it.
+                context.Abort();
+            }
         }
 
         Log.PublisherLeft(logger, name, remote, ended, writer.Chunker.Bytes, writer.Chunks, writer.ResyncCount, writer.DiscardedBytes);

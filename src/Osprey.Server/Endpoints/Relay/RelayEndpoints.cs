@@ -46,9 +46,15 @@ internal static partial class RelayEndpoints
     /// <summary>A WebSocket on an unrouted path: crossbar's N:N topic for that path.</summary>
     public static async Task ServeTopicAsync(HttpContext context, RelayHub hub, CancellationToken stopping)
     {
+        var topic = "/" + context.Request.Path.Value!.Trim('/');
+        if (hub.CheckJoin(topic) is { } refusal)
+        {
+            await PlainText.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, refusal);
+            return;
+        }
+
         var (socket, stream) = await WebSocketUpgrade.AcceptGuardedAsync(context, RelayHub.MaxMessageBytes);
         using var _ = socket;
-        var topic = "/" + context.Request.Path.Value!.Trim('/');
         await hub.ServeAsync(socket, topic, stopping, () => stream.LastReadTicks);
     }
 
@@ -61,11 +67,11 @@ internal static partial class RelayEndpoints
         }
 
         var remote = $"{context.Connection.RemoteIpAddress}:{context.Connection.RemotePort}";
-        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var conflict);
+        using var claim = registry.TryClaimPublisher(name, new VideoInfo(MediaFormat.MpegTs, 0, 0, 0), remote, out var error, out var refusal);
         if (claim is null)
         {
             Log.PushRefused(logger, name, remote, error ?? "");
-            await PlainText.WriteAsync(context, conflict ? StatusCodes.Status409Conflict : StatusCodes.Status404NotFound, error ?? "refused");
+            await PlainText.WriteAsync(context, Refusals.StatusOf(refusal), error ?? "refused");
             return;
         }
 
@@ -74,14 +80,20 @@ internal static partial class RelayEndpoints
         var writer = new MpegTsFeedWriter(claim.Feed);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         var reason = "the pusher closed";
+        // As the HTTP ingest: first bytes within the first-bytes timeout, then no silence past the idle timeout.
+        using var silence = new CancellationTokenSource();
+        using var abort = CancellationTokenSource.CreateLinkedTokenSource(stopping, claim.Revoked, silence.Token);
+        var received = false;
         try
         {
             while (socket.State == WebSocketState.Open)
             {
-                var result = await socket.ReceiveAsync(buffer.AsMemory(), stopping);
+                silence.CancelAfter(received ? registry.PublisherIdleTimeout : registry.PublisherFirstBytesTimeout);
+                var result = await socket.ReceiveAsync(buffer.AsMemory(), abort.Token);
+                received |= result.Count > 0;
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", stopping);
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", abort.Token);
                     break;
                 }
 
@@ -97,7 +109,15 @@ internal static partial class RelayEndpoints
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
         {
-            reason = stopping.IsCancellationRequested ? "the server is stopping" : ex.Message;
+            // A cancelled receive aborts the socket: the pusher is disconnected and the claim released below.
+            reason = stopping.IsCancellationRequested ? "the server is stopping"
+                : claim.IsRevoked ? "another publisher took the feed over"
+                : silence.IsCancellationRequested ? Refusals.Silent(received, registry)
+                : ex.Message;
+            if (silence.IsCancellationRequested && !claim.IsRevoked && !stopping.IsCancellationRequested)
+            {
+                registry.CountPublisherTimeout();
+            }
         }
         finally
         {

@@ -3,6 +3,7 @@ using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
 using Osprey.Server.Security;
+using Osprey.Server.Outputs;
 
 namespace Osprey.Server.Endpoints.Vw;
 
@@ -18,16 +19,17 @@ internal static class RelayStatusEndpoint
         var streams = app.Services.GetRequiredService<StreamRegistry>();
         var destinations = app.Services.GetRequiredService<DestinationRegistry>();
         var hub = app.Services.GetRequiredService<RelayHub>();
+        var viewers = app.Services.GetRequiredService<ViewerAdmission>();
         app.MapGet("/api/relay", async context =>
         {
-            var body = VwJson.Serialize(w => Write(w, registry, streams, destinations, hub));
+            var body = VwJson.Serialize(w => Write(w, registry, streams, destinations, hub, viewers));
             context.Response.ContentType = "application/json";
             context.Response.Headers.CacheControl = "no-store";
             await context.Response.Body.WriteAsync(body);
         }).Requires(OspreyAction.Api);
     }
 
-    private static void Write(Utf8JsonWriter w, FeedRegistry registry, StreamRegistry streams, DestinationRegistry destinations, RelayHub hub)
+    private static void Write(Utf8JsonWriter w, FeedRegistry registry, StreamRegistry streams, DestinationRegistry destinations, RelayHub hub, ViewerAdmission viewers)
     {
         w.WriteStartObject();
         w.WriteStartArray("streams");
@@ -106,6 +108,37 @@ internal static class RelayStatusEndpoint
         // For leak checks (vw leaked goroutines per added stream): tasks that should match the rules.
         w.WriteNumber("streamInputTasks", streams.ActivePumps);
         w.WriteNumber("destinationClients", destinations.ActiveClients);
+        // Every bound on what clients can make, how much of it is in use, and how often it refused.
+        w.WriteStartObject("limits");
+        WriteLimit(w, "feeds", registry.MaxPublisherFeeds, registry.PublisherFeeds, registry.RefusedFeeds);
+        w.WriteNumber("removed", registry.RemovedFeeds);
+        w.WriteNumber("ttlSeconds", registry.PublisherFeedTtl == Timeout.InfiniteTimeSpan ? 0 : registry.PublisherFeedTtl.TotalSeconds);
         w.WriteEndObject();
+        w.WriteStartObject("publishers");
+        w.WriteNumber("timedOut", registry.TimedOutPublishers);
+        w.WriteNumber("takenOver", registry.TakenOverPublishers);
+        w.WriteBoolean("takeover", registry.PublisherTakeover);
+        w.WriteEndObject();
+        WriteLimit(w, "streams", streams.MaxStreams, streams.Streams.Count, streams.Refused);
+        w.WriteEndObject();
+        WriteLimit(w, "destinations", destinations.MaxDestinations, destinations.Rules.Count, destinations.Refused);
+        w.WriteEndObject();
+        WriteLimit(w, "topics", hub.MaxTopics, hub.Topics.Count, hub.Refused);
+        w.WriteNumber("maxClientsPerTopic", hub.MaxClientsPerTopic);
+        w.WriteEndObject();
+        WriteLimit(w, "viewers", viewers.MaxTotal, viewers.Viewers, viewers.Refused);
+        w.WriteNumber("maxPerFeed", viewers.MaxPerFeed);
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Opens <c>"name": {"max":…,"now":…,"refused":…</c>; the caller may add fields and closes it.</summary>
+    private static void WriteLimit(Utf8JsonWriter w, string name, int max, int now, long refused)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("max", max);
+        w.WriteNumber("now", now);
+        w.WriteNumber("refused", refused);
     }
 }

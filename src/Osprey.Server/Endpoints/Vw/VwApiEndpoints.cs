@@ -40,8 +40,14 @@ internal static partial class VwApiEndpoints
                 return;
             }
 
-            var (name, stored) = api.Streams.Set(stream, feeds ?? []);
-            await JsonAsync(context, VwJson.Serialize(w => VwControlApi.WriteStreamRule(w, name, feeds is null ? null : stored)));
+            var result = api.Streams.TrySet(stream, feeds ?? []);
+            if (result.Refusal != RuleRefusal.None)
+            {
+                await GoErrorAsync(context, StatusOf(result.Refusal), result.Error ?? "refused");
+                return;
+            }
+
+            await JsonAsync(context, VwJson.Serialize(w => VwControlApi.WriteStreamRule(w, result.Name, feeds is null ? null : result.Feeds)));
         }).Requires(OspreyAction.Api);
 
         app.MapGet("/api/streams/{**stream}", async (HttpContext context, string stream) =>
@@ -92,7 +98,13 @@ internal static partial class VwApiEndpoints
                 return;
             }
 
-            var stored = api.Destinations.Set(rule);
+            var refusal = api.Destinations.TrySet(rule, out var stored, out var refused);
+            if (refusal != RuleRefusal.None)
+            {
+                await GoErrorAsync(context, StatusOf(refusal), refused ?? "refused");
+                return;
+            }
+
             await JsonAsync(context, VwJson.Serialize(w => VwJson.WriteDestination(w, stored, redactToken: false)));
         }).Requires(OspreyAction.Api);
 
@@ -142,6 +154,15 @@ internal static partial class VwApiEndpoints
             return Task.CompletedTask;
         }).AllowEveryone(); // answers nothing
     }
+
+    /// <summary>vw had no refusals; these are plain text as its http.Error answers are.</summary>
+    private static int StatusOf(RuleRefusal refusal) => refusal switch
+    {
+        RuleRefusal.Shadowing => StatusCodes.Status409Conflict,
+        RuleRefusal.Limit => StatusCodes.Status503ServiceUnavailable,
+        RuleRefusal.NotAllowed => StatusCodes.Status403Forbidden,
+        _ => StatusCodes.Status400BadRequest,
+    };
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext context)
     {

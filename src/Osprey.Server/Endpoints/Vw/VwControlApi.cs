@@ -108,7 +108,11 @@ internal sealed class VwControlApi
             return Unrecognised;
         }
 
-        var stored = Destinations.Set(rule);
+        if (Destinations.TrySet(rule, out var stored, out var refused) != RuleRefusal.None)
+        {
+            return Text(w => WriteError(w, refused ?? "refused"));
+        }
+
         return Text(w => VwJson.WriteDestination(w, stored, redactToken: false));
     }
 
@@ -120,8 +124,10 @@ internal sealed class VwControlApi
             return Unrecognised;
         }
 
-        var (name, stored) = _streams.Set(stream, feeds ?? []);
-        return Text(w => WriteStreamRule(w, name, feeds is null ? null : stored));
+        var result = _streams.TrySet(stream, feeds ?? []);
+        return result.Refusal != RuleRefusal.None
+            ? Text(w => WriteError(w, result.Error ?? "refused"))
+            : Text(w => WriteStreamRule(w, result.Name, feeds is null ? null : result.Feeds));
     }
 
     private string ListStream(string which)
@@ -230,6 +236,14 @@ internal sealed class VwControlApi
         w.WriteString("deleted", which);
         w.WriteEndObject();
     });
+
+    /// <summary>A refusal in the shape of vw's own error reply (<c>{"error":"..."}</c>).</summary>
+    private static void WriteError(Utf8JsonWriter w, string error)
+    {
+        w.WriteStartObject();
+        w.WriteString("error", error);
+        w.WriteEndObject();
+    }
 
     private static string Text(Action<Utf8JsonWriter> write) => Encoding.UTF8.GetString(VwJson.Serialize(write)).TrimEnd('\n');
 

@@ -51,6 +51,13 @@ internal sealed class MjpegViewer : IDisposable
 
     public static async Task ServeAsync(HttpContext context, Feed feed, CancellationToken serverStopping)
     {
+        var (admitted, lease) = await ViewerAdmission.AdmitAsync(context, feed);
+        using var place = lease;
+        if (!admitted)
+        {
+            return;
+        }
+
         using var viewer = new MjpegViewer(context, feed);
         await viewer.RunAsync(serverStopping);
     }

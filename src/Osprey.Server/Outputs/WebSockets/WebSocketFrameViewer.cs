@@ -47,6 +47,13 @@ internal sealed partial class WebSocketFrameViewer
             return;
         }
 
+        var (admitted, lease) = await ViewerAdmission.AdmitAsync(context, feed);
+        using var place = lease;
+        if (!admitted)
+        {
+            return;
+        }
+
         var viewer = new WebSocketFrameViewer(context, feed, logger, framing);
         await viewer.RunAsync(serverStopping);
     }
