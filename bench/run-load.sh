@@ -10,10 +10,12 @@ dotnet publish src/Osprey.Server -c Release -r linux-x64 -o artifacts/publish >/
 dotnet build bench/Osprey.LoadTest -c Release >/dev/null
 load=bench/Osprey.LoadTest/bin/Release/net10.0/osprey-load
 port=8899
+# The load is the subject: lift the per-feed and per-address caps that protect a deployed server.
+limits="--max-viewers 5000 --max-viewers-per-feed 5000 --max-connections-per-address 5000"
 
 run_case() { # name, then osprey-load arguments (--url defaults to the raw feed)
   local name=$1; shift
-  artifacts/publish/osprey --bind 127.0.0.1 --port $port --log-level warning >"$out/$name.server.log" 2>&1 &
+  artifacts/publish/osprey $limits --bind 127.0.0.1 --port $port --log-level warning >"$out/$name.server.log" 2>&1 &
   local pid=$!
   sleep 2
   local url=ws://127.0.0.1:$port/ws/test/raw
@@ -53,7 +55,7 @@ ts_file() { # name, then ffmpeg input and output arguments
 
 run_ts_case() { # name, then osprey-load arguments; the server starts with no source, the tool publishes video0
   local name=$1; shift
-  artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level warning >"$out/$name.server.log" 2>&1 &
+  artifacts/publish/osprey stream $limits --bind 127.0.0.1 --port $port --log-level warning >"$out/$name.server.log" 2>&1 &
   local pid=$!
   sleep 2
   "$load" --url ws://127.0.0.1:$port/ws/video0/ts --pid $pid --json "$out/$name.json" --quiet "$@" >"$out/$name.txt" 2>&1 || true
@@ -70,7 +72,7 @@ fi
 
 if [[ " $cases " == *" ts "* ]]; then
 # The floor under the ingest figures: the same server, idle, over the same 20 s.
-artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level warning >"$out/ts-idle.server.log" 2>&1 &
+artifacts/publish/osprey stream $limits --bind 127.0.0.1 --port $port --log-level warning >"$out/ts-idle.server.log" 2>&1 &
 idle_pid=$!
 sleep 3
 cpu0=$(awk '{print $14 + $15}' /proc/$idle_pid/stat); sleep 20; cpu1=$(awk '{print $14 + $15}' /proc/$idle_pid/stat)
@@ -81,7 +83,7 @@ echo "== ts-idle: server CPU $(( cpu1 - cpu0 )) ticks (1/$(getconf CLK_TCK) s) i
 run_ts_case ts-ingest-10M --ts-file "$ts10m" --viewers 0 --no-markers --seconds 20
 run_ts_case ts-ingest-10M-1316 --ts-file "$ts10m" --ts-write 1316 --viewers 0 --no-markers --seconds 20
 # Cross-check with ffmpeg itself publishing the same file (-re -c copy, looped): server CPU over 20 s from /proc.
-artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level information >"$out/ts-ingest-10M-ffmpeg.server.log" 2>&1 &
+artifacts/publish/osprey stream $limits --bind 127.0.0.1 --port $port --log-level information >"$out/ts-ingest-10M-ffmpeg.server.log" 2>&1 &
 ff_server=$!
 sleep 2
 timeout 28 ffmpeg -hide_banner -loglevel error -nostdin -re -stream_loop -1 -i "$ts10m" -c copy -f mpegts "http://127.0.0.1:$port/ts/video0" &
@@ -100,7 +102,7 @@ fi
 
 run_h264_case() { # name, feed, source, then osprey-load arguments: fMP4 viewers of an H.264 feed
   local name=$1 feed=$2 source=$3; shift 3
-  artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level warning --source "$source" >"$out/$name.server.log" 2>&1 &
+  artifacts/publish/osprey stream $limits --bind 127.0.0.1 --port $port --log-level warning --source "$source" >"$out/$name.server.log" 2>&1 &
   local pid=$!
   sleep 3
   "$load" --url ws://127.0.0.1:$port/ws/$feed/mp4 --pid $pid --json "$out/$name.json" --quiet "$@" >"$out/$name.txt" 2>&1 || true
@@ -117,7 +119,7 @@ fi
 if [[ " $cases " == *" soak "* ]]; then
 # vw streams and destinations added and removed under ingest; the destinations push to a second osprey (relay).
 relay_port=$((port + 1))
-artifacts/publish/osprey stream --bind 127.0.0.1 --port $port --log-level warning >"$out/soak.server.log" 2>&1 &
+artifacts/publish/osprey stream $limits --bind 127.0.0.1 --port $port --log-level warning >"$out/soak.server.log" 2>&1 &
 server_pid=$!
 artifacts/publish/osprey relay --bind 127.0.0.1 --port $relay_port --log-level warning >"$out/soak.relay.log" 2>&1 &
 relay_pid=$!

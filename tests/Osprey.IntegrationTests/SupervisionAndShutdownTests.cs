@@ -80,7 +80,7 @@ public class SupervisionAndShutdownTests
     [Trait("Needs", "Socket")]
     public async Task Sigterm_WithAHundredStalledViewers_StillClosesEveryPoliteViewerWith1001_AndExitsWithinTwoSeconds()
     {
-        var server = await OspreyProcess.StartAsync();
+        var server = await OspreyProcess.StartAsync("--max-viewers-per-feed", "200");
         await using var _ = server;
         var stalled = new List<RawSocketViewer>();
         for (var i = 0; i < 100; i++)
