@@ -119,7 +119,7 @@ fi
 if [[ " $cases " == *" soak "* ]]; then
 # vw streams and destinations added and removed under ingest; the destinations push to a second osprey (relay).
 relay_port=$((port + 1))
-artifacts/publish/osprey stream $limits --bind 127.0.0.1 --port $port --log-level warning >"$out/soak.server.log" 2>&1 &
+artifacts/publish/osprey stream $limits --allow-destination 127.0.0.1 --max-streams 10000 --max-destinations 10000 --bind 127.0.0.1 --port $port --log-level warning >"$out/soak.server.log" 2>&1 &
 server_pid=$!
 artifacts/publish/osprey relay --bind 127.0.0.1 --port $relay_port --log-level warning >"$out/soak.relay.log" 2>&1 &
 relay_pid=$!
