@@ -49,6 +49,15 @@ internal sealed record OspreyOptions
     /// <summary>vw's <c>VW_API</c>: a WebSocket URL the WS/JSON control API connects out to (destination rule <c>apiRule</c>).</summary>
     public string? ApiDestination { get; init; }
 
+    /// <summary>The config file (<c>--config</c>, else <c>osprey.yaml</c> in the working directory when it exists); null: none.</summary>
+    public string? ConfigFile { get; init; }
+
+    /// <summary>The config file's text as loaded (what its watcher compares against).</summary>
+    public string ConfigText { get; init; } = "";
+
+    /// <summary>The config file's sources (applied, and re-applied on change, by the source catalog).</summary>
+    public IReadOnlyList<Configuration.ConfiguredSource> ConfigSources { get; init; } = [];
+
     /// <summary><c>--user NAME:PASSWORD:ACTIONS[:PATHS]</c> specs (see <c>AccessPolicy.Create</c>).</summary>
     public IReadOnlyList<string> Users { get; init; } = [];
 
@@ -127,6 +136,9 @@ internal static class OspreyCommandLine
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
+          --config FILE       a YAML config file (server:, sources:, users:, tokens:, allowOrigins:), watched: sources
+                              added, changed or removed in it apply at once; the sources API writes to it. Default
+                              osprey.yaml here if it exists; flags and environment variables win over it  [OSPREY_CONFIG]
           --user NAME:PASSWORD:ACTIONS[:PATHS]
                               a user; ACTIONS from read,publish,api,metrics (or all), PATHS a glob (cams/*, stream/**;
                               default all); repeatable. With no user or token: anyone reads and publishes, api and
@@ -183,6 +195,7 @@ internal static class OspreyCommandLine
         var origins = new List<string>();
         var localHosts = new List<string>();
         string? maxConnections = null, maxPerAddress = null;
+        string? configFile = null;
         var help = false;
         var takeover = false;
         var insecureToken = false;
@@ -222,6 +235,9 @@ internal static class OspreyCommandLine
                     break;
                 case "--ingest-secret":
                     ingestSecret = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--config":
+                    configFile = inline ?? Next(args, ref i, flag);
                     break;
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
@@ -289,14 +305,25 @@ internal static class OspreyCommandLine
             port = listen[(colon + 1)..];
         }
 
-        port ??= environment("OSPREY_PORT") ?? environment("VW_PORT");
-        bind ??= environment("OSPREY_BIND");
-        jpegQuality ??= environment("OSPREY_JPEG_QUALITY");
-        logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL");
-        ingestSecret ??= environment("OSPREY_INGEST_SECRET");
+        // The file fills in what flags and environment variables leave unset: they win over it.
+        configFile ??= environment("OSPREY_CONFIG");
+        configFile ??= File.Exists(DefaultConfigFile) ? DefaultConfigFile : null;
+        // A --config file that does not exist yet is an empty configuration; the sources API's first change creates it.
+        var configText = configFile is not null && File.Exists(configFile) ? File.ReadAllText(configFile) : "";
+        var config = configFile is null ? new Configuration.OspreyConfig() : ParseConfig(configText, configFile);
+        port ??= environment("OSPREY_PORT") ?? environment("VW_PORT") ?? config.Server.GetValueOrDefault("port");
+        bind ??= environment("OSPREY_BIND") ?? config.Server.GetValueOrDefault("bind");
+        jpegQuality ??= environment("OSPREY_JPEG_QUALITY") ?? config.Server.GetValueOrDefault("jpegQuality");
+        logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL") ?? config.Server.GetValueOrDefault("logLevel");
+        ingestSecret ??= environment("OSPREY_INGEST_SECRET") ?? config.Server.GetValueOrDefault("ingestSecret");
         if (extraPorts.Count == 0 && environment("OSPREY_EXTRA_PORTS") is { Length: > 0 } envPorts)
         {
             extraPorts.AddRange(envPorts.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        if (extraPorts.Count == 0)
+        {
+            extraPorts.AddRange(config.ExtraPorts);
         }
         api ??= environment("VW_API");
         sendTimeout ??= environment("OSPREY_SEND_TIMEOUT");
@@ -318,6 +345,20 @@ internal static class OspreyCommandLine
         AddFromEnvironment(tokens, environment("OSPREY_TOKENS"));
         AddFromEnvironment(origins, environment("OSPREY_ALLOW_ORIGINS"));
         AddFromEnvironment(localHosts, environment("OSPREY_LOCAL_HOSTS"));
+        if (users.Count == 0)
+        {
+            users.AddRange(config.Users);
+        }
+
+        if (tokens.Count == 0)
+        {
+            tokens.AddRange(config.Tokens);
+        }
+
+        if (origins.Count == 0)
+        {
+            origins.AddRange(config.AllowOrigins);
+        }
         // A typo in an allow entry fails here, not when the first destination is added.
         _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
 
@@ -333,6 +374,9 @@ internal static class OspreyCommandLine
             Port = port is null ? OspreyOptions.DefaultPort : ParsePort(port),
             Bind = bind is null ? IPAddress.Any : ParseAddress(bind),
             Sources = sources,
+            ConfigFile = configFile,
+            ConfigText = configText,
+            ConfigSources = config.Sources,
             LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
             JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality),
             ExtraPorts = [.. extraPorts.Select(ParsePort)],
@@ -366,6 +410,21 @@ internal static class OspreyCommandLine
             MaxViewers = Count(limits, "--max-viewers", Outputs.ViewerAdmission.DefaultMaxTotal),
             MaxViewersPerFeed = Count(limits, "--max-viewers-per-feed", Outputs.ViewerAdmission.DefaultMaxPerFeed),
         };
+    }
+
+    /// <summary>The config file read when there is no <c>--config</c> and it exists in the working directory.</summary>
+    public const string DefaultConfigFile = "osprey.yaml";
+
+    private static Configuration.OspreyConfig ParseConfig(string text, string file)
+    {
+        try
+        {
+            return Configuration.OspreyConfig.Parse(text, file);
+        }
+        catch (Configuration.ConfigException ex)
+        {
+            throw new FormatException(ex.Message, ex);
+        }
     }
 
     /// <summary>Flags win; the variable (values separated by spaces) fills in only when no flag was given.</summary>

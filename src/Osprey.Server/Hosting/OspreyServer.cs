@@ -6,10 +6,12 @@ using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
 using Osprey.Runtime;
+using Osprey.Server.Configuration;
 using Osprey.Server.Endpoints.Auth;
 using Osprey.Server.Endpoints.Feeds;
 using Osprey.Server.Endpoints.Ingest;
 using Osprey.Server.Endpoints.Page;
+using Osprey.Server.Endpoints.Sources;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
@@ -56,7 +58,7 @@ internal static partial class OspreyServer
         var access = AccessPolicy.Create(options.Users, options.Tokens, options.LocalHostNames);
         var origins = new WebOrigins(options.AllowedOrigins);
 
-        if (sources.Count == 0 && options.Command == "serve")
+        if (sources.Count == 0 && options.ConfigSources.Count == 0 && options.Command == "serve")
         {
             // A camera when there is one (feed video0), else the test pattern (feed test).
             sources.Add(File.Exists(V4L2DeviceList.DefaultDevice) ? (DefaultCameraFeedName, DefaultCameraSourceUri) : (DefaultFeedName, DefaultSourceUri));
@@ -114,6 +116,8 @@ internal static partial class OspreyServer
             PublisherTakeover = options.PublisherTakeover,
         });
         builder.Services.AddSingleton(provider => CreateSources(provider, sources, options.SourceTimeout));
+        builder.Services.AddSingleton(provider => new SourceCatalog(
+            provider.GetRequiredService<SourceHost>(), provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>(), sources, options.ConfigFile));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()) { MaxStreams = options.MaxStreams });
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
@@ -132,6 +136,24 @@ internal static partial class OspreyServer
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
         _ = app.Services.GetRequiredService<SourceHost>();
+        var catalog = app.Services.GetRequiredService<SourceCatalog>();
+        if (options.ConfigFile is { } configFile)
+        {
+            try
+            {
+                catalog.ApplyAsync(options.ConfigSources, configFile).GetAwaiter().GetResult();
+            }
+            catch (ConfigException ex)
+            {
+                throw new FormatException(ex.Message, ex);
+            }
+
+            var configLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Configuration");
+            var watcher = new ConfigWatcher(configFile, options.ConfigText, catalog, configLogger);
+            app.Lifetime.ApplicationStopping.Register(watcher.Dispose);
+            Log.ConfigLoaded(configLogger, configFile, $"{options.ConfigSources.Count} sources; watched for changes; the sources API writes here");
+        }
+
         _ = app.Services.GetRequiredService<FeedViews>();
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
@@ -148,6 +170,7 @@ internal static partial class OspreyServer
         // After routing, so that the endpoint's AccessRule is known; before the endpoints, so that none runs unchecked.
         app.UseMiddleware<AccessMiddleware>();
         app.MapAuthEndpoints();
+        app.MapSourceEndpoints();
         app.MapFeedEndpoints();
         app.MapControlEndpoints();
         app.MapIngestEndpoints(options.IngestSecret);
@@ -243,6 +266,9 @@ internal static partial class OspreyServer
 
     private static partial class Log
     {
+        [LoggerMessage(LogEvents.ConfigLoaded, LogLevel.Information, "Config {Path}: {Message}")]
+        public static partial void ConfigLoaded(ILogger logger, string path, string message);
+
         [LoggerMessage(LogEvents.ServerAccessRule, LogLevel.Information, "Access: {Rule}")]
         public static partial void AccessRule(ILogger logger, string rule);
 

@@ -53,7 +53,7 @@ public sealed class Feed : IDisposable
     public VideoInfo Info { get; set; }
 
     /// <summary>The URI of the source that owns the name, if any (a name held by a source is never taken over).</summary>
-    public string? SourceUri { get; init; }
+    public string? SourceUri { get; set; }
 
     /// <summary>The feed's life-cycle state, for the API.</summary>
     public FeedState State

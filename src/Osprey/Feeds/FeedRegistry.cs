@@ -472,6 +472,27 @@ public sealed class FeedRegistry : IAsyncDisposable
         return feed;
     }
 
+    /// <summary>
+    /// Removes the feed a configured source owned (the source was removed from the configuration): its viewers'
+    /// readers end and its frames go back to the pool. Stop the source first.
+    /// </summary>
+    /// <returns>False when no source owns a feed of that name.</returns>
+    public bool RemoveOwnedFeed(string name)
+    {
+        if (!_owned.TryRemove(name, out _) || !_feeds.TryRemove(name, out var feed))
+        {
+            return false;
+        }
+
+        lock (_orderLock)
+        {
+            _order.Remove(name);
+        }
+
+        feed.Dispose();
+        return true;
+    }
+
     /// <summary>Ends every feed. Stop the sources and views that use them first.</summary>
     public ValueTask DisposeAsync()
     {

@@ -153,6 +153,20 @@ public static class LogEvents
     /// <summary>Debug: {Remote} {Method} {Path} from {Origin}: judged without ambient credentials</summary>
     public const int AccessCrossSite = 1064;
 
+    // 1070-: server configuration
+    /// <summary>Information: Source {Name} added: {Uri}</summary>
+    public const int ConfigSourceAdded = 1070;
+    /// <summary>Information: Source {Name} changed: {Uri}; restarted</summary>
+    public const int ConfigSourceChanged = 1071;
+    /// <summary>Information: Source {Name} removed</summary>
+    public const int ConfigSourceRemoved = 1072;
+    /// <summary>Information: Config {Path} reloaded: {Sources} sources</summary>
+    public const int ConfigReloaded = 1073;
+    /// <summary>Error: Config {Path} not applied, the running configuration stays: {Reason}</summary>
+    public const int ConfigReloadRefused = 1074;
+    /// <summary>Information: Config {Path}: {Message}</summary>
+    public const int ConfigLoaded = 1075;
+
     // 1090-: server hosting
     /// <summary>Error: JPEG outputs (/mjpeg, /snapshot, /ws/{feed}/jpeg of raw feeds) are off: {Reason}</summary>
     public const int ServerJpegUnavailable = 1090;

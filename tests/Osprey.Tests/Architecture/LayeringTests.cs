@@ -29,6 +29,7 @@ public class LayeringTests
         ("Osprey.Server.Http", 10),
         ("Osprey.Server.Security", 10),
         ("Osprey.Server.Outputs", 11),
+        ("Osprey.Server.Configuration", 11),
         ("Osprey.Server.Endpoints", 12),
         ("Osprey.Server.Hosting", 13),
         ("Osprey.Server", 14), // Program
