@@ -83,6 +83,7 @@ public sealed class ConfigTests : IDisposable
             await WaitForAsync(async () => (await FeedAsync(server, "yard")) is { } feed && feed.GetProperty("width").GetInt32() == 96);
             Assert.Null(await FeedAsync(server, "gate"));
 
+            Assert.Equal("config", (await FeedAsync(server, "yard"))!.Value.GetProperty("origin").GetString());
             using var list = JsonDocument.Parse(await s_http.GetStringAsync(server.Http("api/sources")));
             Assert.Equal(["door", "yard"], list.RootElement.EnumerateArray().Select(s => s.GetProperty("name").GetString()));
             Assert.All(list.RootElement.EnumerateArray(), s => Assert.True(s.GetProperty("persisted").GetBoolean()));

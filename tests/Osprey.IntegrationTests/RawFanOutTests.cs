@@ -169,6 +169,7 @@ public class RawFanOutTests(DefaultServerFixture fixture) : IClassFixture<Defaul
         using var feeds = JsonDocument.Parse(await http.GetStringAsync(_server.Http("api/feeds")));
         var feed = feeds.RootElement.EnumerateArray().Single(f => f.GetProperty("name").GetString() == "test");
         Assert.Equal("yuyv", feed.GetProperty("format").GetString());
+        Assert.Equal("flag", feed.GetProperty("origin").GetString()); // a --source, not the config file or a publisher
         Assert.Equal(640, feed.GetProperty("width").GetInt32());
         Assert.Equal(480, feed.GetProperty("height").GetInt32());
         Assert.Equal(30, feed.GetProperty("fps").GetDouble());

@@ -16,6 +16,7 @@ public class TsIngestTests
         await using var server = await OspreyProcess.StartAsync("stream");
         await using var ffmpeg = Ffmpeg.PublishVideo(server.Http("ts/video0"));
         await WaitForFeedAsync(server, "video0");
+        Assert.Contains("\"origin\":\"publisher\"", await s_http.GetStringAsync(server.Http("api/feeds/video0")), StringComparison.Ordinal);
 
         // jsmpeg's endpoint, vw's native endpoint, and an old jsmpeg offering the 'null' subprotocol.
         using var ts = await TsViewer.ConnectAsync(server.Ws("ws/video0/ts"));

@@ -7,6 +7,7 @@ using Osprey.Runtime;
 using Osprey.Sources;
 using Osprey.Sources.OpenMv;
 using Osprey.Transforms;
+using Osprey.Server.Configuration;
 
 namespace Osprey.Server.Endpoints.Feeds;
 
@@ -33,9 +34,14 @@ internal sealed record FeedDto(
     JpegViewDto? Jpeg,
     IReadOnlyDictionary<string, string> Endpoints,
     OpenMvStats? OpenMv = null,
-    IReadOnlyList<PartCounters>? Parts = null)
+    IReadOnlyList<PartCounters>? Parts = null,
+    string? Origin = null)
 {
-    public static FeedDto From(Feed feed, FeedViews views, SourceHost sources)
+    /// <summary>
+    /// The feed as the API shows it. <see cref="Origin"/> says where it comes from: <c>flag</c> (a --source), <c>config</c>
+    /// (the config file or the sources API), <c>publisher</c> (made by a publisher; removed some time after it left).
+    /// </summary>
+    public static FeedDto From(Feed feed, FeedViews views, SourceHost sources, SourceCatalog? catalog = null)
     {
         var info = feed.Info;
         var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -94,7 +100,8 @@ internal sealed record FeedDto(
             endpoints,
             // An OpenMV camera's link state (connecting, streaming, lost) and counters; null for other sources.
             supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null,
-            CollectParts(supervisor, views.ViewsOf(feed.Name)));
+            CollectParts(supervisor, views.ViewsOf(feed.Name)),
+            supervisor is null ? "publisher" : catalog?.Find(feed.Name)?.Origin == SourceOrigin.Config ? "config" : "flag");
     }
 
     /// <summary>The counters of every part of the feed: its source, then the views a viewer has made.</summary>

@@ -141,7 +141,8 @@ internal static class FeedEndpoints
             await context.Response.Body.WriteAsync(frame.Frame.Memory, context.RequestAborted);
         }).Requires(OspreyAction.Read, context => context.Request.RouteValues["file"] is string file && file.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) ? file[..^4] : "");
 
-        FeedDto ToDto(Feed feed) => FeedDto.From(feed, views, sources);
+        var catalog = app.Services.GetRequiredService<Configuration.SourceCatalog>();
+        FeedDto ToDto(Feed feed) => FeedDto.From(feed, views, sources, catalog);
 
         // The list holds the feeds the client may read, so that it names no camera the client may not watch.
         app.MapGet("/api/feeds", (HttpContext context) =>
