@@ -39,6 +39,9 @@ public sealed record ConfiguredSource(string Name, string Uri, int Line);
 /// </remarks>
 public sealed record OspreyConfig
 {
+    /// <summary>The sections and keys this version reads (docs/osprey.schema.json describes the same).</summary>
+    internal static IReadOnlyDictionary<string, string[]> KnownSections => s_known;
+
     /// <summary>The sections and keys this version reads; anything else is refused, so a typo is not silently ignored.</summary>
     private static readonly Dictionary<string, string[]> s_known = new(StringComparer.Ordinal)
     {

@@ -18,6 +18,10 @@ internal static class SourceEndpoints
         var catalog = app.Services.GetRequiredService<SourceCatalog>();
         var host = app.Services.GetRequiredService<SourceHost>();
 
+        // For editors that validate osprey.yaml (the YAML language server's schema association, or a modeline).
+        var schema = ReadSchema();
+        app.MapGet("/api/config/schema", () => Results.Bytes(schema, "application/schema+json")).AllowEveryone();
+
         app.MapGet("/api/sources", (HttpContext context) =>
         {
             var access = context.GetAccess();
@@ -108,6 +112,16 @@ internal static class SourceEndpoints
             supervisor.Restart();
             return Results.Json(ToDto(catalog.Find(name)!, host, catalog), SourcesJson.Default.SourceDto, statusCode: StatusCodes.Status202Accepted);
         }).Requires(OspreyAction.Api, AccessRuleExtensions.RouteValue("name"));
+    }
+
+    /// <summary>The config file's JSON Schema, embedded from docs/osprey.schema.json.</summary>
+    internal static byte[] ReadSchema()
+    {
+        using var stream = typeof(SourceEndpoints).Assembly.GetManifestResourceStream("osprey.schema.json")
+            ?? throw new InvalidOperationException("osprey.schema.json is not embedded.");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     private static async Task<IResult> SetAsync(HttpContext context, SourceCatalog catalog, SourceHost host, string name, string uri, bool created)

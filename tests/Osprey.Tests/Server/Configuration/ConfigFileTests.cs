@@ -116,3 +116,22 @@ public class ConfigFileTests
         Assert.Throws<ConfigException>(() => YamlSourcesEditor.SetSource("sources: [\n", "cam", "testpattern:", "osprey.yaml"));
     }
 }
+
+public class ConfigSchemaTests
+{
+    [Fact]
+    public void TheSchema_DescribesEverySectionAndSettingTheParserKnows_AndNothingElse()
+    {
+        using var schema = System.Text.Json.JsonDocument.Parse(Osprey.Server.Endpoints.Sources.SourceEndpoints.ReadSchema());
+        var root = schema.RootElement;
+        Assert.False(root.GetProperty("additionalProperties").GetBoolean());
+        var sections = root.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(OspreyConfig.KnownSections.Keys.Order(StringComparer.Ordinal), sections);
+        var server = root.GetProperty("properties").GetProperty("server").GetProperty("properties").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal);
+        Assert.Equal(OspreyConfig.KnownSections["server"].Order(StringComparer.Ordinal), server);
+        foreach (var section in root.GetProperty("properties").EnumerateObject())
+        {
+            Assert.True(section.Value.TryGetProperty("description", out _), $"{section.Name} has no description");
+        }
+    }
+}
