@@ -166,8 +166,10 @@ internal static partial class OspreyServer
         // HEAD must become GET before routing picks an endpoint; an explicit UseRouting keeps it after this.
         app.UseHeadAsGet();
         app.UseWebSockets();
+        app.UseExtendedConnectAsGet();
         app.UseMiddleware<WebOriginMiddleware>();
         app.UseRouting();
+        app.UseExtendedConnectRestored();
         // After routing, so that the endpoint's AccessRule is known; before the endpoints, so that none runs unchecked.
         app.UseMiddleware<AccessMiddleware>();
         app.MapAuthEndpoints();

@@ -93,9 +93,7 @@ internal static class WebSocketUpgrade
     }
 
     /// <summary>True for a WebSocket opened on an HTTP/2 stream (RFC 8441 extended CONNECT with <c>:protocol websocket</c>).</summary>
-    public static bool IsExtendedConnect(HttpContext context) =>
-        context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect &&
-        string.Equals(connect.Protocol, "websocket", StringComparison.OrdinalIgnoreCase);
+    public static bool IsExtendedConnect(HttpContext context) => Http.ExtendedConnect.IsWebSocket(context);
 
     internal static string? ChooseSubprotocol(StringValues offered)
     {
