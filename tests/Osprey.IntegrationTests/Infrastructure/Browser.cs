@@ -20,11 +20,13 @@ public sealed class Browser : IAsyncLifetime
     {
     }
 
-    /// <summary>A browser of its own with more flags (e.g. one certificate trusted by its key's hash).</summary>
-    public Browser(IEnumerable<string> extraArgs)
+    private Browser(IEnumerable<string> extraArgs)
     {
         _extraArgs = [.. extraArgs];
     }
+
+    /// <summary>A browser of its own with more flags (e.g. one certificate trusted by its key's hash); call <see cref="InitializeAsync"/>.</summary>
+    public static Browser WithArgs(params string[] extraArgs) => new(extraArgs);
 
     public IBrowser Instance { get; private set; } = null!;
 
