@@ -25,6 +25,11 @@ if (options.Command == "devices")
     return DevicesCommand.Run(Console.Out);
 }
 
+if (options.Command == "cert")
+{
+    return CertCommand.Run(options.CertDirectory, Console.Out, Console.Error);
+}
+
 WebApplication app;
 try
 {
@@ -56,6 +61,15 @@ await using (app)
         Console.WriteLine($"Osprey listening on {address}");
     }
 
+    if (app.Services.GetService<ServerCertificate>() is { } tls)
+    {
+        Console.WriteLine($"TLS certificate ({tls.Origin}): {TlsCertificates.Describe(tls.Certificate)}");
+        if (tls.IsSelfSigned)
+        {
+            Console.WriteLine("Browsers will warn: no one trusts a self-signed certificate; check the SHA-256 above before accepting it.");
+        }
+    }
+
     if (registry.Feeds.Count == 0)
     {
         Console.WriteLine("No sources configured (stream mode): feeds appear when publishers connect.");
@@ -71,7 +85,7 @@ await using (app)
         Console.WriteLine($"Open {OspreyServer.BrowsableUrl(listening[0])} in a browser to watch.");
         if (OspreyServer.IsWildcard(options.Bind))
         {
-            Console.WriteLine($"From another machine: http://{Dns.GetHostName()}:{new Uri(OspreyServer.BrowsableUrl(listening[0])).Port}/");
+            Console.WriteLine($"From another machine: {(options.UsesTls ? "https" : "http")}://{Dns.GetHostName()}:{new Uri(OspreyServer.BrowsableUrl(listening[0])).Port}/");
         }
     }
 

@@ -8,7 +8,7 @@ internal sealed record OspreyOptions
 {
     public const int DefaultPort = 8888;
 
-    /// <summary>The subcommand: <c>serve</c> (default), <c>stream</c> or <c>relay</c> (no default source) or <c>devices</c> (list cameras).</summary>
+    /// <summary>The subcommand: <c>serve</c> (default), <c>stream</c> or <c>relay</c> (no default source), <c>devices</c> (list cameras) or <c>cert</c> (write a self-signed pair).</summary>
     public string Command { get; init; } = "serve";
 
     public int Port { get; init; } = DefaultPort;
@@ -110,6 +110,21 @@ internal sealed record OspreyOptions
 
     /// <summary>The most viewers of one feed.</summary>
     public int MaxViewersPerFeed { get; init; } = Outputs.ViewerAdmission.DefaultMaxPerFeed;
+
+    /// <summary>A PEM certificate (optionally followed by its chain): every listener serves HTTPS and WSS.</summary>
+    public string? TlsCertFile { get; init; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertFile"/>.</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>Serve TLS with a certificate made at start.</summary>
+    public bool TlsSelfSigned { get; init; }
+
+    /// <summary>Where <c>osprey cert</c> writes its files; null: the current directory.</summary>
+    public string? CertDirectory { get; init; }
+
+    /// <summary>True when listeners serve TLS.</summary>
+    public bool UsesTls => TlsCertFile is not null || TlsSelfSigned;
 }
 
 /// <summary>
@@ -119,12 +134,13 @@ internal sealed record OspreyOptions
 internal static class OspreyCommandLine
 {
     public const string Usage = """
-        Usage: osprey [stream|relay|devices] [options]
+        Usage: osprey [stream|relay|devices|cert DIR] [options]
 
           osprey              serve the camera at /dev/video0 as feed 'video0' if there is one, else a test pattern as feed 'test'
           osprey stream       start with no default source (ingest-only use, like vw's 'vw stream')
           osprey relay        the same, named for its relay role (crossbar): /in/{name} -> /out/{name}, N:N on other paths
           osprey devices      list cameras (/dev/v4l/by-id) with their formats, sizes and frame rates
+          osprey cert [DIR]   write a self-signed osprey-cert.pem and osprey-key.pem (90 days) into DIR for --tls-cert/--tls-key
 
         Options (each also read from the environment variable in brackets):
           --port N            HTTP port, default 8888                     [OSPREY_PORT, then VW_PORT; relay: CROSSBAR_LISTEN=host:port]
@@ -164,6 +180,9 @@ internal static class OspreyCommandLine
           --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
           --max-topics N      relay topics, default 256 (64 clients each)
           --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
+          --tls-cert FILE --tls-key FILE  serve HTTPS and WSS (HTTP/2 and HTTP/1.1) on every port with this PEM
+                              certificate (and chain) and key; reloaded when the files change  [OSPREY_TLS_CERT, OSPREY_TLS_KEY]
+          --tls-self-signed   serve HTTPS and WSS with a certificate made at start (its SHA-256 is printed)
           -h, --help          show this help
 
         Source URIs: testpattern:?width=640&height=480&fps=30
@@ -201,13 +220,15 @@ internal static class OspreyCommandLine
         var insecureToken = false;
         var allowedDestinations = new List<string>();
         var commandGiven = false;
+        string? tlsCert = null, tlsKey = null, certDirectory = null;
+        var selfSigned = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
             var (flag, inline) = SplitInline(arg);
             switch (flag)
             {
-                case "stream" or "serve" or "relay" or "devices" when !commandGiven:
+                case "stream" or "serve" or "relay" or "devices" or "cert" when !commandGiven:
                     // The subcommand may stand anywhere among the flags, once.
                     command = flag;
                     commandGiven = true;
@@ -283,6 +304,18 @@ internal static class OspreyCommandLine
                     break;
                 case "--publisher-takeover":
                     takeover = true;
+                    break;
+                case "--tls-cert":
+                    tlsCert = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--tls-key":
+                    tlsKey = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--tls-self-signed":
+                    selfSigned = true;
+                    break;
+                case var folder when command == "cert" && certDirectory is null && !folder.StartsWith('-'):
+                    certDirectory = folder;
                     break;
                 case "--publisher-first-bytes-timeout" or "--publisher-idle-timeout" or "--max-feeds" or "--max-streams" or "--max-destinations" or "--max-topics" or "--max-viewers" or "--max-viewers-per-feed" or "--publisher-feed-ttl":
                     limits[flag] = inline ?? Next(args, ref i, flag);
@@ -362,6 +395,18 @@ internal static class OspreyCommandLine
         // A typo in an allow entry fails here, not when the first destination is added.
         _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
 
+        tlsCert ??= environment("OSPREY_TLS_CERT") is { Length: > 0 } envCert ? envCert : null;
+        tlsKey ??= environment("OSPREY_TLS_KEY") is { Length: > 0 } envKey ? envKey : null;
+        if ((tlsCert is null) != (tlsKey is null))
+        {
+            throw new FormatException(tlsCert is null ? "--tls-key needs --tls-cert (the certificate's PEM file)." : "--tls-cert needs --tls-key (the private key's PEM file).");
+        }
+
+        if (selfSigned && tlsCert is not null)
+        {
+            throw new FormatException("--tls-self-signed and --tls-cert both give a certificate; choose one.");
+        }
+
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
@@ -409,6 +454,10 @@ internal static class OspreyCommandLine
             MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),
             MaxViewers = Count(limits, "--max-viewers", Outputs.ViewerAdmission.DefaultMaxTotal),
             MaxViewersPerFeed = Count(limits, "--max-viewers-per-feed", Outputs.ViewerAdmission.DefaultMaxPerFeed),
+            TlsCertFile = tlsCert,
+            TlsKeyFile = tlsKey,
+            TlsSelfSigned = selfSigned,
+            CertDirectory = certDirectory,
         };
     }
 

@@ -1,6 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Osprey.Codecs.Jpeg;
 using Osprey.Feeds;
 using Osprey.Relay;
@@ -77,6 +79,15 @@ internal static partial class OspreyServer
         // The host logs a failed start with its whole stack trace before rethrowing; Program reports it in one line.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
+        // Loaded now, so that a missing or unreadable file is a start-up error rather than a failed first handshake.
+        var certificate = options.TlsSelfSigned ? ServerCertificate.SelfSigned()
+            : options.TlsCertFile is not null ? ServerCertificate.FromFiles(options.TlsCertFile, options.TlsKeyFile!)
+            : null;
+        if (certificate is not null)
+        {
+            builder.Services.AddSingleton(_ => certificate);
+        }
+
         var connections = new ConnectionLimiter(options.MaxConnections ?? ConnectionLimiter.DefaultMaxConnections(4096), options.MaxConnectionsPerAddress);
         builder.Services.AddSingleton(connections);
         // HTTPS configured the ASP.NET way (Kestrel__Endpoints__* variables) works instead of aborting start-up.
@@ -87,11 +98,22 @@ internal static partial class OspreyServer
             // An idle or silent connection holds a descriptor: let it go in seconds, not Kestrel's 130.
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
             kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
-            kestrel.Listen(options.Bind, options.Port, listen => listen.Use(connections.Middleware));
+            kestrel.Listen(options.Bind, options.Port, Configure);
             foreach (var extra in options.ExtraPorts)
             {
                 // Every route on every port: jsmpeg's relay took ingest on one port and viewers on another.
-                kestrel.Listen(options.Bind, extra, listen => listen.Use(connections.Middleware));
+                kestrel.Listen(options.Bind, extra, Configure);
+            }
+
+            void Configure(ListenOptions listen)
+            {
+                // The limiter comes first: a connection is counted (or refused) before its TLS handshake costs anything.
+                listen.Use(connections.Middleware);
+                if (certificate is not null)
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = certificate.OnConnection });
+                }
             }
         });
         // Viewers write frames straight to the socket after the WebSocket upgrade. A tiny transport write
@@ -157,6 +179,7 @@ internal static partial class OspreyServer
         _ = app.Services.GetRequiredService<FeedViews>();
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
+        app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));
         foreach (var rule in access.Describe())
         {
             Log.AccessRule(startupLogger, rule);
@@ -165,8 +188,10 @@ internal static partial class OspreyServer
         // HEAD must become GET before routing picks an endpoint; an explicit UseRouting keeps it after this.
         app.UseHeadAsGet();
         app.UseWebSockets();
+        app.UseExtendedConnectAsGet();
         app.UseMiddleware<WebOriginMiddleware>();
         app.UseRouting();
+        app.UseExtendedConnectRestored();
         // After routing, so that the endpoint's AccessRule is known; before the endpoints, so that none runs unchecked.
         app.UseMiddleware<AccessMiddleware>();
         app.MapAuthEndpoints();

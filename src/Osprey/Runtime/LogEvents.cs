@@ -172,4 +172,8 @@ public static class LogEvents
     public const int ServerJpegUnavailable = 1090;
     /// <summary>Information: Access: {Rule}</summary>
     public const int ServerAccessRule = 1091;
+    /// <summary>Information: TLS certificate reloaded: {Certificate}</summary>
+    public const int ServerTlsReloaded = 1092;
+    /// <summary>Warning: TLS certificate {CertFile} with key {KeyFile} did not load ({Error}); still serving {Certificate}</summary>
+    public const int ServerTlsReloadFailed = 1093;
 }

@@ -11,7 +11,22 @@ public sealed class Browser : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
+    private readonly string[] _extraArgs;
     private IPlaywright? _playwright;
+
+    /// <summary>The shared browser of the chromium collection.</summary>
+    public Browser()
+        : this([])
+    {
+    }
+
+    private Browser(IEnumerable<string> extraArgs)
+    {
+        _extraArgs = [.. extraArgs];
+    }
+
+    /// <summary>A browser of its own with more flags (e.g. one certificate trusted by its key's hash); call <see cref="InitializeAsync"/>.</summary>
+    public static Browser WithArgs(params string[] extraArgs) => new(extraArgs);
 
     public IBrowser Instance { get; private set; } = null!;
 
@@ -32,6 +47,7 @@ public sealed class Browser : IAsyncLifetime
                 "--no-sandbox", "--disable-gpu-sandbox", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+                .. _extraArgs,
             ],
         });
     }

@@ -20,11 +20,23 @@ public sealed partial class OspreyProcess : IAsyncDisposable
         _process = process;
     }
 
-    /// <summary>http://127.0.0.1:PORT/</summary>
+    /// <summary>http://127.0.0.1:PORT/ (https:// when the server was started with TLS)</summary>
     public Uri BaseUri { get; private set; } = null!;
 
-    /// <summary>ws://127.0.0.1:PORT/</summary>
-    public Uri WebSocketBaseUri => new UriBuilder(BaseUri) { Scheme = "ws" }.Uri;
+    /// <summary>ws://127.0.0.1:PORT/ (wss:// over TLS)</summary>
+    public Uri WebSocketBaseUri => new UriBuilder(BaseUri) { Scheme = BaseUri.Scheme == "https" ? "wss" : "ws" }.Uri;
+
+    /// <summary>Every address the server said it listens on (the port and each --extra-port), in its order.</summary>
+    public IReadOnlyList<Uri> ListeningUris
+    {
+        get
+        {
+            lock (_output)
+            {
+                return [.. ListeningLine().Matches(_output.ToString()).Select(m => new Uri(m.Groups[1].Value.TrimEnd('/') + "/"))];
+            }
+        }
+    }
 
     public int Pid => _process.Id;
 
@@ -165,6 +177,6 @@ public sealed partial class OspreyProcess : IAsyncDisposable
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
-    [GeneratedRegex(@"Osprey listening on (http://127\.0\.0\.1:\d+)")]
+    [GeneratedRegex(@"Osprey listening on (https?://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningLine();
 }

@@ -19,7 +19,16 @@ internal static class WebSocketUpgrade
         var upgrade = context.Features.Get<IHttpUpgradeFeature>();
         var headers = context.Request.Headers;
         string? problem = null;
-        if (upgrade is null || !upgrade.IsUpgradableRequest || !HttpMethods.IsGet(context.Request.Method) ||
+        if (IsExtendedConnect(context))
+        {
+            // RFC 8441 over HTTP/2: no Upgrade header and no key (the stream itself is the proof), the version still.
+            if (headers.SecWebSocketVersion != "13")
+            {
+                context.Response.Headers.SecWebSocketVersion = "13";
+                problem = "Unsupported Sec-WebSocket-Version; this server speaks version 13 (RFC 6455).";
+            }
+        }
+        else if (upgrade is null || !upgrade.IsUpgradableRequest || !HttpMethods.IsGet(context.Request.Method) ||
             !headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase))
         {
             problem = "This endpoint streams over WebSocket; connect with a WebSocket client (ws://).";
@@ -47,23 +56,44 @@ internal static class WebSocketUpgrade
     }
 
     /// <summary>
-    /// Sends the 101 response and returns the connection's stream. The subprotocol echoed is <c>null</c> when
+    /// Sends the 101 response (200 on an HTTP/2 extended CONNECT) and returns the connection's stream. The subprotocol echoed is <c>null</c> when
     /// offered (old jsmpeg builds offer it and Chrome then requires an echo), else the first one offered.
     /// </summary>
     public static Task<Stream> AcceptAsync(HttpContext context)
     {
         var headers = context.Request.Headers;
         var response = context.Response;
-        response.Headers.Upgrade = "websocket";
-        response.Headers.SecWebSocketAccept = WebSocketFrames.ComputeAccept(headers.SecWebSocketKey.ToString());
         var protocol = ChooseSubprotocol(headers.SecWebSocketProtocol);
         if (protocol is not null)
         {
             response.Headers.SecWebSocketProtocol = protocol;
         }
 
+        if (IsExtendedConnect(context))
+        {
+            // The WebSocket is this HTTP/2 stream's body: no body limit or minimum rate may end a long-lived viewer
+            // or a relay push, as none ends an HTTP/1.1 upgraded connection.
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            {
+                size.MaxRequestBodySize = null;
+            }
+
+            if (context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinRequestBodyDataRateFeature>() is { } rate)
+            {
+                rate.MinDataRate = null;
+            }
+
+            // 200 with the subprotocol and no Sec-WebSocket-Accept (RFC 8441 section 5).
+            return context.Features.Get<IHttpExtendedConnectFeature>()!.AcceptAsync().AsTask();
+        }
+
+        response.Headers.Upgrade = "websocket";
+        response.Headers.SecWebSocketAccept = WebSocketFrames.ComputeAccept(headers.SecWebSocketKey.ToString());
         return context.Features.Get<IHttpUpgradeFeature>()!.UpgradeAsync();
     }
+
+    /// <summary>True for a WebSocket opened on an HTTP/2 stream (RFC 8441 extended CONNECT with <c>:protocol websocket</c>).</summary>
+    public static bool IsExtendedConnect(HttpContext context) => Http.ExtendedConnect.IsWebSocket(context);
 
     internal static string? ChooseSubprotocol(StringValues offered)
     {

@@ -148,4 +148,26 @@ public class OspreyCommandLineTests
         Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--send-timeout", "-1"], s_noEnvironment));
         Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--viewer-queue-mib", "0"], s_noEnvironment));
     }
+
+    [Fact]
+    public void TlsFiles_ComeFromFlagsOrTheEnvironment_AndOneWithoutTheOtherOrWithSelfSigned_IsAStartUpError()
+    {
+        var options = OspreyCommandLine.Parse(["--tls-cert", "c.pem", "--tls-key=k.pem"], s_noEnvironment);
+        Assert.Equal(("c.pem", "k.pem"), (options.TlsCertFile, options.TlsKeyFile));
+        Assert.True(options.UsesTls);
+        var fromEnvironment = OspreyCommandLine.Parse([], k => k switch { "OSPREY_TLS_CERT" => "e.pem", "OSPREY_TLS_KEY" => "ek.pem", _ => null });
+        Assert.Equal(("e.pem", "ek.pem"), (fromEnvironment.TlsCertFile, fromEnvironment.TlsKeyFile));
+        Assert.Contains("--tls-key", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--tls-cert", "c.pem"], s_noEnvironment)).Message, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--tls-key", "k.pem"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--tls-self-signed", "--tls-cert", "c.pem", "--tls-key", "k.pem"], s_noEnvironment));
+        Assert.False(OspreyCommandLine.Parse([], s_noEnvironment).UsesTls);
+    }
+
+    [Fact]
+    public void CertCommand_TakesAnOptionalFolder_AndOtherCommandsTakeNoPositionalArgument()
+    {
+        Assert.Equal(("cert", "/tmp/x"), OspreyCommandLine.Parse(["cert", "/tmp/x"], s_noEnvironment) is var o ? (o.Command, o.CertDirectory) : default);
+        Assert.Null(OspreyCommandLine.Parse(["cert"], s_noEnvironment).CertDirectory);
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["devices", "/tmp/x"], s_noEnvironment));
+    }
 }
