@@ -45,6 +45,8 @@ public class ExternalAuthTests
         using var client = new HttpClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(server.Http("api/feeds/cam"))).StatusCode);
+        using var ask = new StringContent("""{"actions":"read","path":"cam"}""", Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync(server.Http("api/auth/token"), ask)).StatusCode);
         using var stranger = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Sign(stranger, "test-key", """[{"action":"read"}]"""));
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(server.Http("api/feeds/cam"))).StatusCode);
@@ -131,8 +133,13 @@ public class ExternalAuthTests
         {
             ["keys"] = new JsonArray(new JsonObject
             {
-                ["kty"] = "EC", ["crv"] = "P-256", ["kid"] = kid, ["use"] = "sig", ["alg"] = "ES256",
-                ["x"] = Base64Url.EncodeToString(p.Q.X), ["y"] = Base64Url.EncodeToString(p.Q.Y),
+                ["kty"] = "EC",
+                ["crv"] = "P-256",
+                ["kid"] = kid,
+                ["use"] = "sig",
+                ["alg"] = "ES256",
+                ["x"] = Base64Url.EncodeToString(p.Q.X),
+                ["y"] = Base64Url.EncodeToString(p.Q.Y),
             }),
         }.ToJsonString();
     }
