@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Osprey.Feeds;
-using Osprey.Sources;
 using Osprey.Server.Security;
+using Osprey.Sources;
 using Osprey.Sources.V4L2;
 
 namespace Osprey.Server.Endpoints.Feeds;

@@ -2,8 +2,8 @@ using System.Text.Json;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
-using Osprey.Server.Security;
 using Osprey.Server.Outputs;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Endpoints.Vw;
 
