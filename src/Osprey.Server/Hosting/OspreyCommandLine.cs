@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using Osprey.Server.Security;
 
 namespace Osprey.Server.Hosting;
 
@@ -63,6 +64,18 @@ internal sealed record OspreyOptions
 
     /// <summary><c>--token TOKEN:ACTIONS[:PATHS]</c> specs.</summary>
     public IReadOnlyList<string> Tokens { get; init; } = [];
+
+    /// <summary>Who decides (<c>--auth-method</c>, or implied by the JWT or callback flags).</summary>
+    public AuthMethod AuthMethod { get; init; } = AuthMethod.Internal;
+
+    /// <summary>The JWT method's settings (<c>--jwt-*</c>).</summary>
+    public JwtOptions? Jwt { get; init; }
+
+    /// <summary>The HTTP callback's URL (<c>--auth-http</c>).</summary>
+    public Uri? AuthHttp { get; init; }
+
+    /// <summary>Actions the callback is not asked about (<c>--auth-http-exclude</c>).</summary>
+    public OspreyAction AuthHttpExclude { get; init; }
 
     /// <summary>Origins whose pages may use this server (CORS and cross-origin WebSockets); <c>*</c> is any.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
@@ -161,6 +174,14 @@ internal static class OspreyCommandLine
                               metrics from loopback only. User 'any' (no password) is anyone  [OSPREY_USERS]
           --token TOKEN:ACTIONS[:PATHS]
                               a bearer token (Authorization: Bearer, or ?token=), at least 16 characters  [OSPREY_TOKENS]
+          --jwt-jwks URL      authenticate by JWT (Bearer, ?jwt= or ?token=) signed by a key of this JWKS  [OSPREY_JWT_JWKS]
+          --jwt-key FILE      ... or by this PEM public key (RSA or EC)
+          --jwt-issuer ISS, --jwt-audience AUD  the iss and aud a JWT must have (default: not checked)
+          --jwt-claim NAME    the claim with [{"action":"read","path":"cams/*"}], default osprey_permissions
+                              (mediamtx_permissions is read too)
+          --auth-http URL     ask URL (POST JSON user,password,token,ip,action,path,...) for each request; 2xx allows  [OSPREY_AUTH_HTTP]
+          --auth-http-exclude ACTION  do not ask about ACTION (it gets the open default's rule); repeatable
+          --auth-method internal|http|jwt  one method at a time; implied by the flags above, internal (--user, --token) otherwise
           --allow-origin URL  pages of this origin may use Osprey (CORS, WebSockets); '*' any; repeatable  [OSPREY_ALLOW_ORIGINS]
           --local-host NAME   a Host name meaning this machine, besides localhost (loopback-only rules)  [OSPREY_LOCAL_HOSTS]
           --max-connections N connections at once, default 4096 lowered to the descriptor limit less 128  [OSPREY_MAX_CONNECTIONS]
@@ -218,6 +239,8 @@ internal static class OspreyCommandLine
         var help = false;
         var takeover = false;
         var insecureToken = false;
+        string? jwks = null, jwtKey = null, jwtIssuer = null, jwtAudience = null, jwtClaim = null, authHttp = null, authMethod = null;
+        var authExclude = new List<string>();
         var allowedDestinations = new List<string>();
         var commandGiven = false;
         string? tlsCert = null, tlsKey = null, certDirectory = null;
@@ -268,6 +291,30 @@ internal static class OspreyCommandLine
                     break;
                 case "--token":
                     tokens.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--jwt-jwks":
+                    jwks = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--jwt-key":
+                    jwtKey = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--jwt-issuer":
+                    jwtIssuer = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--jwt-audience":
+                    jwtAudience = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--jwt-claim":
+                    jwtClaim = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--auth-http":
+                    authHttp = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--auth-http-exclude":
+                    authExclude.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--auth-method":
+                    authMethod = inline ?? Next(args, ref i, flag);
                     break;
                 case "--allow-origin":
                     origins.Add(inline ?? Next(args, ref i, flag));
@@ -407,6 +454,10 @@ internal static class OspreyCommandLine
             throw new FormatException("--tls-self-signed and --tls-cert both give a certificate; choose one.");
         }
 
+        jwks ??= environment("OSPREY_JWT_JWKS");
+        authHttp ??= environment("OSPREY_AUTH_HTTP");
+        var (method, jwt, callback, excluded) = ParseAuthMethod(authMethod, jwks, jwtKey, jwtIssuer, jwtAudience, jwtClaim, authHttp, authExclude);
+
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
@@ -431,6 +482,10 @@ internal static class OspreyCommandLine
             MaxConnectionsPerAddress = (maxPerAddress ?? environment("OSPREY_MAX_CONNECTIONS_PER_ADDRESS")) is { } perAddress ? ParseCount(perAddress, "--max-connections-per-address") : 256,
             Users = users,
             Tokens = tokens,
+            AuthMethod = method,
+            Jwt = jwt,
+            AuthHttp = callback,
+            AuthHttpExclude = excluded,
             AllowedOrigins = origins,
             LocalHostNames = localHosts,
             SendTimeout = ParseSeconds(sendTimeout, "--send-timeout", 10),
@@ -475,6 +530,98 @@ internal static class OspreyCommandLine
             throw new FormatException(ex.Message, ex);
         }
     }
+
+
+    /// <summary>
+    /// One authentication method at a time, as MediaMTX's <c>authMethod</c>: the JWT flags imply jwt, <c>--auth-http</c>
+    /// implies http, and an explicit <c>--auth-method</c> must agree with them.
+    /// </summary>
+    private static (AuthMethod, JwtOptions?, Uri?, OspreyAction) ParseAuthMethod(
+        string? explicitMethod, string? jwks, string? jwtKey, string? issuer, string? audience, string? claim, string? authHttp, List<string> exclude)
+    {
+        var jwtGiven = jwks is { Length: > 0 } || jwtKey is { Length: > 0 };
+        var httpGiven = authHttp is { Length: > 0 };
+        if (jwtGiven && httpGiven)
+        {
+            throw new FormatException("--jwt-jwks/--jwt-key and --auth-http are two authentication methods: give one (MediaMTX's authMethod is one too).");
+        }
+
+        var method = jwtGiven ? AuthMethod.Jwt : httpGiven ? AuthMethod.Http : AuthMethod.Internal;
+        if (explicitMethod is not null)
+        {
+            var asked = explicitMethod.ToLowerInvariant() switch
+            {
+                "internal" => AuthMethod.Internal,
+                "http" => AuthMethod.Http,
+                "jwt" => AuthMethod.Jwt,
+                _ => throw new FormatException($"--auth-method '{explicitMethod}' is not one of internal, http, jwt."),
+            };
+            if (asked != method)
+            {
+                throw new FormatException(asked switch
+                {
+                    AuthMethod.Jwt => "--auth-method jwt needs --jwt-jwks URL or --jwt-key FILE (and no --auth-http).",
+                    AuthMethod.Http => "--auth-method http needs --auth-http URL (and no --jwt-*).",
+                    _ => "--auth-method internal cannot be given with --jwt-jwks, --jwt-key or --auth-http.",
+                });
+            }
+        }
+
+        if (method != AuthMethod.Jwt && (issuer is not null || audience is not null || claim is not null))
+        {
+            throw new FormatException("--jwt-issuer, --jwt-audience and --jwt-claim need --jwt-jwks URL or --jwt-key FILE.");
+        }
+
+        if (method != AuthMethod.Http && exclude.Count > 0)
+        {
+            throw new FormatException("--auth-http-exclude needs --auth-http URL.");
+        }
+
+        JwtOptions? jwt = null;
+        if (method == AuthMethod.Jwt)
+        {
+            string? pem = null;
+            if (jwtKey is { Length: > 0 })
+            {
+                try
+                {
+                    pem = File.ReadAllText(jwtKey);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    throw new FormatException($"--jwt-key '{jwtKey}' cannot be read: {ex.Message}", ex);
+                }
+            }
+
+            if (claim is not null && (claim.Length is 0 or > 128 || claim.Any(char.IsControl)))
+            {
+                throw new FormatException($"--jwt-claim '{claim}' is not a claim name.");
+            }
+
+            jwt = new JwtOptions
+            {
+                JwksUrl = jwks is { Length: > 0 } ? HttpUrl(jwks, "--jwt-jwks") : null,
+                KeyPem = pem,
+                Issuer = issuer,
+                Audience = audience,
+                Claim = claim ?? JwtOptions.DefaultClaim,
+            };
+        }
+
+        var excluded = OspreyAction.None;
+        foreach (var action in exclude)
+        {
+            excluded |= OspreyActions.TryParse(action, out var parsed) ? parsed
+                : throw new FormatException($"--auth-http-exclude '{action}' is not an action (read, publish, api, metrics).");
+        }
+
+        return (method, jwt, method == AuthMethod.Http ? HttpUrl(authHttp!, "--auth-http") : null, excluded);
+    }
+
+    private static Uri HttpUrl(string text, string flag) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? uri
+            : throw new FormatException($"{flag} '{text}' is not an http:// or https:// URL.");
 
     /// <summary>Flags win; the variable (values separated by spaces) fills in only when no flag was given.</summary>
     private static void AddFromEnvironment(List<string> values, string? variable)

@@ -57,7 +57,11 @@ internal static partial class OspreyServer
         }
 
         // Access is checked before anything starts too: a malformed --user is a start-up error, not an open server.
-        var access = AccessPolicy.Create(options.Users, options.Tokens, options.LocalHostNames);
+        var jwt = options.Jwt is { } jwtOptions ? new JwtAuthenticator(jwtOptions) : null;
+        var callback = options.AuthHttp is { } callbackUrl ? new HttpAuthCallback(callbackUrl, options.AuthHttpExclude) : null;
+        var access = AccessPolicy.Create(options.Users, options.Tokens, options.LocalHostNames, jwt: jwt, callback: callback);
+        // Fetched now, so that the first viewer does not wait for it; a failure is retried when a token comes.
+        _ = jwt?.Jwks?.GetKeysAsync(null).AsTask();
         var origins = new WebOrigins(options.AllowedOrigins);
 
         if (sources.Count == 0 && options.ConfigSources.Count == 0 && options.Command == "serve")

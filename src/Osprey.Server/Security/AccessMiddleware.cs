@@ -37,7 +37,9 @@ public sealed partial class AccessMiddleware(RequestDelegate next, AccessPolicy 
             return;
         }
 
-        var auth = policy.Authenticate(context, ambient: !crossSite);
+        // Resolved first: the HTTP callback is asked about this action on this path, not about credentials alone.
+        var resolved = rule.Resolve(context);
+        var auth = await policy.AuthenticateAsync(context, resolved, ambient: !crossSite);
         context.Features.Set(new OspreyAccess(auth.Principal, local));
         if (auth.Outcome == AuthOutcome.Refused)
         {
@@ -47,7 +49,7 @@ public sealed partial class AccessMiddleware(RequestDelegate next, AccessPolicy 
             return;
         }
 
-        if (rule.Resolve(context) is not { } requirement || auth.Principal.Allows(requirement.Action, requirement.Path, local))
+        if (resolved is not { } requirement || auth.Principal.Allows(requirement.Action, requirement.Path, local))
         {
             await next(context);
             return;
@@ -66,9 +68,12 @@ public sealed partial class AccessMiddleware(RequestDelegate next, AccessPolicy 
         }
     }
 
-    private static Task ChallengeAsync(HttpContext context, string message)
+    private Task ChallengeAsync(HttpContext context, string message)
     {
-        context.Response.Headers.WWWAuthenticate = "Basic realm=\"Osprey\", charset=\"UTF-8\"";
+        // With JWTs a password prompt would be no use: the client needs a token.
+        context.Response.Headers.WWWAuthenticate = policy.Method == AuthMethod.Jwt
+            ? "Bearer realm=\"Osprey\""
+            : "Basic realm=\"Osprey\", charset=\"UTF-8\"";
         return PlainAsync(context, StatusCodes.Status401Unauthorized, message);
     }
 

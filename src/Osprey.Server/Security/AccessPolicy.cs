@@ -19,6 +19,19 @@ public enum AuthOutcome
     Refused,
 }
 
+/// <summary>Who decides (MediaMTX's <c>authMethod</c>): one method at a time.</summary>
+public enum AuthMethod
+{
+    /// <summary>Osprey's own users and tokens (<c>--user</c>, <c>--token</c>), or the open default.</summary>
+    Internal,
+
+    /// <summary>An HTTP callback decides each request (<c>--auth-http</c>).</summary>
+    Http,
+
+    /// <summary>JSON Web Tokens with a permissions claim (<c>--jwt-jwks</c>, <c>--jwt-key</c>).</summary>
+    Jwt,
+}
+
 /// <summary>The outcome of reading a request's credentials.</summary>
 /// <param name="Outcome">What happened.</param>
 /// <param name="Principal">Who the request is (anonymous when refused).</param>
@@ -44,6 +57,9 @@ public sealed class AccessPolicy
     /// <summary>The query parameter that carries a token where no header can.</summary>
     public const string TokenParameter = "token";
 
+    /// <summary>MediaMTX's query parameter for a JWT, read besides <see cref="TokenParameter"/> by the JWT and HTTP methods.</summary>
+    public const string JwtParameter = "jwt";
+
     /// <summary>The user name that stands for anyone (MediaMTX's <c>any</c>).</summary>
     public const string AnyUser = "any";
 
@@ -63,8 +79,13 @@ public sealed class AccessPolicy
         OspreyPrincipal anonymous,
         IEnumerable<string> localHosts,
         SignedTokens signer,
-        TimeProvider time)
+        TimeProvider time,
+        JwtAuthenticator? jwt,
+        HttpAuthCallback? callback)
     {
+        Jwt = jwt;
+        Callback = callback;
+        Method = jwt is not null ? AuthMethod.Jwt : callback is not null ? AuthMethod.Http : AuthMethod.Internal;
         _users = users;
         _tokensBySha256 = tokens;
         Anonymous = anonymous;
@@ -80,7 +101,16 @@ public sealed class AccessPolicy
     public SignedTokens Signer { get; }
 
     /// <summary>True when no user or token is configured (MediaMTX's open default).</summary>
-    public bool IsOpen => _users.Count == 0 && _tokensBySha256.Count == 0;
+    public bool IsOpen => Method == AuthMethod.Internal && _users.Count == 0 && _tokensBySha256.Count == 0;
+
+    /// <summary>Who decides.</summary>
+    public AuthMethod Method { get; }
+
+    /// <summary>The JWT checker of <see cref="AuthMethod.Jwt"/>.</summary>
+    public JwtAuthenticator? Jwt { get; }
+
+    /// <summary>The callback of <see cref="AuthMethod.Http"/>.</summary>
+    public HttpAuthCallback? Callback { get; }
 
     /// <summary>Credentials refused since start.</summary>
     public long Refusals => Interlocked.Read(ref _refusals);
@@ -90,14 +120,26 @@ public sealed class AccessPolicy
     /// specs (PASSWORD may be a <see cref="PasswordHasher"/> hash; the user <c>any</c> with an empty password is
     /// anyone). <paramref name="localHosts"/> are Host names besides localhost that mean this machine.
     /// </summary>
-    /// <exception cref="FormatException">A spec is malformed; the message says which and why.</exception>
+    /// <remarks>
+    /// With <paramref name="jwt"/> or <paramref name="callback"/> (one at most), that method decides alone, as
+    /// MediaMTX's <c>authMethod</c>: no user or token may be configured besides, and clients without credentials get
+    /// nothing (the callback's excluded actions excepted, which get the open default's rule).
+    /// </remarks>
+    /// <exception cref="FormatException">A spec is malformed, or methods are mixed; the message says which and why.</exception>
     public static AccessPolicy Create(
         IEnumerable<string> userSpecs,
         IEnumerable<string> tokenSpecs,
         IEnumerable<string>? localHosts = null,
         SignedTokens? signer = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        JwtAuthenticator? jwt = null,
+        HttpAuthCallback? callback = null)
     {
+        if (jwt is not null && callback is not null)
+        {
+            throw new FormatException("JWT (--jwt-*) and the HTTP callback (--auth-http) cannot be used together: one authentication method at a time.");
+        }
+
         var users = new Dictionary<string, (string, OspreyPrincipal)>(StringComparer.Ordinal);
         OspreyPrincipal? any = null;
         foreach (var spec in userSpecs)
@@ -135,8 +177,33 @@ public sealed class AccessPolicy
                 : new OspreyPrincipal("token:" + key[..8], [permission]);
         }
 
+        if ((jwt is not null || callback is not null) && (users.Count > 0 || tokens.Count > 0 || any is not null))
+        {
+            throw new FormatException($"--user and --token are the internal method; with {(jwt is not null ? "JWT (--jwt-*)" : "the HTTP callback (--auth-http)")} they cannot be given: one authentication method at a time.");
+        }
+
         OspreyPrincipal anonymous;
-        if (users.Count == 0 && tokens.Count == 0 && any is null)
+        if (jwt is not null)
+        {
+            anonymous = new OspreyPrincipal(OspreyPrincipal.AnonymousName, []);
+        }
+        else if (callback is not null)
+        {
+            // Excluded actions are not asked about; they get what the open default gives them.
+            var excluded = new List<Permission>();
+            if ((callback.Excluded & (OspreyAction.Read | OspreyAction.Publish)) is var open and not OspreyAction.None)
+            {
+                excluded.Add(new Permission(open, PathGlob.All));
+            }
+
+            if ((callback.Excluded & (OspreyAction.Api | OspreyAction.Metrics)) is var local and not OspreyAction.None)
+            {
+                excluded.Add(new Permission(local, PathGlob.All, LoopbackOnly: true));
+            }
+
+            anonymous = new OspreyPrincipal(OspreyPrincipal.AnonymousName, excluded);
+        }
+        else if (users.Count == 0 && tokens.Count == 0 && any is null)
         {
             anonymous = new OspreyPrincipal(OspreyPrincipal.AnonymousName,
             [
@@ -149,7 +216,7 @@ public sealed class AccessPolicy
             anonymous = any ?? new OspreyPrincipal(OspreyPrincipal.AnonymousName, []);
         }
 
-        return new AccessPolicy(users, tokens, anonymous, localHosts ?? [], signer ?? new SignedTokens(), time ?? TimeProvider.System);
+        return new AccessPolicy(users, tokens, anonymous, localHosts ?? [], signer ?? new SignedTokens(), time ?? TimeProvider.System, jwt, callback);
     }
 
     /// <summary>One line per rule, for the start-up log: who may do what.</summary>
@@ -158,6 +225,16 @@ public sealed class AccessPolicy
         yield return Anonymous.Permissions.Count == 0
             ? "anyone: nothing without credentials"
             : "anyone: " + string.Join("; ", Anonymous.Permissions);
+        if (Jwt is { Options: var jwt })
+        {
+            yield return $"JWT (Bearer, ?jwt= or ?token=) signed by {(jwt.JwksUrl is { } url ? $"the keys of {url}" : "")}{(jwt.JwksUrl is not null && jwt.KeyPem is not null ? " or " : "")}{(jwt.KeyPem is not null ? "the --jwt-key" : "")}"
+                + $"{(jwt.Issuer is { } iss ? $", issuer {iss}" : "")}{(jwt.Audience is { } aud ? $", audience {aud}" : "")}: what its '{jwt.Claim}' claim allows";
+        }
+
+        if (Callback is { } callback)
+        {
+            yield return $"HTTP callback {callback.Url} decides every request{(callback.Excluded != OspreyAction.None ? $" but {OspreyActions.Format(callback.Excluded)}" : "")}";
+        }
         foreach (var (name, (_, principal)) in _users.OrderBy(u => u.Key, StringComparer.Ordinal))
         {
             yield return $"user {name}: {string.Join("; ", principal.Permissions)}";
@@ -187,7 +264,19 @@ public sealed class AccessPolicy
     }
 
     /// <summary>
-    /// Reads the request's credentials. Without <paramref name="ambient"/> (a request from another site's page),
+    /// Reads the request's credentials with the configured method. The HTTP callback needs the request's
+    /// <paramref name="requirement"/> (its action and path): the answer is for that, and the principal returned
+    /// allows exactly that. Without <paramref name="ambient"/>, as <see cref="Authenticate"/>.
+    /// </summary>
+    public ValueTask<AuthResult> AuthenticateAsync(HttpContext context, AccessRequirement? requirement, bool ambient = true) => Method switch
+    {
+        AuthMethod.Jwt => AuthenticateJwtAsync(context, ambient),
+        AuthMethod.Http => AuthenticateCallbackAsync(context, requirement, ambient),
+        _ => ValueTask.FromResult(Authenticate(context, ambient)),
+    };
+
+    /// <summary>
+    /// Reads the request's credentials (the internal method). Without <paramref name="ambient"/> (a request from another site's page),
     /// only a <c>?token=</c> counts: a browser attaches its remembered Basic login and cookies by itself.
     /// </summary>
     public AuthResult Authenticate(HttpContext context, bool ambient = true)
@@ -277,6 +366,115 @@ public sealed class AccessPolicy
 
         return null;
     }
+
+    private async ValueTask<AuthResult> AuthenticateJwtAsync(HttpContext context, bool ambient)
+    {
+        var (_, _, token, where) = ReadCredentials(context, ambient);
+        if (token is null)
+        {
+            return new AuthResult(AuthOutcome.Anonymous, Anonymous);
+        }
+
+        var result = await Jwt!.ValidateAsync(token, context.RequestAborted).ConfigureAwait(false);
+        return result.Principal is { } principal
+            ? new AuthResult(AuthOutcome.Authenticated, principal)
+            : Refuse($"{result.Refusal} ({where})");
+    }
+
+    private async ValueTask<AuthResult> AuthenticateCallbackAsync(HttpContext context, AccessRequirement? requirement, bool ambient)
+    {
+        var (user, password, token, _) = ReadCredentials(context, ambient);
+        var presented = user is not null || token is not null;
+        if (requirement is not { } needed || (needed.Action & ~Callback!.Excluded) == OspreyAction.None)
+        {
+            // A public route, or only excluded actions: nothing to ask; the anonymous rule decides.
+            return new AuthResult(AuthOutcome.Anonymous, Anonymous);
+        }
+
+        var allowed = OspreyAction.None;
+        var request = context.Request;
+        foreach (var action in s_actions)
+        {
+            if ((needed.Action & action) == 0 || (Callback.Excluded & action) != 0)
+            {
+                continue;
+            }
+
+            var answer = await Callback.AskAsync(new AuthCallbackRequest(
+                user ?? "",
+                password ?? "",
+                token ?? "",
+                context.Connection.RemoteIpAddress?.ToString() ?? "",
+                OspreyActions.Format(action),
+                needed.Path?.Trim('/') ?? "",
+                context.WebSockets.IsWebSocketRequest ? "ws" : "http",
+                context.TraceIdentifier,
+                request.QueryString.HasValue ? request.QueryString.Value![1..] : ""), context.RequestAborted).ConfigureAwait(false);
+            if (answer is null)
+            {
+                return Refuse($"the authentication callback gave no answer for {OspreyActions.Format(action)}");
+            }
+
+            if (answer == false)
+            {
+                // No credentials and a refusal is a request for credentials (MediaMTX sends empty ones first).
+                return presented
+                    ? Refuse($"credentials the authentication callback refused for {OspreyActions.Format(action)}{(needed.Path is { } p ? $" on '{Printable(p)}'" : "")}")
+                    : new AuthResult(AuthOutcome.Anonymous, Anonymous);
+            }
+
+            allowed |= action;
+        }
+
+        // Exactly what was asked: an answer for one path must not open others (the feed list filters by it).
+        var name = user is { Length: > 0 } ? Printable(user) : token is not null ? "token" : OspreyPrincipal.AnonymousName;
+        var granted = new Permission(allowed, needed.Path is { } path ? PathGlob.Exact(path) : PathGlob.All);
+        return new AuthResult(presented ? AuthOutcome.Authenticated : AuthOutcome.Anonymous, new OspreyPrincipal(name, [granted, .. Anonymous.Permissions]));
+    }
+
+    /// <summary>The Basic user and password, or a token and where it came from, as the external methods read them.</summary>
+    private static (string? User, string? Password, string? Token, string Where) ReadCredentials(HttpContext context, bool ambient)
+    {
+        var request = context.Request;
+        var authorization = request.Headers.Authorization;
+        if (ambient && !StringValues.IsNullOrEmpty(authorization))
+        {
+            var value = authorization.ToString();
+            if (value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                return (null, null, value[7..].Trim(), "bearer token");
+            }
+
+            if (value.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+            {
+                try
+                {
+                    var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(value[6..].Trim()));
+                    var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+                    if (colon >= 0)
+                    {
+                        return (decoded[..colon], decoded[(colon + 1)..], null, "Basic");
+                    }
+                }
+                catch (FormatException)
+                {
+                }
+            }
+        }
+
+        foreach (var name in s_queryTokens)
+        {
+            if (request.Query.TryGetValue(name, out var query) && query.Count > 0 && !string.IsNullOrEmpty(query[0]))
+            {
+                return (null, null, query[0], name + " parameter");
+            }
+        }
+
+        return (null, null, null, "");
+    }
+
+    private static readonly OspreyAction[] s_actions = [OspreyAction.Read, OspreyAction.Publish, OspreyAction.Api, OspreyAction.Metrics];
+    private static readonly string[] s_queryTokens = [JwtParameter, TokenParameter];
 
     private static readonly string s_dummyHash = PasswordHasher.Hash(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)));
 

@@ -11,8 +11,13 @@ public sealed class PathGlob
     public static PathGlob All { get; } = new("**");
 
     private readonly string _pattern;
+    private readonly bool _literal;
 
-    private PathGlob(string pattern) => _pattern = pattern;
+    private PathGlob(string pattern, bool literal = false)
+    {
+        _pattern = pattern;
+        _literal = literal;
+    }
 
     /// <summary>The pattern as given (slashes trimmed).</summary>
     public string Pattern => _pattern;
@@ -31,12 +36,23 @@ public sealed class PathGlob
         return true;
     }
 
+    /// <summary>
+    /// Exactly <paramref name="path"/>, its <c>*</c> not a wildcard: what an external decision (the HTTP callback)
+    /// allowed, which must not widen to other paths.
+    /// </summary>
+    public static PathGlob Exact(string path) => new(path.Trim('/'), literal: true);
+
     /// <summary>True when <paramref name="path"/> matches.</summary>
     public bool Matches(string path)
     {
         if (ReferenceEquals(this, All))
         {
             return true;
+        }
+
+        if (_literal)
+        {
+            return path.AsSpan().Trim('/').SequenceEqual(_pattern);
         }
 
         return Match(_pattern.AsSpan(), path.AsSpan().Trim('/'));

@@ -91,7 +91,7 @@ public sealed partial class OspreyProcess : IAsyncDisposable
         }
 
         // The tests' own environment must not leak settings into the server.
-        foreach (var key in new[] { "OSPREY_PORT", "OSPREY_BIND", "OSPREY_SOURCE", "VW_PORT" })
+        foreach (var key in new[] { "OSPREY_PORT", "OSPREY_BIND", "OSPREY_SOURCE", "VW_PORT", "OSPREY_USERS", "OSPREY_TOKENS", "OSPREY_JWT_JWKS", "OSPREY_AUTH_HTTP" })
         {
             start.Environment.Remove(key);
         }

@@ -64,6 +64,13 @@ internal static class AuthEndpoints
         app.MapPost("/api/auth/token", async (HttpContext context) =>
         {
             var access = context.GetAccess();
+            if (policy.Method != AuthMethod.Internal)
+            {
+                // A signed token names an internal user, whom it is narrowed to at use: a JWT's or the callback's
+                // principal is not one, so such a token would never work. The client has its own credential.
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Signed tokens are for the internal method; with a JWT or the HTTP callback, use that credential itself (?jwt= or ?token=).");
+            }
+
             TokenRequestDto? request;
             try
             {

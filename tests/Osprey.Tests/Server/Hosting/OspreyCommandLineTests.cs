@@ -170,4 +170,31 @@ public class OspreyCommandLineTests
         Assert.Null(OspreyCommandLine.Parse(["cert"], s_noEnvironment).CertDirectory);
         Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["devices", "/tmp/x"], s_noEnvironment));
     }
+
+    [Fact]
+    public void TheAuthenticationMethod_IsImpliedByItsFlags_AndOnlyOneMayBeGiven()
+    {
+        Assert.Equal(Osprey.Server.Security.AuthMethod.Internal, OspreyCommandLine.Parse([], s_noEnvironment).AuthMethod);
+
+        var jwt = OspreyCommandLine.Parse(["--jwt-jwks", "https://idp.example/jwks", "--jwt-issuer", "https://idp.example", "--jwt-audience", "osprey"], s_noEnvironment);
+        Assert.Equal(Osprey.Server.Security.AuthMethod.Jwt, jwt.AuthMethod);
+        Assert.Equal(new Uri("https://idp.example/jwks"), jwt.Jwt!.JwksUrl);
+        Assert.Equal("osprey_permissions", jwt.Jwt.Claim);
+        Assert.Equal("osprey", jwt.Jwt.Audience);
+
+        var http = OspreyCommandLine.Parse(["--auth-http", "http://127.0.0.1:9000/auth", "--auth-http-exclude", "metrics", "--auth-http-exclude=api", "--auth-method", "http"], s_noEnvironment);
+        Assert.Equal(Osprey.Server.Security.AuthMethod.Http, http.AuthMethod);
+        Assert.Equal(Osprey.Server.Security.OspreyAction.Metrics | Osprey.Server.Security.OspreyAction.Api, http.AuthHttpExclude);
+
+        Assert.Equal(Osprey.Server.Security.AuthMethod.Jwt, OspreyCommandLine.Parse([], k => k == "OSPREY_JWT_JWKS" ? "http://idp/jwks" : null).AuthMethod);
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--jwt-jwks", "http://a/jwks", "--auth-http", "http://b/auth"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-method", "jwt"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-method", "internal", "--auth-http", "http://b/auth"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-method", "ldap"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--jwt-issuer", "x"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-http-exclude", "metrics"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-http", "ftp://b/auth"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-http", "http://b/auth", "--auth-http-exclude", "fly"], s_noEnvironment));
+        Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--jwt-key", "/nonexistent/key.pem"], s_noEnvironment));
+    }
 }
