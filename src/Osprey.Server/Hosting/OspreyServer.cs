@@ -13,6 +13,7 @@ using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
+using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
@@ -128,6 +129,7 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(viewerLimits);
         builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
         builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
+        builder.Services.AddOspreyMetrics();
 
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
@@ -154,6 +156,7 @@ internal static partial class OspreyServer
         app.MapVwApiEndpoints();
         app.MapRelayEndpoints();
         app.MapRelayStatusEndpoint();
+        app.MapMetricsEndpoint();
         var hub = app.Services.GetRequiredService<RelayHub>();
         var streams = app.Services.GetRequiredService<StreamRegistry>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
