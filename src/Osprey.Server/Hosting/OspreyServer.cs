@@ -17,6 +17,7 @@ using Osprey.Server.Endpoints.Sources;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
+using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
@@ -129,7 +130,12 @@ internal static partial class OspreyServer
         var jpeg = new JpegSettings { Quality = options.JpegQuality, Available = jpegAvailable, UnavailableReason = jpegError };
         // Made in dependency order, so the container disposes them in reverse: sources and views stop before
         // the feeds they use end.
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Add(AuthJson.Default));
+        // The API's source-generated contexts: the OpenAPI generator reads the response types' shapes from them.
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.TypeInfoResolverChain.Add(AuthJson.Default);
+            json.SerializerOptions.TypeInfoResolverChain.Add(OspreyJsonContext.Default);
+        });
         builder.Services.AddSingleton(access);
         builder.Services.AddSingleton(origins);
         builder.Services.AddSingleton(_ => new FeedRegistry
@@ -158,6 +164,8 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(viewerLimits);
         builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
         builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
+        builder.Services.AddOspreyMetrics();
+        builder.Services.AddOspreyOpenApi(options.IngestSecret);
 
         var app = builder.Build();
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
@@ -206,6 +214,8 @@ internal static partial class OspreyServer
         app.MapVwApiEndpoints();
         app.MapRelayEndpoints();
         app.MapRelayStatusEndpoint();
+        app.MapMetricsEndpoint();
+        app.MapOspreyOpenApi();
         var hub = app.Services.GetRequiredService<RelayHub>();
         var streams = app.Services.GetRequiredService<StreamRegistry>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -18,3 +18,20 @@ public enum FeedState
     /// <summary>Shut down.</summary>
     Stopped,
 }
+
+/// <summary>Feed states in the API's words.</summary>
+public static class FeedStateNames
+{
+    /// <summary>Every state, in the order of the enum: /metrics writes a 0/1 series for each.</summary>
+    public static IReadOnlyList<FeedState> All { get; } = Enum.GetValues<FeedState>();
+
+    /// <summary>The state as <c>/api/feeds</c> and <c>/metrics</c> name it (<c>running</c>, <c>waiting</c>, ...).</summary>
+    public static string ToApiName(this FeedState state) => state switch
+    {
+        FeedState.Starting => "starting",
+        FeedState.Running => "running",
+        FeedState.Restarting => "restarting",
+        FeedState.Waiting => "waiting",
+        _ => "stopped",
+    };
+}

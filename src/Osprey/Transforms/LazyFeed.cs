@@ -17,6 +17,7 @@ public abstract partial class LazyFeed : IAsyncDisposable, ICounted
     private CancellationTokenSource? _running;
     private Task _runTask = Task.CompletedTask;
     private bool _disposed;
+    private long _runs;
 
     /// <summary>Creates the derived feed; nothing runs until it has a reader.</summary>
     protected LazyFeed(Feed source, Feed output, ILogger logger)
@@ -47,6 +48,9 @@ public abstract partial class LazyFeed : IAsyncDisposable, ICounted
         }
     }
 
+    /// <summary>How many times the work was started: once per first viewer after none (an encoder's runs).</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
     /// <summary>What this view is, as <c>/api/feeds</c> names it (<c>jpegEncoder</c>, <c>h264Encoder</c>, ...).</summary>
     public abstract string PartName { get; }
 
@@ -60,6 +64,7 @@ public abstract partial class LazyFeed : IAsyncDisposable, ICounted
         {
             ["viewers"] = Output.ReaderCount,
             ["frames"] = Output.Frames,
+            ["runs"] = Runs,
         };
         AddCounters(counters);
         return new PartCounters(PartName, IsRunning ? "running" : "idle", Output.StateDetail, counters);
@@ -103,6 +108,7 @@ public abstract partial class LazyFeed : IAsyncDisposable, ICounted
             if (readers > 0 && _running is null)
             {
                 _running = new CancellationTokenSource();
+                Interlocked.Increment(ref _runs);
                 var previous = _runTask;
                 var token = _running.Token;
                 // A previous run may still be finishing; the new one starts after it.

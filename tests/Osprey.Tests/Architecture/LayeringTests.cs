@@ -31,6 +31,7 @@ public class LayeringTests
         ("Osprey.Server.Outputs", 11),
         ("Osprey.Server.Configuration", 11),
         ("Osprey.Server.Endpoints", 12),
+        ("Osprey.Server.Metrics", 12),
         ("Osprey.Server.Hosting", 13),
         ("Osprey.Server", 14), // Program
     ];

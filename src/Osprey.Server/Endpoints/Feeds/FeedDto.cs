@@ -84,7 +84,7 @@ internal sealed record FeedDto(
             info.Fps,
             feed.MeasuredFps,
             views.CountViewers(feed),
-            StateName(feed.State),
+            feed.State.ToApiName(),
             feed.StateDetail,
             feed.SourceUri,
             feed.Frames,
@@ -120,15 +120,6 @@ internal sealed record FeedDto(
 
         return parts;
     }
-
-    private static string StateName(FeedState state) => state switch
-    {
-        FeedState.Starting => "starting",
-        FeedState.Running => "running",
-        FeedState.Restarting => "restarting",
-        FeedState.Waiting => "waiting",
-        _ => "stopped",
-    };
 }
 
 /// <summary>A raw feed's JPEG encoder: frames encoded once each, whatever the number of viewers.</summary>

@@ -1,6 +1,7 @@
 using Osprey.Feeds;
 using Osprey.Media;
 using Osprey.Routing;
+using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.Mjpeg;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
@@ -64,7 +65,8 @@ internal static class FeedEndpoints
                 : await ResolveAsync(context, registry, views, name, format);
             if (feed is not null)
             {
-                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, framing);
+                // The suffix is the protocol's name: a JPEG view's format is not known before its first frame.
+                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, framing, path[(slash + 1)..]);
             }
         }).Requires(OspreyAction.Read, context => FeedOfViewerPath(context.Request.RouteValues["path"] as string ?? ""));
 
@@ -80,7 +82,7 @@ internal static class FeedEndpoints
             var feed = await ResolveAsync(context, registry, views, first.Name, MediaFormat.Yuyv);
             if (feed is not null)
             {
-                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping);
+                await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, protocol: OutputProtocol.Raw);
             }
         }).Requires(OspreyAction.Read, _ => registry.Default?.Name ?? "");
 

@@ -6,6 +6,7 @@ using Osprey.Media;
 using Osprey.Relay;
 using Osprey.Routing;
 using Osprey.Runtime;
+using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
 
@@ -39,7 +40,7 @@ internal static partial class RelayEndpoints
                 return;
             }
 
-            await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream);
+            await WebSocketFrameViewer.ServeAsync(context, feed, viewerLogger, lifetime.ApplicationStopping, ViewerFraming.Stream, OutputProtocol.Relay);
         }).Requires(OspreyAction.Read, AccessRuleExtensions.RouteValue("name"));
     }
 

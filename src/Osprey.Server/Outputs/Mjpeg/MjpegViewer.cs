@@ -41,24 +41,26 @@ internal sealed class MjpegViewer : IDisposable
     private readonly HttpContext _context;
     private readonly Feed _feed;
     private readonly byte[] _head = new byte[160];
+    private readonly ViewerAdmission.Lease? _place;
     private ConnectionWriter? _writer;
 
-    private MjpegViewer(HttpContext context, Feed feed)
+    private MjpegViewer(HttpContext context, Feed feed, ViewerAdmission.Lease? place)
     {
         _context = context;
+        _place = place;
         _feed = feed;
     }
 
     public static async Task ServeAsync(HttpContext context, Feed feed, CancellationToken serverStopping)
     {
-        var (admitted, lease) = await ViewerAdmission.AdmitAsync(context, feed);
+        var (admitted, lease) = await ViewerAdmission.AdmitAsync(context, feed, OutputProtocol.Mjpeg);
         using var place = lease;
         if (!admitted)
         {
             return;
         }
 
-        using var viewer = new MjpegViewer(context, feed);
+        using var viewer = new MjpegViewer(context, feed, place);
         await viewer.RunAsync(serverStopping);
     }
 
@@ -107,6 +109,8 @@ internal sealed class MjpegViewer : IDisposable
                 {
                     return;
                 }
+
+                _place?.Sent(frame);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException or ConnectionAbortedException)

@@ -26,13 +26,15 @@ internal sealed partial class WebSocketFrameViewer
     private readonly Feed _feed;
     private readonly ILogger _logger;
     private readonly WebSocketFraming _framing;
+    private readonly ViewerAdmission.Lease? _place;
     private IFrameReader? _reader;
     private volatile bool _stopping;
     private volatile bool _finished;
 
-    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger, ViewerFraming framing)
+    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger, ViewerFraming framing, ViewerAdmission.Lease? place)
     {
         _context = context;
+        _place = place;
         _feed = feed;
         _logger = logger;
         var limits = context.RequestServices?.GetService<ViewerLimits>() ?? new ViewerLimits();
@@ -40,21 +42,30 @@ internal sealed partial class WebSocketFrameViewer
     }
 
     /// <summary>Serves <paramref name="feed"/> to the WebSocket client of <paramref name="context"/> until either side ends.</summary>
-    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping, ViewerFraming framing = ViewerFraming.Frames)
+    /// <param name="protocol">What /metrics counts the viewer as (<see cref="OutputProtocol"/>); by default the framing's.</param>
+    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping, ViewerFraming framing = ViewerFraming.Frames, string? protocol = null)
     {
         if (!await WebSocketUpgrade.ValidateAsync(context))
         {
             return;
         }
 
-        var (admitted, lease) = await ViewerAdmission.AdmitAsync(context, feed);
+        protocol ??= framing switch
+        {
+            ViewerFraming.Fmp4 => OutputProtocol.Mp4,
+            ViewerFraming.WebCodecs => OutputProtocol.H264,
+            ViewerFraming.BerryMse => OutputProtocol.BerryMse,
+            ViewerFraming.Stream => OutputProtocol.Ts,
+            _ => OutputProtocol.Of(feed),
+        };
+        var (admitted, lease) = await ViewerAdmission.AdmitAsync(context, feed, protocol);
         using var place = lease;
         if (!admitted)
         {
             return;
         }
 
-        var viewer = new WebSocketFrameViewer(context, feed, logger, framing);
+        var viewer = new WebSocketFrameViewer(context, feed, logger, framing, place);
         await viewer.RunAsync(serverStopping);
     }
 
@@ -123,6 +134,8 @@ internal sealed partial class WebSocketFrameViewer
                     connection.MarkClientGone();
                     return;
                 }
+
+                _place?.Sent(frame);
 
                 if (_framing.OneFramePerWake)
                 {
