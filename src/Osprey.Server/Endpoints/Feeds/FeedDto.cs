@@ -4,10 +4,10 @@ using System.Text.Json.Serialization;
 using Osprey.Feeds;
 using Osprey.Media;
 using Osprey.Runtime;
+using Osprey.Server.Configuration;
 using Osprey.Sources;
 using Osprey.Sources.OpenMv;
 using Osprey.Transforms;
-using Osprey.Server.Configuration;
 
 namespace Osprey.Server.Endpoints.Feeds;
 
