@@ -15,7 +15,7 @@ public class OpenApiDocumentTests
         "/api/feeds/{path}", "/api/feeds/{feed}/controls", "/api/feeds/{feed}/controls/{name}", "/healthz", "/healthcheck", "/metrics",
         "/ts/{feed}", "/in/{name}", "/out/{name}", "/api/relay", "/ws/api", "/api/streams", "/api/streams/{stream}", "/api/destinations",
         "/api/destinations/{id}", "/api", "/api/auth/me", "/api/auth/login", "/api/auth/logout", "/api/auth/token", "/", "/{file}",
-        "/openapi/v1.json",
+        "/openapi/v1.json", "/api/config/schema", "/api/sources", "/api/sources/{name}", "/api/sources/{name}/restart",
     ];
 
     [Fact]
@@ -46,6 +46,7 @@ public class OpenApiDocumentTests
             ("api/feeds", HttpStatusCode.OK), ("api/feeds/cam", HttpStatusCode.OK), ("api/feeds/nope", HttpStatusCode.NotFound), ("healthz", HttpStatusCode.OK),
             ("healthcheck", HttpStatusCode.OK), ("api/streams/all", HttpStatusCode.OK), ("api/destinations/all", HttpStatusCode.OK), ("api/relay", HttpStatusCode.OK),
             ("api/auth/me", HttpStatusCode.OK), ("metrics", HttpStatusCode.OK), ("docs/", HttpStatusCode.OK),
+            ("api/config/schema", HttpStatusCode.OK), ("api/sources", HttpStatusCode.OK), ("api/sources/cam", HttpStatusCode.OK), ("api/sources/nope", HttpStatusCode.NotFound),
         })
         {
             var response = await http.GetAsync(server.Http(path));

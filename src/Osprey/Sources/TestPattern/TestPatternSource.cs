@@ -40,13 +40,24 @@ public sealed class TestPatternSource : IFrameSource
         using var timer = new PeriodicTimer(period, _time);
         var started = _time.GetTimestamp();
         var producedThisRun = 0L;
+        var slot = 0L;
         // The counter carries on across restarts, as a camera's frame numbers would not go back.
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
             // Timers tick in whole milliseconds (33 ms for 30 fps would give 30.3 fps): aim each tick at the
             // ideal time of the next frame instead, so the rate is exact on average and errors never add up.
-            var untilNext = (period * (producedThisRun + 2)) - _time.GetElapsedTime(started);
+            var elapsed = _time.GetElapsedTime(started);
+            var untilNext = (period * (slot + 2)) - elapsed;
+            if (untilNext <= TimeSpan.Zero)
+            {
+                // More than a frame late (a starved CPU, a paused process): drop the frames that were missed, as a
+                // camera does, instead of catching up in a burst that viewers would see as a rate above the nominal.
+                slot = (long)(elapsed / period) - 1;
+                untilNext = (period * (slot + 2)) - elapsed;
+            }
+
             timer.Period = untilNext > TimeSpan.FromMilliseconds(1) ? untilNext : TimeSpan.FromMilliseconds(1);
+            slot++;
 
             if (Options.FailAfterFrames > 0 && producedThisRun >= Options.FailAfterFrames)
             {
