@@ -83,7 +83,8 @@ public sealed class ConfigTests : IDisposable
             await WaitForAsync(async () => (await FeedAsync(server, "yard")) is { } feed && feed.GetProperty("width").GetInt32() == 96);
             Assert.Null(await FeedAsync(server, "gate"));
 
-            Assert.Equal("config", (await FeedAsync(server, "yard"))!.Value.GetProperty("origin").GetString());
+            Assert.Equal("api", (await FeedAsync(server, "yard"))!.Value.GetProperty("origin").GetString());
+            Assert.Equal("config", (await FeedAsync(server, "door"))!.Value.GetProperty("origin").GetString());
             using var list = JsonDocument.Parse(await s_http.GetStringAsync(server.Http("api/sources")));
             Assert.Equal(["door", "yard"], list.RootElement.EnumerateArray().Select(s => s.GetProperty("name").GetString()));
             Assert.All(list.RootElement.EnumerateArray(), s => Assert.True(s.GetProperty("persisted").GetBoolean()));
@@ -96,6 +97,61 @@ public sealed class ConfigTests : IDisposable
         await using var restarted = await OspreyProcess.StartAsync("stream", "--config", ConfigPath);
         await WaitForAsync(async () => (await FeedAsync(restarted, "yard")) is { } feed && feed.GetProperty("width").GetInt32() == 96);
         Assert.NotNull(await FeedAsync(restarted, "door"));
+    }
+
+    [Fact]
+    public async Task WithAStateFile_TheApisChangesGoThere_TheConfigFileStaysAsWritten_AndTheStateSurvivesARestart()
+    {
+        const string Original = "# the lab, as the operator wrote it\nsources:\n  door: \"testpattern:?width=160&height=120&fps=10\"  # the door\n  gate: \"testpattern:?width=64&height=48&fps=5\"\n";
+        await File.WriteAllTextAsync(ConfigPath, Original);
+        var statePath = Path.Combine(_dir, "state", "osprey-state.yaml");
+        Directory.CreateDirectory(Path.GetDirectoryName(statePath)!);
+        await using (var server = await OspreyProcess.StartAsync("stream", "--config", ConfigPath, "--state-file", statePath))
+        {
+            Assert.Equal(HttpStatusCode.Created, (await SendAsync(server, HttpMethod.Post, "api/sources", """{"name":"yard","uri":"testpattern:?width=64&height=48&fps=5"}""")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await SendAsync(server, HttpMethod.Put, "api/sources/door", """{"uri":"testpattern:?width=96&height=64&fps=10"}""")).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(server, HttpMethod.Delete, "api/sources/gate", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await SendAsync(server, HttpMethod.Put, "api/sources/tmp", """{"uri":"testpattern:?width=64&height=48&fps=5"}""")).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(server, HttpMethod.Delete, "api/sources/tmp", null)).StatusCode);
+            await WaitForAsync(async () => (await FeedAsync(server, "door")) is { } feed && feed.GetProperty("width").GetInt32() == 96);
+            Assert.Null(await FeedAsync(server, "gate"));
+            Assert.Equal("api", (await FeedAsync(server, "door"))!.Value.GetProperty("origin").GetString());
+            using var list = JsonDocument.Parse(await s_http.GetStringAsync(server.Http("api/sources")));
+            Assert.Equal([("door", "api", true), ("yard", "api", true)], list.RootElement.EnumerateArray().Select(s => (s.GetProperty("name").GetString(), s.GetProperty("origin").GetString(), s.GetProperty("persisted").GetBoolean())));
+
+            // An edit of the file's door while the state file holds the API's door: the state wins, and the log says so.
+            await ReplaceFileAsync(Original.Replace("width=160", "width=128", StringComparison.Ordinal));
+            await WaitForAsync(() => Task.FromResult(server.Output.Contains($"Source door of {ConfigPath} is not applied: the state file {statePath} holds the sources API's change of it", StringComparison.Ordinal)));
+            Assert.Equal(96, (await FeedAsync(server, "door"))!.Value.GetProperty("width").GetInt32());
+            await ReplaceFileAsync(Original);
+        }
+
+        // The operator's file is as written; the state file has what the API did, and nothing else.
+        Assert.Equal(Original, await File.ReadAllTextAsync(ConfigPath));
+        var state = await File.ReadAllTextAsync(statePath);
+        Assert.Contains("\"yard\": \"testpattern:?width=64&height=48&fps=5\"", state, StringComparison.Ordinal);
+        Assert.Contains("\"door\": \"testpattern:?width=96&height=64&fps=10\"", state, StringComparison.Ordinal);
+        Assert.Contains("removed:\n  - \"gate\"\n", state, StringComparison.Ordinal);
+        Assert.DoesNotContain("tmp", state, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(statePath)!, ".*.tmp"));
+
+        // Restarted with the state file: the API's changes are back, over the file's sources.
+        await using (var restarted = await OspreyProcess.StartAsync("stream", "--config", ConfigPath, "--state-file", statePath))
+        {
+            await WaitForAsync(async () => (await FeedAsync(restarted, "door")) is { } door && door.GetProperty("width").GetInt32() == 96 && await FeedAsync(restarted, "yard") is not null);
+            Assert.Null(await FeedAsync(restarted, "gate"));
+            Assert.Equal("api", (await FeedAsync(restarted, "yard"))!.Value.GetProperty("origin").GetString());
+
+            // Deleting the API's door falls back to nothing: the file's door was overridden, so the state records the removal.
+            Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(restarted, HttpMethod.Delete, "api/sources/door", null)).StatusCode);
+            Assert.Contains("  - \"door\"\n", await File.ReadAllTextAsync(statePath), StringComparison.Ordinal);
+        }
+
+        // And without it: the config file's sources, untouched by anything the API did.
+        await using var plain = await OspreyProcess.StartAsync("stream", "--config", ConfigPath);
+        await WaitForAsync(async () => (await FeedAsync(plain, "door")) is { } door && door.GetProperty("width").GetInt32() == 160 && await FeedAsync(plain, "gate") is not null);
+        Assert.Null(await FeedAsync(plain, "yard"));
+        Assert.Equal("config", (await FeedAsync(plain, "door"))!.Value.GetProperty("origin").GetString());
     }
 
     [Fact]

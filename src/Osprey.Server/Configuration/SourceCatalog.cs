@@ -1,4 +1,3 @@
-using System.Text;
 using Osprey.Feeds;
 using Osprey.Runtime;
 using Osprey.Sources;
@@ -11,8 +10,23 @@ public enum SourceOrigin
     /// <summary>A <c>--source</c> flag (or <c>OSPREY_SOURCE</c>): it wins over the file and is not written to it.</summary>
     Flag,
 
-    /// <summary>The config file or the sources API (which writes the file).</summary>
+    /// <summary>The config file.</summary>
     Config,
+
+    /// <summary>The sources API: set through it in this run, or read from the state file.</summary>
+    Api,
+}
+
+/// <summary>The API's names of <see cref="SourceOrigin"/>.</summary>
+public static class SourceOrigins
+{
+    /// <summary><c>flag</c>, <c>config</c> or <c>api</c>.</summary>
+    public static string ToApiName(this SourceOrigin origin) => origin switch
+    {
+        SourceOrigin.Flag => "flag",
+        SourceOrigin.Api => "api",
+        _ => "config",
+    };
 }
 
 /// <summary>A source as the API shows it.</summary>
@@ -24,8 +38,9 @@ public sealed record CatalogEntry(string Name, string Uri, SourceOrigin Origin);
 /// <summary>
 /// The configured sources and the one place that changes them: the file (on reload) and the sources API both go
 /// through <see cref="ApplyAsync"/> and friends, which start an added source, restart a changed one alone, and stop a
-/// removed one; unchanged sources and their viewers notice nothing. API changes are written back to the file
-/// (edited in place, keeping its comments) when Osprey has one.
+/// removed one; unchanged sources and their viewers notice nothing. API changes are written back to the config
+/// file (edited in place, keeping its comments), or to the state file when there is one, which is then read over
+/// the config file's sources.
 /// </summary>
 public sealed partial class SourceCatalog : IDisposable
 {
@@ -35,10 +50,18 @@ public sealed partial class SourceCatalog : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly Dictionary<string, string> _flags;
+    private readonly Dictionary<string, string> _stateSources = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _stateRemoved = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _apiNames = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _file = new(StringComparer.Ordinal);
     private Dictionary<string, string> _config = new(StringComparer.Ordinal);
 
-    /// <summary>A catalog over <paramref name="host"/>, whose flag-given sources are <paramref name="flagSources"/>.</summary>
-    public SourceCatalog(SourceHost host, FeedRegistry feeds, ILoggerFactory loggers, IEnumerable<(string Name, string Uri)> flagSources, string? file)
+    /// <summary>
+    /// A catalog over <paramref name="host"/>, whose flag-given sources are <paramref name="flagSources"/>; API
+    /// changes go to <paramref name="statePath"/> (holding <paramref name="state"/> now) when given, else to <paramref name="file"/>.
+    /// </summary>
+    public SourceCatalog(
+        SourceHost host, FeedRegistry feeds, ILoggerFactory loggers, IEnumerable<(string Name, string Uri)> flagSources, string? file, string? statePath = null, StateFile? state = null)
     {
         _host = host;
         _feeds = feeds;
@@ -46,13 +69,29 @@ public sealed partial class SourceCatalog : IDisposable
         _logger = loggers.CreateLogger("Osprey.Configuration");
         _flags = flagSources.ToDictionary(s => s.Name, s => s.Uri, StringComparer.Ordinal);
         File = file;
+        StatePath = statePath;
+        if (state is not null)
+        {
+            foreach (var source in state.Sources)
+            {
+                _stateSources[source.Name] = source.Uri;
+            }
+
+            _stateRemoved.UnionWith(state.Removed);
+        }
     }
 
     /// <inheritdoc/>
     public void Dispose() => _lock.Dispose();
 
-    /// <summary>The config file API changes are written to; null when there is none (changes last until a restart).</summary>
+    /// <summary>The config file; API changes are written to it when there is no <see cref="StatePath"/>.</summary>
     public string? File { get; }
+
+    /// <summary>The state file API changes are written to instead of the config file; null when there is none.</summary>
+    public string? StatePath { get; }
+
+    /// <summary>True when API changes survive a restart (there is a config file or a state file).</summary>
+    public bool Persists => File is not null || StatePath is not null;
 
     /// <summary>Every source, flag-given first, in name order within each origin.</summary>
     public IReadOnlyList<CatalogEntry> Entries
@@ -62,10 +101,12 @@ public sealed partial class SourceCatalog : IDisposable
             lock (_flags)
             {
                 return [.. _flags.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new CatalogEntry(f.Key, f.Value, SourceOrigin.Flag)),
-                        .. _config.Where(c => !_flags.ContainsKey(c.Key)).OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => new CatalogEntry(c.Key, c.Value, SourceOrigin.Config))];
+                        .. _config.Where(c => !_flags.ContainsKey(c.Key)).OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => new CatalogEntry(c.Key, c.Value, OriginOf(c.Key)))];
             }
         }
     }
+
+    private SourceOrigin OriginOf(string name) => _apiNames.Contains(name) || _stateSources.ContainsKey(name) ? SourceOrigin.Api : SourceOrigin.Config;
 
     /// <summary>The source of <paramref name="name"/>, if one is configured.</summary>
     public CatalogEntry? Find(string name) => Entries.FirstOrDefault(e => e.Name == name);
@@ -96,13 +137,12 @@ public sealed partial class SourceCatalog : IDisposable
     }
 
     /// <summary>
-    /// Makes the config-file sources <paramref name="wanted"/> (the file's whole <c>sources:</c>): starts, restarts
-    /// and stops only what differs. Flag-given names are left to their flags.
+    /// Makes the config-file sources <paramref name="wanted"/> (the file's whole <c>sources:</c>), with the state
+    /// file's changes over them: starts, restarts and stops only what differs. Flag-given names are left to their flags.
     /// </summary>
     /// <exception cref="ConfigException">A source is invalid: nothing is changed.</exception>
     public async Task ApplyAsync(IReadOnlyList<ConfiguredSource> wanted, string file, CancellationToken cancellationToken = default)
     {
-        var errors = new StringBuilder();
         foreach (var source in wanted)
         {
             if (Validate(source.Name, source.Uri) is { } error)
@@ -114,8 +154,39 @@ public sealed partial class SourceCatalog : IDisposable
         await _lock.WaitAsync(cancellationToken);
         try
         {
-            var next = wanted.ToDictionary(s => s.Name, s => s.Uri, StringComparer.Ordinal);
-            await ReconcileAsync(next, cancellationToken);
+            if (StatePath is not null)
+            {
+                foreach (var (name, uri) in _stateSources)
+                {
+                    if (Validate(name, uri) is { } error)
+                    {
+                        throw new ConfigException(StatePath, 0, $"source '{name}': {error}");
+                    }
+                }
+            }
+
+            var previous = _file;
+            _file = wanted.ToDictionary(s => s.Name, s => s.Uri, StringComparer.Ordinal);
+            foreach (var (name, uri) in _file)
+            {
+                if (previous.GetValueOrDefault(name) == uri)
+                {
+                    continue;
+                }
+
+                // An edit of the file's entry makes it the file's again, unless the state file holds the name.
+                lock (_flags)
+                {
+                    _apiNames.Remove(name);
+                }
+
+                if (_stateSources.ContainsKey(name) || _stateRemoved.Contains(name))
+                {
+                    Log.OverriddenByState(_logger, name, file, StatePath!);
+                }
+            }
+
+            await ReconcileAsync(Effective(), cancellationToken);
         }
         finally
         {
@@ -123,7 +194,7 @@ public sealed partial class SourceCatalog : IDisposable
         }
     }
 
-    /// <summary>Adds or replaces one source (the API's PUT and POST), writing the file when there is one.</summary>
+    /// <summary>Adds or replaces one source (the API's PUT and POST), writing the state or config file.</summary>
     /// <returns>True when the source is new.</returns>
     /// <exception cref="ArgumentException">The name or URI is invalid (the message says why).</exception>
     /// <exception cref="InvalidOperationException">The name is a flag-given source's or a publisher's feed.</exception>
@@ -151,9 +222,22 @@ public sealed partial class SourceCatalog : IDisposable
             }
 
             var added = !_config.ContainsKey(name);
-            await PersistAsync(text => YamlSourcesEditor.SetSource(text, name, uri, File!), cancellationToken);
-            var next = new Dictionary<string, string>(_config, StringComparer.Ordinal) { [name] = uri };
-            await ReconcileAsync(next, cancellationToken);
+            if (StatePath is not null)
+            {
+                await WriteStateAsync(sources => sources[name] = uri, removed => removed.Remove(name), cancellationToken);
+            }
+            else
+            {
+                await PersistAsync(text => YamlSourcesEditor.SetSource(text, name, uri, File!), cancellationToken);
+                _file[name] = uri;
+            }
+
+            lock (_flags)
+            {
+                _apiNames.Add(name);
+            }
+
+            await ReconcileAsync(Effective(), cancellationToken);
             return added;
         }
         finally
@@ -162,7 +246,7 @@ public sealed partial class SourceCatalog : IDisposable
         }
     }
 
-    /// <summary>Removes one source (the API's DELETE), writing the file when there is one.</summary>
+    /// <summary>Removes one source (the API's DELETE), writing the state or config file.</summary>
     /// <returns>False when no config source has that name.</returns>
     /// <exception cref="InvalidOperationException">The name is a flag-given source's.</exception>
     public async Task<bool> RemoveAsync(string name, CancellationToken cancellationToken = default)
@@ -183,16 +267,49 @@ public sealed partial class SourceCatalog : IDisposable
                 return false;
             }
 
-            await PersistAsync(text => YamlSourcesEditor.RemoveSource(text, name, File!), cancellationToken);
-            var next = new Dictionary<string, string>(_config, StringComparer.Ordinal);
-            next.Remove(name);
-            await ReconcileAsync(next, cancellationToken);
+            if (StatePath is not null)
+            {
+                var inFile = _file.ContainsKey(name);
+                await WriteStateAsync(sources => sources.Remove(name), removed => _ = inFile && removed.Add(name), cancellationToken);
+            }
+            else
+            {
+                await PersistAsync(text => YamlSourcesEditor.RemoveSource(text, name, File!), cancellationToken);
+                _file.Remove(name);
+            }
+
+            lock (_flags)
+            {
+                _apiNames.Remove(name);
+            }
+
+            await ReconcileAsync(Effective(), cancellationToken);
             return true;
         }
         finally
         {
             _lock.Release();
         }
+    }
+
+    /// <summary>The config file's sources with the state file's changes over them.</summary>
+    private Dictionary<string, string> Effective()
+    {
+        var next = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, uri) in _file)
+        {
+            if (!_stateRemoved.Contains(name))
+            {
+                next[name] = uri;
+            }
+        }
+
+        foreach (var (name, uri) in _stateSources)
+        {
+            next[name] = uri;
+        }
+
+        return next;
     }
 
     private async Task ReconcileAsync(Dictionary<string, string> next, CancellationToken cancellationToken)
@@ -231,7 +348,29 @@ public sealed partial class SourceCatalog : IDisposable
         }
     }
 
-    /// <summary>Edits the file (write a temporary file beside it, then rename: a reader never sees half a file).</summary>
+    /// <summary>Writes the state file with a change made to copies of its sources and removed names; then keeps the change.</summary>
+    private async Task WriteStateAsync(Action<Dictionary<string, string>> changeSources, Action<HashSet<string>> changeRemoved, CancellationToken cancellationToken)
+    {
+        var sources = new Dictionary<string, string>(_stateSources, StringComparer.Ordinal);
+        var removed = new HashSet<string>(_stateRemoved, StringComparer.Ordinal);
+        changeSources(sources);
+        changeRemoved(removed);
+        var state = new StateFile([.. sources.Select(s => new ConfiguredSource(s.Key, s.Value, 0))], [.. removed]);
+        await AtomicFile.WriteAsync(StatePath!, state.Write(), cancellationToken);
+        lock (_flags)
+        {
+            _stateSources.Clear();
+            foreach (var (name, uri) in sources)
+            {
+                _stateSources[name] = uri;
+            }
+
+            _stateRemoved.Clear();
+            _stateRemoved.UnionWith(removed);
+        }
+    }
+
+    /// <summary>Edits the config file in place (atomically), when there is one.</summary>
     private async Task PersistAsync(Func<string, string> edit, CancellationToken cancellationToken)
     {
         if (File is null)
@@ -240,15 +379,7 @@ public sealed partial class SourceCatalog : IDisposable
         }
 
         var text = System.IO.File.Exists(File) ? await System.IO.File.ReadAllTextAsync(File, cancellationToken) : "";
-        var edited = edit(text);
-        var temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(File))!, "." + Path.GetFileName(File) + ".tmp");
-        await System.IO.File.WriteAllTextAsync(temporary, edited, new UTF8Encoding(false), cancellationToken);
-        if (System.IO.File.Exists(File) && !OperatingSystem.IsWindows())
-        {
-            System.IO.File.SetUnixFileMode(temporary, System.IO.File.GetUnixFileMode(File));
-        }
-
-        System.IO.File.Move(temporary, File, overwrite: true);
+        await AtomicFile.WriteAsync(File, edit(text), cancellationToken);
     }
 
     private static partial class Log
@@ -261,5 +392,8 @@ public sealed partial class SourceCatalog : IDisposable
 
         [LoggerMessage(LogEvents.ConfigSourceRemoved, LogLevel.Information, "Source {Name} removed")]
         public static partial void SourceRemoved(ILogger logger, string name);
+
+        [LoggerMessage(LogEvents.ConfigSourceOverriddenByState, LogLevel.Warning, "Source {Name} of {File} is not applied: the state file {State} holds the sources API's change of it (delete it there to use the file's)")]
+        public static partial void OverriddenByState(ILogger logger, string name, string file, string state);
     }
 }

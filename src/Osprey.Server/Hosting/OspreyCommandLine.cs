@@ -56,8 +56,23 @@ internal sealed record OspreyOptions
     /// <summary>The config file's text as loaded (what its watcher compares against).</summary>
     public string ConfigText { get; init; } = "";
 
-    /// <summary>The config file's sources (applied, and re-applied on change, by the source catalog).</summary>
-    public IReadOnlyList<Configuration.ConfiguredSource> ConfigSources { get; init; } = [];
+    /// <summary>The config file as loaded: its sources, vw streams and destinations are applied, and re-applied on change.</summary>
+    public Configuration.OspreyConfig Config { get; init; } = new();
+
+    /// <summary>Every setting given by a flag, a variable or the file, by its id (<c>limits.maxViewers</c>), with where it came from.</summary>
+    public IReadOnlyDictionary<string, Configuration.ResolvedSetting> Settings { get; init; } = new Dictionary<string, Configuration.ResolvedSetting>();
+
+    /// <summary><c>--state-file</c>: where the sources API writes its changes instead of the config file; null: none.</summary>
+    public string? StateFile { get; init; }
+
+    /// <summary>The state file's content at start, read over the config file's sources.</summary>
+    public Configuration.StateFile State { get; init; } = Configuration.StateFile.Empty;
+
+    /// <summary>The command line as given (the config watcher validates a changed file with it).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>The environment as read at start.</summary>
+    public Func<string, string?> Environment { get; init; } = _ => null;
 
     /// <summary><c>--user NAME:PASSWORD:ACTIONS[:PATHS]</c> specs (see <c>AccessPolicy.Create</c>).</summary>
     public IReadOnlyList<string> Users { get; init; } = [];
@@ -142,7 +157,8 @@ internal sealed record OspreyOptions
 
 /// <summary>
 /// Parses flags, then fills what they leave out from <c>OSPREY_*</c> environment variables (and <c>VW_PORT</c>,
-/// <c>VW_LOG_LEVEL</c>, <c>VW_LOGLEVEL</c>, which vw users already have set).
+/// <c>VW_LOG_LEVEL</c>, <c>VW_LOGLEVEL</c>, <c>VW_API</c>, which vw users already have set), then from the config
+/// file (<see cref="Configuration.ConfigSetting.All"/> gives each flag its key and variables).
 /// </summary>
 internal static class OspreyCommandLine
 {
@@ -165,9 +181,13 @@ internal static class OspreyCommandLine
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
-          --config FILE       a YAML config file (server:, sources:, users:, tokens:, allowOrigins:), watched: sources
-                              added, changed or removed in it apply at once; the sources API writes to it. Default
-                              osprey.yaml here if it exists; flags and environment variables win over it  [OSPREY_CONFIG]
+          --config FILE       a YAML config file (server:, sources:, streams:, destinations:, users:, tokens:,
+                              allowOrigins:, auth:, limits:, tls:; docs/osprey.schema.json), watched: sources, vw
+                              streams and destinations added, changed or removed in it apply at once; the sources
+                              API writes to it. Default osprey.yaml here if it exists. Every option below has a key
+                              in it (--max-viewers: limits.maxViewers); flags and environment variables win  [OSPREY_CONFIG]
+          --state-file FILE   the sources API writes its changes here (YAML) instead of the config file, and this
+                              file is read over the config file's sources at start  [OSPREY_STATE_FILE]
           --user NAME:PASSWORD:ACTIONS[:PATHS]
                               a user; ACTIONS from read,publish,api,metrics (or all), PATHS a glob (cams/*, stream/**;
                               default all); repeatable. With no user or token: anyone reads and publishes, api and
@@ -206,6 +226,9 @@ internal static class OspreyCommandLine
           --tls-self-signed   serve HTTPS and WSS with a certificate made at start (its SHA-256 is printed)
           -h, --help          show this help
 
+        Each option without a variable above is also read from OSPREY_ and its name in capitals
+        (--max-feeds: OSPREY_MAX_FEEDS; a switch: 1 or 0).
+
         Source URIs: testpattern:?width=640&height=480&fps=30
                      v4l2:///dev/video0?format=yuyv|mjpeg|h264|nv12&width=640&height=480&fps=30&buffers=6&timeout=5
                      ffmpeg:<ffmpeg input arguments>#output=mjpeg|yuyv|h264&size=WxH&fps=N&qscale=2-31&bitrate=KBPS&gop=N
@@ -220,7 +243,14 @@ internal static class OspreyCommandLine
                    relay: /in/{name}  /out/{name}  any other path: N:N WebSocket topic  status: /api/relay
         """;
 
-    public static OspreyOptions Parse(IReadOnlyList<string> args, Func<string, string?> environment)
+    public static OspreyOptions Parse(IReadOnlyList<string> args, Func<string, string?> environment) => Parse(args, environment, configText: null);
+
+    /// <summary>
+    /// As <see cref="Parse(IReadOnlyList{string}, Func{string, string?})"/>, with the config file's text given (null:
+    /// read it). Unless <paramref name="fileAlone"/>, the file is also checked on its own, so that a bad value a flag
+    /// or variable overrides today is still refused (it would stop the next start without them).
+    /// </summary>
+    private static OspreyOptions Parse(IReadOnlyList<string> args, Func<string, string?> environment, string? configText, bool fileAlone = false)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
@@ -235,7 +265,7 @@ internal static class OspreyCommandLine
         var origins = new List<string>();
         var localHosts = new List<string>();
         string? maxConnections = null, maxPerAddress = null;
-        string? configFile = null;
+        string? configFile = null, stateFile = null;
         var help = false;
         var takeover = false;
         var insecureToken = false;
@@ -282,6 +312,9 @@ internal static class OspreyCommandLine
                     break;
                 case "--config":
                     configFile = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--state-file":
+                    stateFile = inline ?? Next(args, ref i, flag);
                     break;
                 case "--api":
                     api = inline ?? Next(args, ref i, flag);
@@ -389,97 +422,130 @@ internal static class OspreyCommandLine
         configFile ??= environment("OSPREY_CONFIG");
         configFile ??= File.Exists(DefaultConfigFile) ? DefaultConfigFile : null;
         // A --config file that does not exist yet is an empty configuration; the sources API's first change creates it.
-        var configText = configFile is not null && File.Exists(configFile) ? File.ReadAllText(configFile) : "";
+        configText ??= configFile is not null && File.Exists(configFile) ? File.ReadAllText(configFile) : "";
         var config = configFile is null ? new Configuration.OspreyConfig() : ParseConfig(configText, configFile);
-        port ??= environment("OSPREY_PORT") ?? environment("VW_PORT") ?? config.Server.GetValueOrDefault("port");
-        bind ??= environment("OSPREY_BIND") ?? config.Server.GetValueOrDefault("bind");
-        jpegQuality ??= environment("OSPREY_JPEG_QUALITY") ?? config.Server.GetValueOrDefault("jpegQuality");
-        logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL") ?? config.Server.GetValueOrDefault("logLevel");
-        ingestSecret ??= environment("OSPREY_INGEST_SECRET") ?? config.Server.GetValueOrDefault("ingestSecret");
-        if (extraPorts.Count == 0 && environment("OSPREY_EXTRA_PORTS") is { Length: > 0 } envPorts)
+        var layers = new SettingLayers(environment, config);
+        // A certificate and an authentication method are each taken whole from one place: a flag or variable for
+        // any part of it means the file's other parts are not mixed in.
+        if (tlsCert is not null || tlsKey is not null || selfSigned || layers.InEnvironment("--tls-cert") || layers.InEnvironment("--tls-key") || layers.InEnvironment("--tls-self-signed"))
         {
-            extraPorts.AddRange(envPorts.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries));
+            layers.IgnoreFile("--tls-cert", "--tls-key", "--tls-self-signed");
         }
 
-        if (extraPorts.Count == 0)
+        string[] authFlags = ["--auth-method", "--jwt-jwks", "--jwt-key", "--jwt-issuer", "--jwt-audience", "--jwt-claim", "--auth-http", "--auth-http-exclude"];
+        if (authMethod is not null || jwks is not null || jwtKey is not null || jwtIssuer is not null || jwtAudience is not null || jwtClaim is not null || authHttp is not null || authExclude.Count > 0
+            || authFlags.Any(layers.InEnvironment))
         {
-            extraPorts.AddRange(config.ExtraPorts);
+            layers.IgnoreFile(authFlags);
         }
-        api ??= environment("VW_API");
-        sendTimeout ??= environment("OSPREY_SEND_TIMEOUT");
-        idleTimeout ??= environment("OSPREY_IDLE_TIMEOUT");
-        viewerQueue ??= environment("OSPREY_VIEWER_QUEUE_MIB");
-        topicQueue ??= environment("OSPREY_TOPIC_QUEUE_MIB");
-        sourceTimeout ??= environment("OSPREY_SOURCE_TIMEOUT");
+
+        port = layers.Value("--port", port);
+        bind = layers.Value("--bind", bind);
+        jpegQuality = layers.Value("--jpeg-quality", jpegQuality);
+        logLevel = layers.Value("--log-level", logLevel);
+        ingestSecret = layers.Value("--ingest-secret", ingestSecret);
+        extraPorts = layers.List("--extra-port", extraPorts, ',');
+        api = layers.Value("--api", api);
+        stateFile = layers.Value("--state-file", stateFile);
+        sendTimeout = layers.Value("--send-timeout", sendTimeout);
+        idleTimeout = layers.Value("--idle-timeout", idleTimeout);
+        viewerQueue = layers.Value("--viewer-queue-mib", viewerQueue);
+        topicQueue = layers.Value("--topic-queue-mib", topicQueue);
+        sourceTimeout = layers.Value("--source-timeout", sourceTimeout);
+        maxConnections = layers.Value("--max-connections", maxConnections);
+        maxPerAddress = layers.Value("--max-connections-per-address", maxPerAddress);
+        foreach (var flag in s_limitFlags)
+        {
+            if (layers.Value(flag, limits.GetValueOrDefault(flag)) is { } value)
+            {
+                limits[flag] = value;
+            }
+        }
+
+        takeover = layers.Switch("--publisher-takeover", takeover);
+        insecureToken = layers.Switch("--allow-insecure-token", insecureToken);
+        allowedDestinations = layers.List("--allow-destination", allowedDestinations);
+        users = layers.List("--user", users);
+        tokens = layers.List("--token", tokens);
+        origins = layers.List("--allow-origin", origins);
+        localHosts = layers.List("--local-host", localHosts);
+        tlsCert = layers.Value("--tls-cert", tlsCert);
+        tlsKey = layers.Value("--tls-key", tlsKey);
+        selfSigned = layers.Switch("--tls-self-signed", selfSigned);
+        authMethod = layers.Value("--auth-method", authMethod);
+        jwks = layers.Value("--jwt-jwks", jwks);
+        jwtKey = layers.Value("--jwt-key", jwtKey);
+        jwtIssuer = layers.Value("--jwt-issuer", jwtIssuer);
+        jwtAudience = layers.Value("--jwt-audience", jwtAudience);
+        jwtClaim = layers.Value("--jwt-claim", jwtClaim);
+        authHttp = layers.Value("--auth-http", authHttp);
+        authExclude = layers.List("--auth-http-exclude", authExclude, ',');
+
         if (ingestSecret is { Length: > 0 } && !Endpoints.Ingest.IngestEndpoints.IsValidSecret(ingestSecret))
         {
-            throw new FormatException($"Ingest secret '{ingestSecret}' must be letters, digits, '-', '_', '.', '~' (a path segment), and not a route name (ts, ws, api, in, out).");
+            throw new FormatException($"{layers.Label("--ingest-secret")} '{ingestSecret}' must be letters, digits, '-', '_', '.', '~' (a path segment), and not a route name (ts, ws, api, in, out).");
         }
 
         if (api is { Length: > 0 } && !(Uri.TryCreate(api, UriKind.Absolute, out var apiUri) && apiUri.Scheme is "ws" or "wss"))
         {
-            throw new FormatException($"--api '{api}' is not a ws:// or wss:// URL.");
+            throw new FormatException($"{layers.Label("--api")} '{api}' is not a ws:// or wss:// URL.");
         }
 
-        AddFromEnvironment(users, environment("OSPREY_USERS"));
-        AddFromEnvironment(tokens, environment("OSPREY_TOKENS"));
-        AddFromEnvironment(origins, environment("OSPREY_ALLOW_ORIGINS"));
-        AddFromEnvironment(localHosts, environment("OSPREY_LOCAL_HOSTS"));
-        if (users.Count == 0)
-        {
-            users.AddRange(config.Users);
-        }
-
-        if (tokens.Count == 0)
-        {
-            tokens.AddRange(config.Tokens);
-        }
-
-        if (origins.Count == 0)
-        {
-            origins.AddRange(config.AllowOrigins);
-        }
         // A typo in an allow entry fails here, not when the first destination is added.
-        _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
+        try
+        {
+            _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
+        }
+        catch (FormatException ex) when (layers.Resolved.TryGetValue("limits.allowDestinations", out var allow) && allow.From == Configuration.SettingLayer.File)
+        {
+            throw new FormatException($"{allow.Label}: {ex.Message}", ex);
+        }
 
-        tlsCert ??= environment("OSPREY_TLS_CERT") is { Length: > 0 } envCert ? envCert : null;
-        tlsKey ??= environment("OSPREY_TLS_KEY") is { Length: > 0 } envKey ? envKey : null;
         if ((tlsCert is null) != (tlsKey is null))
         {
-            throw new FormatException(tlsCert is null ? "--tls-key needs --tls-cert (the certificate's PEM file)." : "--tls-cert needs --tls-key (the private key's PEM file).");
+            throw new FormatException(tlsCert is null ? $"{layers.Label("--tls-key")} needs --tls-cert (the certificate's PEM file)." : $"{layers.Label("--tls-cert")} needs --tls-key (the private key's PEM file).");
         }
 
         if (selfSigned && tlsCert is not null)
         {
-            throw new FormatException("--tls-self-signed and --tls-cert both give a certificate; choose one.");
+            throw new FormatException($"{layers.Label("--tls-self-signed")} and {layers.Label("--tls-cert")} both give a certificate; choose one.");
         }
 
-        jwks ??= environment("OSPREY_JWT_JWKS");
-        authHttp ??= environment("OSPREY_AUTH_HTTP");
-        var (method, jwt, callback, excluded) = ParseAuthMethod(authMethod, jwks, jwtKey, jwtIssuer, jwtAudience, jwtClaim, authHttp, authExclude);
+        var (method, jwt, callback, excluded) = ParseAuthMethod(authMethod, jwks, jwtKey, jwtIssuer, jwtAudience, jwtClaim, authHttp, authExclude, layers.Label);
 
         if (sources.Count == 0 && environment("OSPREY_SOURCE") is { Length: > 0 } envSources)
         {
             sources.AddRange(envSources.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
         }
 
+        if (!fileAlone && configFile is not null && layers.Resolved.Values.Any(r => r.From != Configuration.SettingLayer.File) && config.Values.Count > 0)
+        {
+            _ = Parse(["--config", configFile], _ => null, configText, fileAlone: true);
+        }
+
+        var state = stateFile is null ? Configuration.StateFile.Empty : ParseState(stateFile);
         return new OspreyOptions
         {
             Command = command,
             ShowHelp = help,
-            Port = port is null ? OspreyOptions.DefaultPort : ParsePort(port),
-            Bind = bind is null ? IPAddress.Any : ParseAddress(bind),
+            Arguments = [.. args],
+            Environment = environment,
+            Port = port is null ? OspreyOptions.DefaultPort : ParsePort(port, layers.Label("--port")),
+            Bind = bind is null ? IPAddress.Any : ParseAddress(bind, layers.Label("--bind")),
             Sources = sources,
             ConfigFile = configFile,
             ConfigText = configText,
-            ConfigSources = config.Sources,
-            LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
-            JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality),
-            ExtraPorts = [.. extraPorts.Select(ParsePort)],
+            Config = config,
+            Settings = layers.Resolved,
+            StateFile = stateFile,
+            State = state,
+            LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel, layers.Label("--log-level")),
+            JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality, layers.Label("--jpeg-quality")),
+            ExtraPorts = [.. extraPorts.Select(p => ParsePort(p, layers.Label("--extra-port")))],
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
-            MaxConnections = (maxConnections ?? environment("OSPREY_MAX_CONNECTIONS")) is { } max ? ParseCount(max, "--max-connections") : null,
-            MaxConnectionsPerAddress = (maxPerAddress ?? environment("OSPREY_MAX_CONNECTIONS_PER_ADDRESS")) is { } perAddress ? ParseCount(perAddress, "--max-connections-per-address") : 256,
+            MaxConnections = maxConnections is { } max ? ParseCount(max, layers.Label("--max-connections")) : null,
+            MaxConnectionsPerAddress = maxPerAddress is { } perAddress ? ParseCount(perAddress, layers.Label("--max-connections-per-address")) : 256,
             Users = users,
             Tokens = tokens,
             AuthMethod = method,
@@ -488,32 +554,60 @@ internal static class OspreyCommandLine
             AuthHttpExclude = excluded,
             AllowedOrigins = origins,
             LocalHostNames = localHosts,
-            SendTimeout = ParseSeconds(sendTimeout, "--send-timeout", 10),
-            IdleTimeout = ParseSeconds(idleTimeout, "--idle-timeout", 60),
-            ViewerQueueBytes = ParseMebibytes(viewerQueue, "--viewer-queue-mib", 8),
-            TopicQueueBytes = ParseMebibytes(topicQueue, "--topic-queue-mib", 16),
-            SourceTimeout = ParseSeconds(sourceTimeout, "--source-timeout", 10),
-            MaxFeeds = Count(limits, "--max-feeds", Osprey.Feeds.FeedRegistry.DefaultMaxPublisherFeeds),
+            SendTimeout = ParseSeconds(sendTimeout, layers.Label("--send-timeout"), 10),
+            IdleTimeout = ParseSeconds(idleTimeout, layers.Label("--idle-timeout"), 60),
+            ViewerQueueBytes = ParseMebibytes(viewerQueue, layers.Label("--viewer-queue-mib"), 8),
+            TopicQueueBytes = ParseMebibytes(topicQueue, layers.Label("--topic-queue-mib"), 16),
+            SourceTimeout = ParseSeconds(sourceTimeout, layers.Label("--source-timeout"), 10),
+            MaxFeeds = Count(limits, "--max-feeds", Osprey.Feeds.FeedRegistry.DefaultMaxPublisherFeeds, layers),
             PublisherFeedTtl = limits.TryGetValue("--publisher-feed-ttl", out var ttl)
-                ? ParseSeconds("--publisher-feed-ttl", ttl) is var seconds && seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds)
+                ? ParseSeconds(layers.Label("--publisher-feed-ttl"), ttl) is var seconds && seconds == 0 ? Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(seconds)
                 : Osprey.Feeds.FeedRegistry.DefaultPublisherFeedTtl,
             PublisherFirstBytesTimeout = limits.TryGetValue("--publisher-first-bytes-timeout", out var first)
-                ? TimeSpan.FromSeconds(Positive("--publisher-first-bytes-timeout", first)) : Osprey.Feeds.FeedRegistry.DefaultPublisherFirstBytesTimeout,
+                ? TimeSpan.FromSeconds(Positive(layers.Label("--publisher-first-bytes-timeout"), first)) : Osprey.Feeds.FeedRegistry.DefaultPublisherFirstBytesTimeout,
             PublisherIdleTimeout = limits.TryGetValue("--publisher-idle-timeout", out var idle)
-                ? TimeSpan.FromSeconds(Positive("--publisher-idle-timeout", idle)) : Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout,
+                ? TimeSpan.FromSeconds(Positive(layers.Label("--publisher-idle-timeout"), idle)) : Osprey.Feeds.FeedRegistry.DefaultPublisherIdleTimeout,
             PublisherTakeover = takeover,
             AllowedDestinations = [.. allowedDestinations, .. api is { Length: > 0 } && Uri.TryCreate(api, UriKind.Absolute, out var configured) ? [configured.Host] : Array.Empty<string>()],
             AllowInsecureToken = insecureToken,
-            MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams),
-            MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations),
-            MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),
-            MaxViewers = Count(limits, "--max-viewers", Outputs.ViewerAdmission.DefaultMaxTotal),
-            MaxViewersPerFeed = Count(limits, "--max-viewers-per-feed", Outputs.ViewerAdmission.DefaultMaxPerFeed),
+            MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams, layers),
+            MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations, layers),
+            MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics, layers),
+            MaxViewers = Count(limits, "--max-viewers", Outputs.ViewerAdmission.DefaultMaxTotal, layers),
+            MaxViewersPerFeed = Count(limits, "--max-viewers-per-feed", Outputs.ViewerAdmission.DefaultMaxPerFeed, layers),
             TlsCertFile = tlsCert,
             TlsKeyFile = tlsKey,
             TlsSelfSigned = selfSigned,
             CertDirectory = certDirectory,
         };
+    }
+
+    /// <summary>The flags gathered in the <c>limits</c> dictionary (a count or seconds each).</summary>
+    private static readonly string[] s_limitFlags =
+        ["--publisher-first-bytes-timeout", "--publisher-idle-timeout", "--max-feeds", "--max-streams", "--max-destinations", "--max-topics", "--max-viewers", "--max-viewers-per-feed", "--publisher-feed-ttl"];
+
+    /// <summary>
+    /// What the options would be with the config file's text <paramref name="configText"/>, flags and environment
+    /// as at start: the config watcher validates a changed file with it, by the same rules as at start.
+    /// </summary>
+    /// <exception cref="FormatException">A value is invalid; the message names the file's line and key.</exception>
+    public static OspreyOptions Reparse(OspreyOptions running, string configText) =>
+        Parse(running.Arguments, running.Environment, configText);
+
+    private static Configuration.StateFile ParseState(string file)
+    {
+        try
+        {
+            return File.Exists(file) ? Configuration.StateFile.Parse(File.ReadAllText(file), file) : Configuration.StateFile.Empty;
+        }
+        catch (Configuration.ConfigException ex)
+        {
+            throw new FormatException(ex.Message, ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"--state-file '{file}' cannot be read: {ex.Message}", ex);
+        }
     }
 
     /// <summary>The config file read when there is no <c>--config</c> and it exists in the working directory.</summary>
@@ -537,13 +631,13 @@ internal static class OspreyCommandLine
     /// implies http, and an explicit <c>--auth-method</c> must agree with them.
     /// </summary>
     private static (AuthMethod, JwtOptions?, Uri?, OspreyAction) ParseAuthMethod(
-        string? explicitMethod, string? jwks, string? jwtKey, string? issuer, string? audience, string? claim, string? authHttp, List<string> exclude)
+        string? explicitMethod, string? jwks, string? jwtKey, string? issuer, string? audience, string? claim, string? authHttp, List<string> exclude, Func<string, string> name)
     {
         var jwtGiven = jwks is { Length: > 0 } || jwtKey is { Length: > 0 };
         var httpGiven = authHttp is { Length: > 0 };
         if (jwtGiven && httpGiven)
         {
-            throw new FormatException("--jwt-jwks/--jwt-key and --auth-http are two authentication methods: give one (MediaMTX's authMethod is one too).");
+            throw new FormatException($"{name(jwks is { Length: > 0 } ? "--jwt-jwks" : "--jwt-key")} and {name("--auth-http")} are two authentication methods: give one (MediaMTX's authMethod is one too).");
         }
 
         var method = jwtGiven ? AuthMethod.Jwt : httpGiven ? AuthMethod.Http : AuthMethod.Internal;
@@ -554,15 +648,15 @@ internal static class OspreyCommandLine
                 "internal" => AuthMethod.Internal,
                 "http" => AuthMethod.Http,
                 "jwt" => AuthMethod.Jwt,
-                _ => throw new FormatException($"--auth-method '{explicitMethod}' is not one of internal, http, jwt."),
+                _ => throw new FormatException($"{name("--auth-method")} '{explicitMethod}' is not one of internal, http, jwt."),
             };
             if (asked != method)
             {
-                throw new FormatException(asked switch
+                throw new FormatException(name("--auth-method") + asked switch
                 {
-                    AuthMethod.Jwt => "--auth-method jwt needs --jwt-jwks URL or --jwt-key FILE (and no --auth-http).",
-                    AuthMethod.Http => "--auth-method http needs --auth-http URL (and no --jwt-*).",
-                    _ => "--auth-method internal cannot be given with --jwt-jwks, --jwt-key or --auth-http.",
+                    AuthMethod.Jwt => " jwt needs --jwt-jwks URL or --jwt-key FILE (and no --auth-http).",
+                    AuthMethod.Http => " http needs --auth-http URL (and no --jwt-*).",
+                    _ => " internal cannot be given with --jwt-jwks, --jwt-key or --auth-http.",
                 });
             }
         }
@@ -589,18 +683,18 @@ internal static class OspreyCommandLine
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    throw new FormatException($"--jwt-key '{jwtKey}' cannot be read: {ex.Message}", ex);
+                    throw new FormatException($"{name("--jwt-key")} '{jwtKey}' cannot be read: {ex.Message}", ex);
                 }
             }
 
             if (claim is not null && (claim.Length is 0 or > 128 || claim.Any(char.IsControl)))
             {
-                throw new FormatException($"--jwt-claim '{claim}' is not a claim name.");
+                throw new FormatException($"{name("--jwt-claim")} '{claim}' is not a claim name.");
             }
 
             jwt = new JwtOptions
             {
-                JwksUrl = jwks is { Length: > 0 } ? HttpUrl(jwks, "--jwt-jwks") : null,
+                JwksUrl = jwks is { Length: > 0 } ? HttpUrl(jwks, name("--jwt-jwks")) : null,
                 KeyPem = pem,
                 Issuer = issuer,
                 Audience = audience,
@@ -612,25 +706,16 @@ internal static class OspreyCommandLine
         foreach (var action in exclude)
         {
             excluded |= OspreyActions.TryParse(action, out var parsed) ? parsed
-                : throw new FormatException($"--auth-http-exclude '{action}' is not an action (read, publish, api, metrics).");
+                : throw new FormatException($"{name("--auth-http-exclude")} '{action}' is not an action (read, publish, api, metrics).");
         }
 
-        return (method, jwt, method == AuthMethod.Http ? HttpUrl(authHttp!, "--auth-http") : null, excluded);
+        return (method, jwt, method == AuthMethod.Http ? HttpUrl(authHttp!, name("--auth-http")) : null, excluded);
     }
 
     private static Uri HttpUrl(string text, string flag) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
             ? uri
             : throw new FormatException($"{flag} '{text}' is not an http:// or https:// URL.");
-
-    /// <summary>Flags win; the variable (values separated by spaces) fills in only when no flag was given.</summary>
-    private static void AddFromEnvironment(List<string> values, string? variable)
-    {
-        if (values.Count == 0 && variable is { Length: > 0 })
-        {
-            values.AddRange(variable.Split([' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries));
-        }
-    }
 
     private static (string Flag, string? Inline) SplitInline(string arg)
     {
@@ -661,10 +746,10 @@ internal static class OspreyCommandLine
             ? count
             : throw new FormatException($"{flag} '{text}' is not a number from 1 to 1000000.");
 
-    private static int Count(Dictionary<string, string> limits, string flag, int fallback) =>
+    private static int Count(Dictionary<string, string> limits, string flag, int fallback, SettingLayers layers) =>
         !limits.TryGetValue(flag, out var text) ? fallback
         : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 100_000 ? count
-        : throw new FormatException($"{flag} '{text}' is not a number from 1 to 100000.");
+        : throw new FormatException($"{layers.Label(flag)} '{text}' is not a number from 1 to 100000.");
 
     /// <summary>Whole or fractional seconds from 0 to a day.</summary>
     private static double ParseSeconds(string flag, string text) =>
@@ -675,10 +760,10 @@ internal static class OspreyCommandLine
     private static double Positive(string flag, string text) =>
         ParseSeconds(flag, text) is > 0 and var seconds ? seconds : throw new FormatException($"{flag} must be more than 0 seconds.");
 
-    private static int ParsePort(string text) =>
+    private static int ParsePort(string text, string label) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 0 and <= 65535
             ? port
-            : throw new FormatException($"Port '{text}' is not a number from 0 to 65535.");
+            : throw new FormatException($"{label}: port '{text}' is not a number from 0 to 65535.");
 
     private static TimeSpan ParseSeconds(string? text, string flag, double fallback) =>
         text is null ? TimeSpan.FromSeconds(fallback)
@@ -692,12 +777,12 @@ internal static class OspreyCommandLine
             ? mib
             : throw new FormatException($"{flag} '{text}' is not a number of MiB above 0, at most 4096.")) * 1024 * 1024);
 
-    private static int ParseQuality(string text) =>
+    private static int ParseQuality(string text, string label) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var quality) && quality is >= 1 and <= 100
             ? quality
-            : throw new FormatException($"JPEG quality '{text}' is not a number from 1 to 100.");
+            : throw new FormatException($"{label}: JPEG quality '{text}' is not a number from 1 to 100.");
 
-    private static IPAddress ParseAddress(string text)
+    private static IPAddress ParseAddress(string text, string label)
     {
         if (text is "localhost")
         {
@@ -706,10 +791,10 @@ internal static class OspreyCommandLine
 
         return IPAddress.TryParse(text, out var address)
             ? address
-            : throw new FormatException($"Bind address '{text}' is not an IP address (e.g. 0.0.0.0, 127.0.0.1, ::).");
+            : throw new FormatException($"{label}: bind address '{text}' is not an IP address (e.g. 0.0.0.0, 127.0.0.1, ::).");
     }
 
-    private static LogLevel ParseLogLevel(string text) => text.ToLowerInvariant() switch
+    private static LogLevel ParseLogLevel(string text, string label) => text.ToLowerInvariant() switch
     {
         "trace" => LogLevel.Trace,
         "debug" => LogLevel.Debug,
@@ -717,6 +802,6 @@ internal static class OspreyCommandLine
         "warn" or "warning" => LogLevel.Warning,
         "error" => LogLevel.Error,
         "fatal" or "panic" or "critical" => LogLevel.Critical,
-        _ => throw new FormatException($"Log level '{text}' is not one of trace, debug, information, warning, error."),
+        _ => throw new FormatException($"{label}: log level '{text}' is not one of trace, debug, information, warning, error."),
     };
 }

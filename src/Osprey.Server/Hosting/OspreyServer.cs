@@ -65,7 +65,7 @@ internal static partial class OspreyServer
         _ = jwt?.Jwks?.GetKeysAsync(null).AsTask();
         var origins = new WebOrigins(options.AllowedOrigins);
 
-        if (sources.Count == 0 && options.ConfigSources.Count == 0 && options.Command == "serve")
+        if (sources.Count == 0 && options.Config.Sources.Count == 0 && options.State.Sources.Count == 0 && options.Command == "serve")
         {
             // A camera when there is one (feed video0), else the test pattern (feed test).
             sources.Add(File.Exists(V4L2DeviceList.DefaultDevice) ? (DefaultCameraFeedName, DefaultCameraSourceUri) : (DefaultFeedName, DefaultSourceUri));
@@ -149,11 +149,13 @@ internal static partial class OspreyServer
         });
         builder.Services.AddSingleton(provider => CreateSources(provider, sources, options.SourceTimeout));
         builder.Services.AddSingleton(provider => new SourceCatalog(
-            provider.GetRequiredService<SourceHost>(), provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>(), sources, options.ConfigFile));
+            provider.GetRequiredService<SourceHost>(), provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>(), sources, options.ConfigFile, options.StateFile, options.State));
         builder.Services.AddSingleton(provider => CreateViews(provider, jpeg));
         builder.Services.AddSingleton(provider => new StreamRegistry(provider.GetRequiredService<FeedRegistry>(), provider.GetRequiredService<ILoggerFactory>()) { MaxStreams = options.MaxStreams });
         builder.Services.AddSingleton(provider => new VwControlApi(provider.GetRequiredService<StreamRegistry>(), options.ApiDestination));
         builder.Services.AddSingleton(provider => CreateDestinations(provider, options));
+        builder.Services.AddSingleton(provider => new VwRuleCatalog(
+            provider.GetRequiredService<StreamRegistry>(), provider.GetRequiredService<DestinationRegistry>(), provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Configuration")));
         builder.Services.AddSingleton(provider => new RelayHub(
             provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Relay"),
             new RelayLimits { SendTimeout = options.SendTimeout, IdleTimeout = options.IdleTimeout, MaxQueuedBytes = options.TopicQueueBytes })
@@ -171,11 +173,17 @@ internal static partial class OspreyServer
         // Made now, not by the first request: sources start with the server, and so does VW_API's control connection.
         _ = app.Services.GetRequiredService<SourceHost>();
         var catalog = app.Services.GetRequiredService<SourceCatalog>();
-        if (options.ConfigFile is { } configFile)
+        _ = app.Services.GetRequiredService<FeedViews>();
+        var rules = app.Services.GetRequiredService<VwRuleCatalog>();
+        if (options.ConfigFile is not null || options.StateFile is not null)
         {
+            var configFile = options.ConfigFile ?? options.StateFile!;
             try
             {
-                catalog.ApplyAsync(options.ConfigSources, configFile).GetAwaiter().GetResult();
+                // Sources first: a stream's name is checked against the feeds', and a stream's feeds may be sources.
+                rules.Validate(options.Config, configFile);
+                catalog.ApplyAsync(options.Config.Sources, configFile).GetAwaiter().GetResult();
+                rules.Apply(options.Config, configFile);
             }
             catch (ConfigException ex)
             {
@@ -183,12 +191,30 @@ internal static partial class OspreyServer
             }
 
             var configLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Configuration");
-            var watcher = new ConfigWatcher(configFile, options.ConfigText, catalog, configLogger);
-            app.Lifetime.ApplicationStopping.Register(watcher.Dispose);
-            Log.ConfigLoaded(configLogger, configFile, $"{options.ConfigSources.Count} sources; watched for changes; the sources API writes here");
+            var writes = options.StateFile is not null ? $"the sources API writes to the state file {options.StateFile}" : "the sources API writes here";
+            if (options.ConfigFile is not null)
+            {
+                var watcher = new ConfigWatcher(
+                    options.ConfigFile,
+                    options.ConfigText,
+                    new ConfigLoad(options.Config, options.Settings),
+                    text =>
+                    {
+                        var next = OspreyCommandLine.Reparse(options, text);
+                        return new ConfigLoad(next.Config, next.Settings);
+                    },
+                    catalog,
+                    rules,
+                    configLogger);
+                app.Lifetime.ApplicationStopping.Register(watcher.Dispose);
+            }
+
+            Log.ConfigLoaded(configLogger, configFile,
+                $"{options.Config.Sources.Count} sources, {options.Config.Streams.Count} vw streams, {options.Config.Destinations.Count} vw destinations"
+                + (options.StateFile is not null ? $", {options.State.Sources.Count} sources and {options.State.Removed.Count} removals from the state file" : "")
+                + (options.ConfigFile is not null ? "; watched for changes" : "") + "; " + writes);
         }
 
-        _ = app.Services.GetRequiredService<FeedViews>();
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
         app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));

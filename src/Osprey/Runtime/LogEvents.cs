@@ -166,6 +166,16 @@ public static class LogEvents
     public const int ConfigReloadRefused = 1074;
     /// <summary>Information: Config {Path}: {Message}</summary>
     public const int ConfigLoaded = 1075;
+    /// <summary>Warning: Source {Name} of {File} is not applied: the state file {State} holds the sources API's change of it (delete it there to use the file's)</summary>
+    public const int ConfigSourceOverriddenByState = 1076;
+    /// <summary>Warning: Config {Path}: {Setting} changed ({Change}); it is read at start: restart Osprey to apply it{Note}</summary>
+    public const int ConfigSettingNeedsRestart = 1077;
+    /// <summary>Information: Config {Path}: {Setting} changed in the file, but {Winner} wins over it: no effect</summary>
+    public const int ConfigSettingOverridden = 1078;
+    /// <summary>Information: Config: vw {Kind} {Name} removed (no longer in the file)</summary>
+    public const int ConfigRuleRemoved = 1079;
+    /// <summary>Error: Config {File}:{Line}: vw {Kind} {Name} not applied: {Reason}</summary>
+    public const int ConfigRuleRefused = 1080;
 
     // 1090-: server hosting
     /// <summary>Error: JPEG outputs (/mjpeg, /snapshot, /ws/{feed}/jpeg of raw feeds) are off: {Reason}</summary>

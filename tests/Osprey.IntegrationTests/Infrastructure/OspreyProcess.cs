@@ -60,8 +60,15 @@ public sealed partial class OspreyProcess : IAsyncDisposable
 
     public static Task<OspreyProcess> StartAsync(params string[] arguments) => StartWrappedAsync([], arguments);
 
+    /// <summary>Starts the server with these environment variables set (the tests' own OSPREY_* are removed first).</summary>
+    public static Task<OspreyProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartCoreAsync([], environment, arguments);
+
     /// <summary>Starts the server under <paramref name="wrapper"/> (e.g. <c>prlimit --nofile=1024:1024</c>).</summary>
-    public static async Task<OspreyProcess> StartWrappedAsync(string[] wrapper, params string[] arguments)
+    public static Task<OspreyProcess> StartWrappedAsync(string[] wrapper, params string[] arguments) =>
+        StartCoreAsync(wrapper, new Dictionary<string, string>(), arguments);
+
+    private static async Task<OspreyProcess> StartCoreAsync(string[] wrapper, IReadOnlyDictionary<string, string> environment, string[] arguments)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "osprey.dll");
         var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
@@ -91,9 +98,14 @@ public sealed partial class OspreyProcess : IAsyncDisposable
         }
 
         // The tests' own environment must not leak settings into the server.
-        foreach (var key in new[] { "OSPREY_PORT", "OSPREY_BIND", "OSPREY_SOURCE", "VW_PORT", "OSPREY_USERS", "OSPREY_TOKENS", "OSPREY_JWT_JWKS", "OSPREY_AUTH_HTTP" })
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OSPREY_", StringComparison.Ordinal) || k.StartsWith("VW_", StringComparison.Ordinal)).ToList())
         {
             start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start osprey");

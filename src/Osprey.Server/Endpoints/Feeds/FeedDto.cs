@@ -39,7 +39,8 @@ internal sealed record FeedDto(
 {
     /// <summary>
     /// The feed as the API shows it. <see cref="Origin"/> says where it comes from: <c>flag</c> (a --source), <c>config</c>
-    /// (the config file or the sources API), <c>publisher</c> (made by a publisher; removed some time after it left).
+    /// (the config file), <c>api</c> (the sources API, or the state file it writes), <c>publisher</c> (made by a
+    /// publisher; removed some time after it left).
     /// </summary>
     public static FeedDto From(Feed feed, FeedViews views, SourceHost sources, SourceCatalog? catalog = null)
     {
@@ -101,7 +102,7 @@ internal sealed record FeedDto(
             // An OpenMV camera's link state (connecting, streaming, lost) and counters; null for other sources.
             supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null,
             CollectParts(supervisor, views.ViewsOf(feed.Name)),
-            supervisor is null ? "publisher" : catalog?.Find(feed.Name)?.Origin == SourceOrigin.Config ? "config" : "flag");
+            supervisor is null ? "publisher" : (catalog?.Find(feed.Name)?.Origin ?? SourceOrigin.Flag).ToApiName());
     }
 
     /// <summary>The counters of every part of the feed: its source, then the views a viewer has made.</summary>

@@ -164,8 +164,8 @@ internal static class SourceEndpoints
     private static SourceDto ToDto(CatalogEntry entry, SourceHost host, SourceCatalog catalog) => new(
         entry.Name,
         entry.Uri,
-        entry.Origin == SourceOrigin.Flag ? "flag" : "config",
-        entry.Origin == SourceOrigin.Config && catalog.File is not null,
+        entry.Origin.ToApiName(),
+        entry.Origin != SourceOrigin.Flag && catalog.Persists,
         host.TryGetSupervisor(entry.Name, out var supervisor) ? supervisor.Restarts : 0);
 
     private static IResult NoSuchSource(string name) => Problem(StatusCodes.Status404NotFound, $"No source named '{name}'.");
@@ -178,8 +178,8 @@ internal static class SourceEndpoints
 /// <summary>A source as the API shows it.</summary>
 /// <param name="Name">The feed name.</param>
 /// <param name="Uri">The source URI.</param>
-/// <param name="Origin"><c>flag</c> (a --source flag: not changeable here) or <c>config</c>.</param>
-/// <param name="Persisted">True when the source is in the config file (a change survives a restart).</param>
+/// <param name="Origin"><c>flag</c> (a --source flag: not changeable here), <c>config</c> (the config file) or <c>api</c> (set through this API, or read from the state file).</param>
+/// <param name="Persisted">True when the source is in the config file or the state file (a change survives a restart).</param>
 /// <param name="Restarts">Restarts of its supervisor.</param>
 internal sealed record SourceDto(string Name, string Uri, string Origin, bool Persisted, long Restarts);
 

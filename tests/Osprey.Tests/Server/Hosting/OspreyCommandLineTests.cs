@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Osprey.Server.Configuration;
 using Osprey.Server.Hosting;
 
 namespace Osprey.Tests.Server.Hosting;
@@ -196,5 +197,164 @@ public class OspreyCommandLineTests
         Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-http", "ftp://b/auth"], s_noEnvironment));
         Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--auth-http", "http://b/auth", "--auth-http-exclude", "fly"], s_noEnvironment));
         Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--jwt-key", "/nonexistent/key.pem"], s_noEnvironment));
+    }
+
+    [Fact]
+    public void TheConfigFile_FillsWhatFlagsAndVariablesLeave_AndFlagsWinOverVariablesWhichWinOverTheFile()
+    {
+        using var file = new TempConfig(
+            """
+            server:
+              port: 9001
+              jpegQuality: 60
+            users: ["file:pw:all"]
+            limits:
+              maxViewers: 5
+              maxViewersPerFeed: 4
+              sendTimeout: 3
+              publisherFeedTtl: 7
+              publisherTakeover: true
+              allowDestinations: [10.1.0.0/16]
+            """);
+        var environment = new Dictionary<string, string> { ["OSPREY_MAX_VIEWERS"] = "6", ["VW_PORT"] = "9002", ["OSPREY_USERS"] = "env:pw:all", ["OSPREY_PUBLISHER_TAKEOVER"] = "0" };
+
+        var fileOnly = OspreyCommandLine.Parse(["--config", file.Path], s_noEnvironment);
+        Assert.Equal((9001, 60, 5, 4), (fileOnly.Port, fileOnly.JpegQuality, fileOnly.MaxViewers, fileOnly.MaxViewersPerFeed));
+        Assert.Equal((TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(7), true), (fileOnly.SendTimeout, fileOnly.PublisherFeedTtl, fileOnly.PublisherTakeover));
+        Assert.Equal(["file:pw:all"], fileOnly.Users);
+        Assert.Equal(["10.1.0.0/16"], fileOnly.AllowedDestinations);
+        Assert.Equal(new ResolvedSetting("5", SettingLayer.File, $"{file.Path}:6: limits.maxViewers"), fileOnly.Settings["limits.maxViewers"]);
+
+        var withEnvironment = OspreyCommandLine.Parse(["--config", file.Path], k => environment.GetValueOrDefault(k));
+        Assert.Equal((9002, 6, 4), (withEnvironment.Port, withEnvironment.MaxViewers, withEnvironment.MaxViewersPerFeed));
+        Assert.Equal(["env:pw:all"], withEnvironment.Users);
+        Assert.False(withEnvironment.PublisherTakeover);
+        Assert.Equal(SettingLayer.Environment, withEnvironment.Settings["limits.maxViewers"].From);
+
+        var withFlags = OspreyCommandLine.Parse(
+            ["--config", file.Path, "--port", "9003", "--max-viewers", "7", "--user", "flag:pw:all", "--publisher-takeover"], k => environment.GetValueOrDefault(k));
+        Assert.Equal((9003, 7, 4, 60), (withFlags.Port, withFlags.MaxViewers, withFlags.MaxViewersPerFeed, withFlags.JpegQuality));
+        Assert.Equal(["flag:pw:all"], withFlags.Users);
+        Assert.True(withFlags.PublisherTakeover);
+        Assert.Equal(new ResolvedSetting("7", SettingLayer.Flag, "--max-viewers"), withFlags.Settings["limits.maxViewers"]);
+
+        // OSPREY_CONFIG names the file too; a flag names another.
+        Assert.Equal(9001, OspreyCommandLine.Parse([], k => k == "OSPREY_CONFIG" ? file.Path : null).Port);
+    }
+
+    [Theory]
+    [InlineData("limits:\n  maxFeeds: lots\n", 2, "limits.maxFeeds 'lots' is not a number from 1 to 100000.")]
+    [InlineData("limits:\n  sendTimeout: -1\n", 2, "limits.sendTimeout '-1' is not a number of seconds from 0 to 86400.")]
+    [InlineData("limits:\n  publisherIdleTimeout: 0\n", 2, "limits.publisherIdleTimeout must be more than 0 seconds.")]
+    [InlineData("limits:\n  viewerQueueMib: 0\n", 2, "limits.viewerQueueMib '0' is not a number of MiB above 0")]
+    [InlineData("limits:\n  maxConnections: 0\n", 2, "limits.maxConnections '0' is not a number from 1 to 1000000.")]
+    [InlineData("limits:\n  allowDestinations: [\"not a host!\"]\n", 2, "limits.allowDestinations: --allow-destination 'not a host!' is not a CIDR")]
+    [InlineData("\nserver:\n  port: 70000\n", 3, "server.port: port '70000' is not a number from 0 to 65535.")]
+    [InlineData("server:\n  logLevel: loud\n", 2, "server.logLevel: log level 'loud' is not one of")]
+    [InlineData("server:\n  api: http://relay/api\n", 2, "server.api 'http://relay/api' is not a ws:// or wss:// URL.")]
+    [InlineData("server:\n  ingestSecret: a/b\n", 2, "server.ingestSecret 'a/b' must be letters")]
+    [InlineData("tls:\n  cert: c.pem\n", 2, "tls.cert needs --tls-key")]
+    [InlineData("auth:\n  method: ldap\n", 2, "auth.method 'ldap' is not one of internal, http, jwt.")]
+    [InlineData("auth:\n  http: ftp://idp/auth\n", 2, "auth.http 'ftp://idp/auth' is not an http:// or https:// URL.")]
+    [InlineData("auth:\n  http: http://idp/auth\n  httpExclude: [fly]\n", 3, "auth.httpExclude 'fly' is not an action")]
+    public void ABadValueInTheFile_IsRefusedAsTheFlagWouldBe_WithTheFilesLine(string yaml, int line, string reason)
+    {
+        using var file = new TempConfig(yaml);
+        var error = Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--config", file.Path], s_noEnvironment));
+        Assert.StartsWith($"{file.Path}:{line}: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABadValueInTheFile_IsRefusedEvenWhenAFlagOrVariableOverridesIt_SinceTheNextStartWithoutThemWouldFail()
+    {
+        using var file = new TempConfig("limits:\n  maxStreams: lots\n");
+        Assert.StartsWith($"{file.Path}:2: limits.maxStreams 'lots'", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--config", file.Path, "--max-streams", "4"], s_noEnvironment)).Message, StringComparison.Ordinal);
+        Assert.StartsWith($"{file.Path}:2: limits.maxStreams 'lots'", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--config", file.Path], k => k == "OSPREY_MAX_STREAMS" ? "4" : null)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACertificateAndAnAuthenticationMethod_AreTakenWholeFromTheCommandLine_WhenItGivesAnyPartOfThem()
+    {
+        using var file = new TempConfig("tls:\n  selfSigned: true\nauth:\n  http: http://127.0.0.1:9/auth\n  httpExclude: [metrics]\n");
+        var fromFile = OspreyCommandLine.Parse(["--config", file.Path], s_noEnvironment);
+        Assert.True(fromFile.TlsSelfSigned);
+        Assert.Equal((Osprey.Server.Security.AuthMethod.Http, Osprey.Server.Security.OspreyAction.Metrics), (fromFile.AuthMethod, fromFile.AuthHttpExclude));
+
+        // The flags' certificate and JWT replace the file's self-signed one and its callback, instead of clashing.
+        var fromFlags = OspreyCommandLine.Parse(["--config", file.Path, "--tls-cert", "c.pem", "--tls-key", "k.pem", "--jwt-jwks", "https://idp/jwks"], s_noEnvironment);
+        Assert.Equal(("c.pem", "k.pem", false), (fromFlags.TlsCertFile, fromFlags.TlsKeyFile, fromFlags.TlsSelfSigned));
+        Assert.Equal((Osprey.Server.Security.AuthMethod.Jwt, Osprey.Server.Security.OspreyAction.None), (fromFlags.AuthMethod, fromFlags.AuthHttpExclude));
+        var fromVariables = OspreyCommandLine.Parse(["--config", file.Path], k => k switch { "OSPREY_TLS_CERT" => "e.pem", "OSPREY_TLS_KEY" => "ek.pem", "OSPREY_AUTH_METHOD" => "internal", _ => null });
+        Assert.Equal(("e.pem", false, Osprey.Server.Security.AuthMethod.Internal), (fromVariables.TlsCertFile, fromVariables.TlsSelfSigned, fromVariables.AuthMethod));
+    }
+
+    [Fact]
+    public void EveryOptionInTheHelp_HasAKeyInTheConfigFile_AndAVariable()
+    {
+        var flags = System.Text.RegularExpressions.Regex.Matches(OspreyCommandLine.Usage, @"(?<![\w-])--[a-z][a-z0-9-]+").Select(m => m.Value).ToHashSet(StringComparer.Ordinal);
+        // Not settings: the file itself, help, and the sections with their own shape (sources: is --source's).
+        flags.ExceptWith(["--config", "--help", "--source"]);
+        var placed = ConfigSetting.All.Select(s => s.Flag).ToHashSet(StringComparer.Ordinal);
+        Assert.Empty(flags.Except(placed));
+        Assert.Empty(placed.Except(flags));
+        foreach (var setting in ConfigSetting.All)
+        {
+            // OSPREY_ and the flag's name in capitals (lists may be plural), as the help says.
+            var derived = "OSPREY_" + setting.Flag[2..].Replace('-', '_').ToUpperInvariant();
+            Assert.True(setting.Environment[0] == derived || setting.Environment[0] == derived + "S", $"{setting.Flag}: {setting.Environment[0]}");
+            Assert.True(OspreyConfig.KnownSections.ContainsKey(setting.Section));
+        }
+    }
+
+    [Fact]
+    public void SwitchesAndListsFromTheEnvironment_AreRead_AndABadSwitchIsRefused()
+    {
+        var options = OspreyCommandLine.Parse([], k => k switch
+        {
+            "OSPREY_PUBLISHER_TAKEOVER" => "true",
+            "OSPREY_ALLOW_DESTINATIONS" => "10.0.0.0/8 relay.lan",
+            "OSPREY_MAX_FEEDS" => "12",
+            "OSPREY_PUBLISHER_FEED_TTL" => "0",
+            _ => null,
+        });
+        Assert.True(options.PublisherTakeover);
+        Assert.Equal(["10.0.0.0/8", "relay.lan"], options.AllowedDestinations);
+        Assert.Equal(12, options.MaxFeeds);
+        Assert.Equal(Timeout.InfiniteTimeSpan, options.PublisherFeedTtl);
+        Assert.Contains("OSPREY_TLS_SELF_SIGNED 'perhaps'", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse([], k => k == "OSPREY_TLS_SELF_SIGNED" ? "perhaps" : null)).Message, StringComparison.Ordinal);
+        Assert.Contains("OSPREY_MAX_FEEDS 'x'", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse([], k => k == "OSPREY_MAX_FEEDS" ? "x" : null)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheStateFile_ComesFromTheFlagOrTheFile_AndIsReadAtStart()
+    {
+        using var file = new TempConfig("server:\n  stateFile: state.yaml\n");
+        var state = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file.Path)!, "state.yaml");
+        File.WriteAllText(state, "sources:\n  yard: \"testpattern:\"\nremoved: [door]\n");
+        var options = OspreyCommandLine.Parse(["--config", file.Path], s_noEnvironment);
+        Assert.Equal(state, options.StateFile);
+        Assert.Equal(["yard"], options.State.Sources.Select(s => s.Name));
+        Assert.Equal(["door"], options.State.Removed);
+
+        File.WriteAllText(state, "sources: [\n");
+        Assert.StartsWith($"{state}:2: not valid YAML", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--config", file.Path], s_noEnvironment)).Message, StringComparison.Ordinal);
+        Assert.Same(StateFile.Empty, OspreyCommandLine.Parse(["--state-file", state + ".none"], s_noEnvironment).State);
+    }
+
+    /// <summary>A config file in a folder of its own, deleted with it.</summary>
+    private sealed class TempConfig : IDisposable
+    {
+        private readonly string _folder = Directory.CreateTempSubdirectory("osprey-cli-").FullName;
+
+        public TempConfig(string yaml)
+        {
+            Path = System.IO.Path.Combine(_folder, "osprey.yaml");
+            File.WriteAllText(Path, yaml);
+        }
+
+        public string Path { get; }
+
+        public void Dispose() => Directory.Delete(_folder, recursive: true);
     }
 }
