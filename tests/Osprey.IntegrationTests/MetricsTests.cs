@@ -89,6 +89,103 @@ public partial class MetricsTests
     }
 
     [Fact]
+    public async Task Metrics_AgreeWithTheApi_OnOriginsRestartsDropsPublishersAndDestinations_AndAPublishersFeedExpiresAsTheFileSays()
+    {
+        var folder = Directory.CreateTempSubdirectory("osprey-metrics-").FullName;
+        try
+        {
+            var config = Path.Combine(folder, "osprey.yaml");
+            await File.WriteAllTextAsync(config, "sources:\n  door: \"testpattern:?width=64&height=48&fps=10\"\nlimits:\n  publisherFeedTtl: 1\n  allowDestinations: [127.0.0.1]\n");
+            await using var server = await OspreyProcess.StartAsync("stream", "--config", config, "--source", "cam=testpattern:?width=160&height=120&fps=30");
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using (var added = await http.PostAsync(server.Http("api/sources"), new StringContent("""{"name":"yard","uri":"testpattern:?width=64&height=48&fps=5"}""", Encoding.UTF8, "application/json")))
+            {
+                Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+            }
+
+            // A publisher's feed, a restarted source, a destination that cannot connect.
+            await using (var publisher = Ffmpeg.PublishVideo(server.Http("ts/pub")))
+            {
+                await TsIngestTests.WaitForFeedAsync(server, "pub");
+                using (await http.PostAsync(server.Http("api/feeds/cam/restart"), null))
+                {
+                }
+
+                using (await http.PostAsync(server.Http("api/destinations"), new StringContent("""{"id":"lost","stream":"cam","destination":"ws://127.0.0.1:9/in/cam"}""", Encoding.UTF8, "application/json")))
+                {
+                }
+
+                await WaitUntilAsync(async () => (await FeedAsync(http, server, "cam")).GetProperty("restarts").GetInt64() >= 1
+                    && (await JsonAsync(http, server, "api/relay")).GetProperty("destinations")[0].GetProperty("state").GetString() == "reconnecting");
+
+                var families = PrometheusText.Parse(await http.GetStringAsync(server.Http("metrics")));
+                using var feeds = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds")));
+                var apiOrigins = feeds.RootElement.EnumerateArray().ToDictionary(f => f.GetProperty("name").GetString()!, f => f.GetProperty("origin").GetString()!);
+                Assert.Equal(new Dictionary<string, string> { ["cam"] = "flag", ["door"] = "config", ["yard"] = "api", ["pub"] = "publisher" }, apiOrigins);
+                Assert.Equal(apiOrigins, families["osprey_feed_origin"].ToDictionary(s => s.Labels["feed"], s => s.Labels["origin"]));
+                Assert.All(families["osprey_feed_origin"], s => Assert.Equal(1, s.Value));
+
+                foreach (var feed in feeds.RootElement.EnumerateArray())
+                {
+                    var name = feed.GetProperty("name").GetString()!;
+                    Assert.Equal(feed.GetProperty("viewersDropped").GetInt64(), Sample(families, "osprey_feed_drops_total", name, ("cause", "send_timeout")));
+                    Assert.InRange(Sample(families, "osprey_feed_received_bytes_total", name), 1, feed.GetProperty("bytes").GetInt64());
+                    if (name != "pub")
+                    {
+                        Assert.Equal(feed.GetProperty("restarts").GetInt64(), Sample(families, "osprey_source_restarts_total", name));
+                    }
+                }
+
+                Assert.True(Sample(families, "osprey_source_restarts_total", "cam") >= 1);
+                Assert.Equal(1, Sample(families, "osprey_feed_publisher_connected", "pub"));
+                Assert.Equal(1, families["osprey_publisher_feeds"].Single().Value);
+                var state = families["osprey_destination_state"].Where(s => s.Labels["destination"] == "lost").ToDictionary(s => s.Labels["state"], s => s.Value);
+                Assert.Equal((1.0, 0.0, 0.0, 0.0), (state["reconnecting"], state["connected"], state["connecting"], state["stopped"]));
+                // Counters between two reads of /api/relay agree with both.
+                var before = (await JsonAsync(http, server, "api/relay")).GetProperty("destinations")[0];
+                var scraped = PrometheusText.Parse(await http.GetStringAsync(server.Http("metrics")));
+                var later = (await JsonAsync(http, server, "api/relay")).GetProperty("destinations")[0];
+                Assert.InRange(scraped["osprey_destination_reconnects_total"].Single(s => s.Labels["destination"] == "lost").Value, before.GetProperty("reconnects").GetInt64(), later.GetProperty("reconnects").GetInt64());
+                Assert.InRange(scraped["osprey_destination_drops_total"].Single(s => s.Labels["destination"] == "lost").Value, before.GetProperty("drops").GetInt64(), later.GetProperty("drops").GetInt64());
+            }
+
+            // The publisher left: the feed stays, unpublished, for the file's second, then goes; the metrics count it.
+            var left = DateTime.UtcNow;
+            await WaitUntilAsync(async () => PrometheusText.Parse(await http.GetStringAsync(server.Http("metrics")))["osprey_feed_publisher_connected"].Single(s => s.Labels["feed"] == "pub").Value == 0);
+            await WaitUntilAsync(async () => (await http.GetAsync(server.Http("api/feeds/pub"))).StatusCode == HttpStatusCode.NotFound);
+            Assert.True(DateTime.UtcNow - left >= TimeSpan.FromSeconds(0.95), $"the feed went {(DateTime.UtcNow - left).TotalSeconds:0.00} s after its publisher, before the file's 1 s");
+            var after = PrometheusText.Parse(await http.GetStringAsync(server.Http("metrics")));
+            Assert.Equal(1, after["osprey_publisher_feeds_expired_total"].Single().Value);
+            Assert.Equal(0, after["osprey_publisher_feeds"].Single().Value);
+            Assert.DoesNotContain(after["osprey_feed_origin"], s => s.Labels["feed"] == "pub");
+            Assert.Contains("osprey_publishers_timed_out_total", after.Keys);
+            Assert.Contains("osprey_publishers_taken_over_total", after.Keys);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static double Sample(Dictionary<string, List<PrometheusSample>> families, string family, string feed, params (string Name, string Value)[] labels) =>
+        families[family].Single(s => s.Labels["feed"] == feed && labels.All(l => s.Labels[l.Name] == l.Value)).Value;
+
+    private static async Task<JsonElement> JsonAsync(HttpClient http, OspreyProcess server, string path) =>
+        JsonDocument.Parse(await http.GetStringAsync(server.Http(path))).RootElement.Clone();
+
+    private static Task<JsonElement> FeedAsync(HttpClient http, OspreyProcess server, string feed) => JsonAsync(http, server, $"api/feeds/{feed}");
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not come true within 20 s");
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
     public async Task Metrics_NeedCredentials_WhenAUserIsConfigured()
     {
         await using var server = await OspreyProcess.StartAsync("--source", "cam=testpattern:?width=160&height=120&fps=5", "--user", "ops:pw:metrics", "--user", "viewer:pw:read");

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
+using Osprey.Server.Configuration;
 using Osprey.Server.Http;
 using Osprey.Server.Outputs;
 using Osprey.Server.Security;
@@ -37,6 +38,7 @@ internal sealed class OspreyMetrics
     private readonly FeedRegistry _feeds;
     private readonly FeedViews _views;
     private readonly SourceHost _sources;
+    private readonly SourceCatalog _catalog;
     private readonly ViewerAdmission _viewers;
 
     public OspreyMetrics(
@@ -49,12 +51,14 @@ internal sealed class OspreyMetrics
         RelayHub hub,
         ViewerAdmission viewers,
         ConnectionLimiter connections,
-        AccessPolicy access)
+        AccessPolicy access,
+        SourceCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(meters);
         _feeds = feeds;
         _views = views;
         _sources = sources;
+        _catalog = catalog;
         _viewers = viewers;
         var meter = meters.Create(MeterName);
 
@@ -65,6 +69,13 @@ internal sealed class OspreyMetrics
         meter.CreateObservableCounter("osprey_source_restarts", ReadRestarts, "{restart}", "Times the feed's source was restarted.");
         meter.CreateObservableGauge("osprey_feed_state", ReadStates, "{feed}", "1 for the state the feed is in, 0 for the others.");
         meter.CreateObservableGauge("osprey_feed_publisher_connected", ReadPublishers, "{publisher}", "1 while a publisher (an ingest or /in/ connection) holds the feed, else 0; only feeds without a source.");
+        meter.CreateObservableGauge("osprey_feed_origin", ReadOrigins, "{feed}", "1 for each feed, labelled with where it comes from: flag (--source), config (the config file), api (the sources API or its state file), publisher.");
+
+        // Publishers: the life cycle of the feeds they make.
+        meter.CreateObservableGauge("osprey_publisher_feeds", () => feeds.PublisherFeeds, "{feed}", "Feeds made by publishers that exist now (at most --max-feeds).");
+        meter.CreateObservableCounter("osprey_publisher_feeds_expired", () => feeds.RemovedFeeds, "{feed}", "Publisher feeds removed after --publisher-feed-ttl with no publisher and no viewer.");
+        meter.CreateObservableCounter("osprey_publishers_timed_out", () => feeds.TimedOutPublishers, "{publisher}", "Publishers let go for sending nothing within --publisher-first-bytes-timeout or --publisher-idle-timeout.");
+        meter.CreateObservableCounter("osprey_publishers_taken_over", () => feeds.TakenOverPublishers, "{publisher}", "Publishers disconnected because another took their feed over (--publisher-takeover).");
 
         // Views: the encoders and muxers, running only while watched.
         meter.CreateObservableCounter("osprey_view_runs", () => PerView(v => v.Runs), "{run}", "Times a view's work (an encoder, a muxer) was started by a first viewer after none.");
@@ -152,6 +163,15 @@ internal sealed class OspreyMetrics
             {
                 yield return new(_feeds.HasPublisher(feed.Name) ? 1 : 0, new KeyValuePair<string, object?>("feed", feed.Name));
             }
+        }
+    }
+
+    private IEnumerable<Measurement<int>> ReadOrigins()
+    {
+        foreach (var feed in _feeds.Feeds)
+        {
+            var origin = !_sources.TryGetSupervisor(feed.Name, out _) ? "publisher" : (_catalog.Find(feed.Name)?.Origin ?? SourceOrigin.Flag).ToApiName();
+            yield return new(1, new("feed", feed.Name), new("origin", origin));
         }
     }
 
