@@ -152,7 +152,7 @@ public sealed partial class ConfigWatcher : IDisposable
                 continue;
             }
 
-            var change = setting.Secret ? "changed" : $"{Describe(was)} -> {Describe(now)}";
+            var change = setting.Secret ? "value not shown" : $"{Describe(was)} -> {Describe(now)}";
             var note = setting.Section == "tls"
                 ? "; the certificate and key files themselves are reloaded whenever they change"
                 : "";
