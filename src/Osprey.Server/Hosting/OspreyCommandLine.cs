@@ -109,6 +109,12 @@ internal sealed record OspreyOptions
     /// <summary>Destination tokens may go over plain ws://.</summary>
     public bool AllowInsecureToken { get; init; }
 
+    /// <summary>PEM files of CAs trusted for wss:// relays besides the system's (<c>--destination-ca</c>).</summary>
+    public IReadOnlyList<string> DestinationCaFiles { get; init; } = [];
+
+    /// <summary>SHA-256 fingerprints a wss:// relay's certificate must match (<c>--destination-pin</c>), unless a rule pins its own.</summary>
+    public IReadOnlyList<string> DestinationPins { get; init; } = [];
+
     /// <summary>The most vw stream rules.</summary>
     public int MaxStreams { get; init; } = Osprey.Routing.StreamRegistry.DefaultMaxStreams;
 
@@ -198,6 +204,9 @@ internal static class OspreyCommandLine
           --publisher-takeover  a second publisher of a feed takes it over (the first is disconnected) instead of 409
           --allow-destination CIDR|HOST  let destinations dial it (loopback, link-local and private are denied); repeatable
           --allow-insecure-token  send destination tokens over ws:// too (default: only wss://)
+          --destination-ca FILE   also trust the CAs of this PEM file for wss:// relays; repeatable
+          --destination-pin SHA256  wss:// relays must present the certificate with this SHA-256 (a self-signed one is
+                              then accepted); repeatable; a destination's own "pin" wins
           --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
           --max-topics N      relay topics, default 256 (64 clients each)
           --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
@@ -242,6 +251,8 @@ internal static class OspreyCommandLine
         string? jwks = null, jwtKey = null, jwtIssuer = null, jwtAudience = null, jwtClaim = null, authHttp = null, authMethod = null;
         var authExclude = new List<string>();
         var allowedDestinations = new List<string>();
+        var destinationCas = new List<string>();
+        var destinationPins = new List<string>();
         var commandGiven = false;
         string? tlsCert = null, tlsKey = null, certDirectory = null;
         var selfSigned = false;
@@ -349,6 +360,12 @@ internal static class OspreyCommandLine
                 case "--allow-insecure-token":
                     insecureToken = true;
                     break;
+                case "--destination-ca":
+                    destinationCas.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--destination-pin":
+                    destinationPins.Add(inline ?? Next(args, ref i, flag));
+                    break;
                 case "--publisher-takeover":
                     takeover = true;
                     break;
@@ -441,6 +458,8 @@ internal static class OspreyCommandLine
         }
         // A typo in an allow entry fails here, not when the first destination is added.
         _ = Osprey.Routing.DestinationTargetPolicy.Create(allowedDestinations, insecureToken);
+        // And an unreadable CA file or a mistyped pin now, not at the first wss:// dial.
+        _ = Osprey.Routing.RelayTrust.Create(destinationCas, destinationPins);
 
         tlsCert ??= environment("OSPREY_TLS_CERT") is { Length: > 0 } envCert ? envCert : null;
         tlsKey ??= environment("OSPREY_TLS_KEY") is { Length: > 0 } envKey ? envKey : null;
@@ -504,6 +523,8 @@ internal static class OspreyCommandLine
             PublisherTakeover = takeover,
             AllowedDestinations = [.. allowedDestinations, .. api is { Length: > 0 } && Uri.TryCreate(api, UriKind.Absolute, out var configured) ? [configured.Host] : Array.Empty<string>()],
             AllowInsecureToken = insecureToken,
+            DestinationCaFiles = destinationCas,
+            DestinationPins = destinationPins,
             MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams),
             MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations),
             MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics),

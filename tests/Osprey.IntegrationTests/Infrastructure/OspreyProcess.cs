@@ -60,8 +60,14 @@ public sealed partial class OspreyProcess : IAsyncDisposable
 
     public static Task<OspreyProcess> StartAsync(params string[] arguments) => StartWrappedAsync([], arguments);
 
+    /// <summary>Starts the server with <paramref name="environment"/> set besides the test's own (less the OSPREY_* settings).</summary>
+    public static Task<OspreyProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartWrappedAsync([], environment, arguments);
+
     /// <summary>Starts the server under <paramref name="wrapper"/> (e.g. <c>prlimit --nofile=1024:1024</c>).</summary>
-    public static async Task<OspreyProcess> StartWrappedAsync(string[] wrapper, params string[] arguments)
+    public static Task<OspreyProcess> StartWrappedAsync(string[] wrapper, params string[] arguments) => StartWrappedAsync(wrapper, null, arguments);
+
+    private static async Task<OspreyProcess> StartWrappedAsync(string[] wrapper, IReadOnlyDictionary<string, string>? environment, string[] arguments)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "osprey.dll");
         var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
@@ -94,6 +100,11 @@ public sealed partial class OspreyProcess : IAsyncDisposable
         foreach (var key in new[] { "OSPREY_PORT", "OSPREY_BIND", "OSPREY_SOURCE", "VW_PORT", "OSPREY_USERS", "OSPREY_TOKENS", "OSPREY_JWT_JWKS", "OSPREY_AUTH_HTTP" })
         {
             start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start osprey");
