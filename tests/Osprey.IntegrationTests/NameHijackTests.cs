@@ -29,6 +29,13 @@ public class NameHijackTests
         }
 
         Assert.DoesNotContain("\"name\":\"test/raw\"", await s_http.GetStringAsync(server.Http("api/feeds")), StringComparison.Ordinal);
+        // Every refusal counted: ffmpeg's attempts and the five POSTs.
+        using (var relay = System.Text.Json.JsonDocument.Parse(await s_http.GetStringAsync(server.Http("api/relay"))))
+        {
+            var refused = relay.RootElement.GetProperty("limits").GetProperty("publishers").GetProperty("refused").GetInt64();
+            Assert.True(refused >= 6, $"{refused} publishers counted as refused");
+        }
+
         using var viewer = await RawFrameClient.ConnectAsync(server.Ws("ws/test/raw"));
         await viewer.ReceiveFramesAsync(3, TimeSpan.FromSeconds(10));
         Assert.All(viewer.Sizes, size => Assert.Equal(64 * 48 * 2, size));

@@ -238,6 +238,50 @@ public class SecurityTests
     }
 
     [Fact]
+    public async Task RefusedCredentials_WaitASecond_AreLoggedAtMostTwentyAMinute_AndCounted()
+    {
+        await using var server = await OspreyProcess.StartAsync(s_users);
+        using var http = new HttpClient();
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using (var wrong = new HttpRequestMessage(HttpMethod.Get, server.Http("api/feeds/cam")))
+        {
+            wrong.Headers.Authorization = Basic("alice", "guess");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+        }
+
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(0.9), $"a wrong password was answered after {watch.Elapsed.TotalMilliseconds:0} ms");
+        // Right credentials and no credentials are answered at once.
+        watch.Restart();
+        using (var right = new HttpRequestMessage(HttpMethod.Get, server.Http("api/feeds/cam")))
+        {
+            right.Headers.Authorization = Basic("alice", "alice-pass");
+            Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(right)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync(server.Http("api/feeds/cam"))).StatusCode);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(0.9), $"good and missing credentials took {watch.Elapsed.TotalMilliseconds:0} ms");
+
+        // A guessing client in parallel: each guess waits, the log gets at most 20 lines a minute, the metric counts all.
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
+        {
+            using var guess = new HttpRequestMessage(HttpMethod.Get, server.Http("api/feeds/cam"));
+            guess.Headers.Authorization = i % 2 == 0 ? Basic("alice", $"guess{i}") : new AuthenticationHeaderValue("Bearer", $"not-a-token-{i}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(guess)).StatusCode);
+        }));
+        await Task.Delay(300); // the log lines reach the test's reader
+        var logged = server.Output.Split('\n').Count(l => l.Contains("Refused 127.0.0.1 GET /api/feeds/cam:", StringComparison.Ordinal));
+        Assert.Equal(20, logged);
+        Assert.Contains("Refused 127.0.0.1 GET /api/feeds/cam: user 'alice' with a wrong password or unknown", server.Output, StringComparison.Ordinal);
+        using var metrics = new HttpRequestMessage(HttpMethod.Get, server.Http("metrics"));
+        metrics.Headers.Authorization = Basic("bob", "bob-pass");
+        var text = await (await http.SendAsync(metrics)).Content.ReadAsStringAsync();
+        var sample = System.Text.RegularExpressions.Regex.Match(text, @"^osprey_credentials_refused_total(\{[^}]*\})? (\S+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(sample.Success, text);
+        Assert.Equal("31", sample.Groups[2].Value);
+    }
+
+    [Fact]
     public async Task ThePage_HasAContentSecurityPolicy_FrameOptionsAndNoSniff()
     {
         await using var server = await OspreyProcess.StartAsync("--source", "cam=testpattern:?width=320&height=240&fps=15");

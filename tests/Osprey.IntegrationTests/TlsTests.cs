@@ -33,6 +33,27 @@ public sealed class TlsTests : IDisposable
         Assert.Equal(60, code);
     }
 
+    [Fact]
+    public async Task HttpsConfiguredTheAspNetWay_ThroughKestrelEndpointVariables_IsServed_InsteadOfAbortingStartUp()
+    {
+        // Issue 13, finding 2: a Kestrel__Endpoints__* HTTPS endpoint aborted start-up (no UseKestrelHttpsConfiguration).
+        using var free = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        free.Start();
+        var port = ((IPEndPoint)free.LocalEndpoint).Port;
+        free.Stop();
+        await using var server = await OspreyProcess.StartWithEnvironmentAsync(
+            new Dictionary<string, string>
+            {
+                ["Kestrel__Endpoints__Https__Url"] = $"https://127.0.0.1:{port}",
+                ["Kestrel__Endpoints__Https__Certificate__Path"] = _cert.CertFile,
+                ["Kestrel__Endpoints__Https__Certificate__KeyPath"] = _cert.KeyFile,
+            });
+        Assert.Contains($"Osprey listening on https://127.0.0.1:{port}", server.Output, StringComparison.Ordinal);
+        Assert.Equal(_cert.Thumbprint, await TestCertificate.PresentedThumbprintAsync(port));
+        Assert.Equal("1.1 200", await CurlAsync("--http1.1", "--cacert", _cert.CertFile, $"https://127.0.0.1:{port}/healthz"));
+        Assert.False(server.HasExited);
+    }
+
     [Theory]
     [InlineData("1.1")]
     [InlineData("2.0")]

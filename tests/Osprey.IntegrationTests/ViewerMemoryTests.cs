@@ -50,6 +50,45 @@ public class ViewerMemoryTests
         Assert.True(held <= baselineHeld, $"frames held {held} after the viewers left, {baselineHeld} before they came");
     }
 
+    [Fact]
+    public async Task ADestinationWhoseRelayStopsReading_HoldsItsByteBound_IsDroppedAfterTheSendTimeout_AndSaysSo()
+    {
+        // Issue 13, finding 3: a destination of a raw feed to a relay that accepted and never read queued 2,048 frames
+        // of 614,400 bytes (RSS +300 MB and climbing). Now: the viewers' byte bound, and the send timeout.
+        using var hole = new BlackHoleRelay();
+        await using var server = await OspreyProcess.StartAsync(
+            "--send-timeout", "3", "--viewer-queue-mib", "4", "--allow-destination", "127.0.0.1", "--source", "test=testpattern:?width=640&height=480&fps=30");
+        using var http = new HttpClient();
+        await Task.Delay(1500);
+        var baselineHeld = await FramesHeldAsync(http, server);
+        var baselineRss = VmRssBytes(server.Pid);
+        var added = await VwApiTests.SendAsync(server, "POST", "api/destinations", $$"""{"id":"hole","stream":"test","destination":"ws://127.0.0.1:{{hole.Port}}/in/test"}""");
+        Assert.Equal(System.Net.HttpStatusCode.OK, added.Status);
+
+        long peakRss = 0, peakHeld = 0;
+        string? lastError = null;
+        long timeouts = 0;
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(20) && (timeouts == 0 || lastError is null))
+        {
+            peakRss = Math.Max(peakRss, VmRssBytes(server.Pid));
+            peakHeld = Math.Max(peakHeld, await FramesHeldAsync(http, server));
+            using var relay = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/relay")));
+            var destination = relay.RootElement.GetProperty("destinations")[0];
+            timeouts = destination.GetProperty("sendTimeouts").GetInt64();
+            lastError = destination.GetProperty("lastError").GetString();
+            await Task.Delay(250);
+        }
+
+        Assert.True(timeouts >= 1, $"{timeouts} send timeouts");
+        Assert.Equal("the relay took nothing for 3 s (send timeout)", lastError);
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(3), $"dropped after {watch.Elapsed}");
+        // 4 MiB of queue (6 frames), the frame in the stuck send, the latched one.
+        Assert.True(peakHeld <= baselineHeld + 10, $"frames held went from {baselineHeld} to {peakHeld}");
+        Assert.True(peakRss - baselineRss < 64L * 1024 * 1024, $"RSS grew by {(peakRss - baselineRss) / (1024 * 1024)} MiB");
+        Assert.True(hole.Connections >= 1);
+    }
+
     private static async Task<long> FramesHeldAsync(HttpClient http, OspreyProcess server)
     {
         using var feed = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/test")));

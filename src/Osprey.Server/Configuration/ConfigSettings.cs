@@ -92,6 +92,8 @@ public sealed record ConfigSetting(string Section, string? Key, string Flag, Set
         new("limits", "publisherTakeover", "--publisher-takeover", SettingKind.Switch, ["OSPREY_PUBLISHER_TAKEOVER"]),
         new("limits", "allowDestinations", "--allow-destination", SettingKind.List, ["OSPREY_ALLOW_DESTINATIONS"]),
         new("limits", "allowInsecureToken", "--allow-insecure-token", SettingKind.Switch, ["OSPREY_ALLOW_INSECURE_TOKEN"]),
+        new("limits", "destinationCas", "--destination-ca", SettingKind.List, ["OSPREY_DESTINATION_CAS"]),
+        new("limits", "destinationPins", "--destination-pin", SettingKind.List, ["OSPREY_DESTINATION_PINS"]),
 
         new("tls", "cert", "--tls-cert", SettingKind.Path, ["OSPREY_TLS_CERT"]),
         new("tls", "key", "--tls-key", SettingKind.Path, ["OSPREY_TLS_KEY"]),

@@ -124,6 +124,12 @@ internal sealed record OspreyOptions
     /// <summary>Destination tokens may go over plain ws://.</summary>
     public bool AllowInsecureToken { get; init; }
 
+    /// <summary>PEM files of CAs trusted for wss:// relays besides the system's (<c>--destination-ca</c>).</summary>
+    public IReadOnlyList<string> DestinationCaFiles { get; init; } = [];
+
+    /// <summary>SHA-256 fingerprints a wss:// relay's certificate must match (<c>--destination-pin</c>), unless a rule pins its own.</summary>
+    public IReadOnlyList<string> DestinationPins { get; init; } = [];
+
     /// <summary>The most vw stream rules.</summary>
     public int MaxStreams { get; init; } = Osprey.Routing.StreamRegistry.DefaultMaxStreams;
 
@@ -218,6 +224,9 @@ internal static class OspreyCommandLine
           --publisher-takeover  a second publisher of a feed takes it over (the first is disconnected) instead of 409
           --allow-destination CIDR|HOST  let destinations dial it (loopback, link-local and private are denied); repeatable
           --allow-insecure-token  send destination tokens over ws:// too (default: only wss://)
+          --destination-ca FILE   also trust the CAs of this PEM file for wss:// relays; repeatable
+          --destination-pin SHA256  wss:// relays must present the certificate with this SHA-256 (a self-signed one is
+                              then accepted); repeatable; a destination's own "pin" wins
           --max-streams N     vw stream rules, default 64      --max-destinations N  destination rules, default 32
           --max-topics N      relay topics, default 256 (64 clients each)
           --max-viewers N     viewers over all feeds, default 300   --max-viewers-per-feed N  default 100
@@ -272,6 +281,8 @@ internal static class OspreyCommandLine
         string? jwks = null, jwtKey = null, jwtIssuer = null, jwtAudience = null, jwtClaim = null, authHttp = null, authMethod = null;
         var authExclude = new List<string>();
         var allowedDestinations = new List<string>();
+        var destinationCas = new List<string>();
+        var destinationPins = new List<string>();
         var commandGiven = false;
         string? tlsCert = null, tlsKey = null, certDirectory = null;
         var selfSigned = false;
@@ -382,6 +393,12 @@ internal static class OspreyCommandLine
                 case "--allow-insecure-token":
                     insecureToken = true;
                     break;
+                case "--destination-ca":
+                    destinationCas.Add(inline ?? Next(args, ref i, flag));
+                    break;
+                case "--destination-pin":
+                    destinationPins.Add(inline ?? Next(args, ref i, flag));
+                    break;
                 case "--publisher-takeover":
                     takeover = true;
                     break;
@@ -465,6 +482,8 @@ internal static class OspreyCommandLine
         takeover = layers.Switch("--publisher-takeover", takeover);
         insecureToken = layers.Switch("--allow-insecure-token", insecureToken);
         allowedDestinations = layers.List("--allow-destination", allowedDestinations);
+        destinationCas = layers.List("--destination-ca", destinationCas);
+        destinationPins = layers.List("--destination-pin", destinationPins);
         users = layers.List("--user", users);
         tokens = layers.List("--token", tokens);
         origins = layers.List("--allow-origin", origins);
@@ -500,6 +519,8 @@ internal static class OspreyCommandLine
         {
             throw new FormatException($"{allow.Label}: {ex.Message}", ex);
         }
+        // And an unreadable CA file or a mistyped pin now, not at the first wss:// dial.
+        _ = Osprey.Routing.RelayTrust.Create(destinationCas, destinationPins);
 
         if ((tlsCert is null) != (tlsKey is null))
         {
@@ -570,6 +591,8 @@ internal static class OspreyCommandLine
             PublisherTakeover = takeover,
             AllowedDestinations = [.. allowedDestinations, .. api is { Length: > 0 } && Uri.TryCreate(api, UriKind.Absolute, out var configured) ? [configured.Host] : Array.Empty<string>()],
             AllowInsecureToken = insecureToken,
+            DestinationCaFiles = destinationCas,
+            DestinationPins = destinationPins,
             MaxStreams = Count(limits, "--max-streams", Osprey.Routing.StreamRegistry.DefaultMaxStreams, layers),
             MaxDestinations = Count(limits, "--max-destinations", Osprey.Routing.DestinationRegistry.DefaultMaxDestinations, layers),
             MaxTopics = Count(limits, "--max-topics", Osprey.Relay.RelayHub.DefaultMaxTopics, layers),

@@ -218,6 +218,9 @@ internal static partial class OspreyServer
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
         app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));
+        // Frames and buffers a load left behind go back to the system once it ends, not at the next full GC.
+        var trimmer = new MemoryTrimmer(startupLogger);
+        app.Lifetime.ApplicationStopping.Register(trimmer.Dispose);
         foreach (var rule in access.Describe())
         {
             Log.AccessRule(startupLogger, rule);
@@ -300,6 +303,10 @@ internal static partial class OspreyServer
             QueueCapacity = FeedRegistry.StreamGroupOfPicturesFrames,
             MaxDestinations = options.MaxDestinations,
             TargetPolicy = DestinationTargetPolicy.Create(options.AllowedDestinations, options.AllowInsecureToken),
+            // A relay that stops reading holds what a stream viewer may, and is let go after the viewers' send timeout.
+            QueueBytes = options.ViewerQueueBytes,
+            SendTimeout = options.SendTimeout,
+            Trust = RelayTrust.Create(options.DestinationCaFiles, options.DestinationPins),
         };
         control.Attach(destinations);
         return destinations;

@@ -24,6 +24,7 @@ public sealed class FeedRegistry : IAsyncDisposable
     private long _removedFeeds;
     private long _timedOutPublishers;
     private long _takenOver;
+    private long _refusedPublishers;
     private int _disposed;
 
     /// <summary>Creates an empty registry.</summary>
@@ -98,6 +99,9 @@ public sealed class FeedRegistry : IAsyncDisposable
 
     /// <summary>Publishers disconnected because another took their feed over.</summary>
     public long TakenOverPublishers => Interlocked.Read(ref _takenOver);
+
+    /// <summary>Publishers refused for any reason: a taken or shadowing name, an invalid one, the limit, a stopping server.</summary>
+    public long RefusedPublishers => Interlocked.Read(ref _refusedPublishers);
 
     /// <summary>Counts a publisher let go for sending nothing in time (the ingest route that timed it out calls this).</summary>
     public void CountPublisherTimeout() => Interlocked.Increment(ref _timedOutPublishers);
@@ -274,6 +278,17 @@ public sealed class FeedRegistry : IAsyncDisposable
     /// </summary>
     /// <returns>The claim, or null with <paramref name="error"/> and why in <paramref name="refusal"/>.</returns>
     public PublisherClaim? TryClaimPublisher(string name, VideoInfo info, string publisher, out string? error, out ClaimRefusal refusal)
+    {
+        var claim = Claim(name, info, publisher, out error, out refusal);
+        if (claim is null)
+        {
+            Interlocked.Increment(ref _refusedPublishers);
+        }
+
+        return claim;
+    }
+
+    private PublisherClaim? Claim(string name, VideoInfo info, string publisher, out string? error, out ClaimRefusal refusal)
     {
         refusal = ClaimRefusal.InvalidName;
         if (!FeedNames.IsValid(name))

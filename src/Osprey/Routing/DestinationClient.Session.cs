@@ -27,6 +27,7 @@ internal sealed partial class DestinationClient
         using var sendLock = new SemaphoreSlim(1, 1);
         var receive = ReceiveLoopAsync(socket, session, sendLock, abort.Token);
         string? sendFailure = null;
+        string? timedOut = null;
         string? received;
         try
         {
@@ -42,6 +43,11 @@ internal sealed partial class DestinationClient
         catch (OperationCanceledException) when (session.IsCancellationRequested || abort.IsCancellationRequested)
         {
         }
+        catch (DestinationSendTimeoutException ex)
+        {
+            // Our own decision: it, not the lost connection the receive loop then sees, is why the session ended.
+            timedOut = ex.Message;
+        }
         catch (Exception ex) when (ex is WebSocketException or IOException or InvalidOperationException)
         {
             sendFailure = $"sending failed: {Describe(ex)}";
@@ -54,7 +60,7 @@ internal sealed partial class DestinationClient
             received = await receive;
         }
 
-        return received ?? sendFailure ?? "the connection ended";
+        return timedOut ?? received ?? sendFailure ?? "the connection ended";
     }
 
     private static async Task CloseAsync(ClientWebSocket socket, bool removed, SemaphoreSlim sendLock, CancellationToken abort)

@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Net.Security;
 using System.Net.WebSockets;
 using Microsoft.Extensions.Logging;
 using Osprey.Feeds;
@@ -54,9 +53,7 @@ internal sealed partial class DestinationClient
         Func<string, string?>? handleControl,
         ILogger logger,
         TimeProvider time,
-        int queueCapacity,
-        RemoteCertificateValidationCallback? certificateValidation,
-        DestinationTargetPolicy policy,
+        DestinationSettings settings,
         Action<DestinationClient> finished)
     {
         Rule = rule;
@@ -64,8 +61,8 @@ internal sealed partial class DestinationClient
         _logger = logger;
         _time = time;
         _finished = finished;
-        _dialer = new DestinationDialer(time, certificateValidation, policy);
-        _push = new DestinationPushLoop(rule, resolveFeed, logger, time, queueCapacity, _counters);
+        _dialer = new DestinationDialer(time, settings);
+        _push = new DestinationPushLoop(rule, resolveFeed, logger, time, settings, _counters);
     }
 
     public DestinationRule Rule { get; }
@@ -115,6 +112,7 @@ internal sealed partial class DestinationClient
                 retryIn)
             {
                 MessagesReceived = Interlocked.Read(ref _messagesReceived),
+                SendTimeouts = _push.SendTimeouts,
             };
         }
     }
@@ -248,7 +246,7 @@ internal sealed partial class DestinationClient
         {
             switch (e)
             {
-                case DestinationNotAllowedException:
+                case DestinationNotAllowedException or DestinationSendTimeoutException:
                     return e.Message;
                 case System.Net.Sockets.SocketException socket:
                     return socket.SocketErrorCode switch
@@ -294,3 +292,12 @@ internal sealed partial class DestinationClient
         // Event 7 (a failed stream lookup) is logged by DestinationPushLoop.
     }
 }
+
+/// <summary>What every client of one registry shares: queue bounds, the send timeout, and how relays are trusted.</summary>
+internal sealed record DestinationSettings(
+    int QueueCapacity,
+    long QueueBytes,
+    TimeSpan SendTimeout,
+    RelayTrust Trust,
+    System.Net.Security.RemoteCertificateValidationCallback? CertificateValidation,
+    DestinationTargetPolicy TargetPolicy);

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
@@ -12,8 +11,10 @@ namespace Osprey.Routing;
 /// pings), and authorises with the rule's token when it has one. What it returns is connected and authorised.
 /// </summary>
 /// <remarks>Stateless between dials; one per client.</remarks>
-internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateValidationCallback? certificateValidation, DestinationTargetPolicy policy)
+internal sealed class DestinationDialer(TimeProvider time, DestinationSettings settings)
 {
+    private DestinationTargetPolicy Policy => settings.TargetPolicy;
+
     private const int MaxAuthorisationReplyBytes = 64 * 1024;
 
     /// <summary>
@@ -28,7 +29,7 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
             return DialResult.Failed(urlError);
         }
 
-        if (policy.CheckRule(rule) is { } notAllowed)
+        if (Policy.CheckRule(rule) is { } notAllowed)
         {
             return DialResult.Failed(notAllowed);
         }
@@ -49,10 +50,13 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
                 ConnectCallback = (context, token) => ConnectCheckedAsync(context.DnsEndPoint, token),
                 UseProxy = false,
             };
-            if (certificateValidation is not null)
+            // Why the relay's certificate was refused, in our words, for lastError (the handshake's exception says less).
+            string? certificateRefused = null;
+            handler.SslOptions.RemoteCertificateValidationCallback = settings.CertificateValidation ?? ((_, certificate, chain, errors) =>
             {
-                handler.SslOptions.RemoteCertificateValidationCallback = certificateValidation;
-            }
+                certificateRefused = settings.Trust.Check(rule, certificate, chain, errors);
+                return certificateRefused is null;
+            });
 
             using var invoker = new HttpMessageInvoker(handler, disposeHandler: false);
 
@@ -66,6 +70,10 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
                 catch (OperationCanceledException) when (!stop.IsCancellationRequested)
                 {
                     return DialResult.Failed($"no answer from the relay within {DestinationRegistry.ConnectTimeout.TotalSeconds:0} s");
+                }
+                catch (Exception ex) when (certificateRefused is not null && ex is WebSocketException or HttpRequestException or IOException)
+                {
+                    return DialResult.Failed($"the TLS handshake failed: {certificateRefused}");
                 }
             }
 
@@ -87,11 +95,11 @@ internal sealed class DestinationDialer(TimeProvider time, RemoteCertificateVali
     private async ValueTask<Stream> ConnectCheckedAsync(DnsEndPoint endPoint, CancellationToken token)
     {
         var addresses = IPAddress.TryParse(endPoint.Host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(endPoint.Host, token);
-        if (!policy.IsAllowedHost(endPoint.Host))
+        if (!Policy.IsAllowedHost(endPoint.Host))
         {
             foreach (var address in addresses)
             {
-                if (policy.CheckAddress(address) is { } notAllowed)
+                if (Policy.CheckAddress(address) is { } notAllowed)
                 {
                     // One denied address refuses the name: a host that resolves to an allowed and a private address is
                     // how rebinding gets in.

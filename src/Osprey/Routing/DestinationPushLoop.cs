@@ -19,10 +19,14 @@ internal sealed partial class DestinationPushLoop(
     Func<string, Feed?> resolveFeed,
     ILogger logger,
     TimeProvider time,
-    int queueCapacity,
+    DestinationSettings settings,
     DeliveryCounters counters)
 {
     private bool _resolveFailureLogged;
+    private long _sendTimeouts;
+
+    /// <summary>Connections ended because a send took longer than the send timeout.</summary>
+    public long SendTimeouts => Interlocked.Read(ref _sendTimeouts);
 
     /// <summary>Pushes whichever feed the stream's name resolves to, re-resolving when there is none or it ends.</summary>
     public async Task PushAsync(WebSocket socket, CancellationToken stop, CancellationToken session, CancellationToken abort)
@@ -64,8 +68,13 @@ internal sealed partial class DestinationPushLoop(
     /// <summary>Sends one feed's frames, each as one binary message, until the feed ends or the session does.</summary>
     private async Task PushFeedAsync(WebSocket socket, Feed feed, CancellationToken stop, CancellationToken session, CancellationToken abort)
     {
-        var reader = feed.OpenOrderedReader(queueCapacity);
+        // Bounded in bytes as well as frames: a raw feed's 2,048 frames would be a gigabyte for a relay that stops reading.
+        var reader = feed.OpenOrderedReader(settings.QueueCapacity, maxBytes: settings.QueueBytes);
         using var closeReader = session.UnsafeRegister(static state => ((OrderedFeedReader)state!).Close(), reader);
+        // Armed for each send: a relay that takes nothing for the send timeout is let go (and dialled again) instead of
+        // holding the connection, and the frames queued for it, for ever.
+        using var stalled = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        using var sendToken = CancellationTokenSource.CreateLinkedTokenSource(abort, stalled.Token);
         counters.Attach(feed, reader);
         // A new reader is a new connection or a new feed: the relay must be sent the header again.
         var headerGate = default(StreamHeaderGate);
@@ -102,14 +111,14 @@ internal sealed partial class DestinationPushLoop(
                     {
                         if (!header.InitSegment.IsEmpty)
                         {
-                            await socket.SendAsync(header.InitSegment, WebSocketMessageType.Binary, endOfMessage: true, abort);
+                            await SendAsync(socket, header.InitSegment, stalled, sendToken.Token);
                             counters.CountSent(header.InitSegment.Length);
                         }
 
                         headerGate.MarkApplied(frame);
                     }
 
-                    await socket.SendAsync(frame.Memory, WebSocketMessageType.Binary, endOfMessage: true, abort);
+                    await SendAsync(socket, frame.Memory, stalled, sendToken.Token);
                     counters.Sent(frame, skippedBefore);
                 }
             }
@@ -121,9 +130,32 @@ internal sealed partial class DestinationPushLoop(
         }
     }
 
+    private async Task SendAsync(WebSocket socket, ReadOnlyMemory<byte> message, CancellationTokenSource stalled, CancellationToken token)
+    {
+        if (settings.SendTimeout > TimeSpan.Zero)
+        {
+            stalled.CancelAfter(settings.SendTimeout);
+        }
+
+        try
+        {
+            await socket.SendAsync(message, WebSocketMessageType.Binary, endOfMessage: true, token);
+        }
+        catch (OperationCanceledException) when (stalled.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _sendTimeouts);
+            throw new DestinationSendTimeoutException($"the relay took nothing for {settings.SendTimeout.TotalSeconds:0.#} s (send timeout)");
+        }
+
+        stalled.CancelAfter(Timeout.InfiniteTimeSpan);
+    }
+
     private static partial class Log
     {
         [LoggerMessage(LogEvents.DestinationResolveFailed, LogLevel.Warning, "Destination {Id}: looking up stream {Stream} failed")]
         public static partial void ResolveFailed(ILogger logger, string id, string stream, Exception exception);
     }
 }
+
+/// <summary>A send the relay did not take within the send timeout; its message is ours.</summary>
+internal sealed class DestinationSendTimeoutException(string message) : IOException(message);

@@ -99,7 +99,27 @@ public sealed class DestinationRegistry : IAsyncDisposable
         }
     } = 90;
 
-    /// <summary>Replaces the system's check of a <c>wss://</c> relay's certificate (tests with a self-signed one).</summary>
+    /// <summary>The most bytes of frames queued for a connected client before it skips to the next key frame.</summary>
+    public long QueueBytes
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = 8L * 1024 * 1024;
+
+    /// <summary>
+    /// A relay that takes nothing of a send for this long (it stopped reading, its network is gone) is disconnected and
+    /// dialled again (counted in <see cref="DestinationStatus.SendTimeouts"/>); zero: never.
+    /// </summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How <c>wss://</c> relays' certificates are checked (extra CAs, pins); the system's CAs by default.</summary>
+    public RelayTrust Trust { get; init; } = RelayTrust.System;
+
+    /// <summary>Replaces the check of a <c>wss://</c> relay's certificate altogether (tests with a self-signed one).</summary>
     internal RemoteCertificateValidationCallback? CertificateValidation { get; init; }
 
     /// <summary>
@@ -157,8 +177,9 @@ public sealed class DestinationRegistry : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(rule);
         // JSON binding can leave nulls in a record declared non-null; vw stored Go's zero value, "".
-        var stored = new DestinationRule(rule.Id ?? "", rule.Stream ?? "", rule.Destination ?? "", rule.Token ?? "");
-        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, QueueCapacity, CertificateValidation, TargetPolicy, OnFinished);
+        var stored = new DestinationRule(rule.Id ?? "", rule.Stream ?? "", rule.Destination ?? "", rule.Token ?? "") { Pin = RelayTrust.NormalizePin(rule.Pin) };
+        var settings = new DestinationSettings(QueueCapacity, QueueBytes, SendTimeout, Trust, CertificateValidation, TargetPolicy);
+        var client = new DestinationClient(stored, _resolveFeed, _handleControl, _logger, _time, settings, OnFinished);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposal is not null, this);
@@ -192,6 +213,14 @@ public sealed class DestinationRegistry : IAsyncDisposable
                 stored = rule;
                 error = $"This server has {MaxDestinations} destinations already (--max-destinations); delete one or re-POST an existing id.";
                 return RuleRefusal.Limit;
+            }
+
+            if (rule.Pin is { Length: > 0 } pin && RelayTrust.NormalizePin(pin) is null)
+            {
+                Interlocked.Increment(ref _refused);
+                stored = rule;
+                error = $"The pin '{pin}' is not a SHA-256 fingerprint (64 hex digits, colons allowed).";
+                return RuleRefusal.Invalid;
             }
 
             if (TargetPolicy.CheckRule(rule with { Token = rule.Token ?? "" }) is { } notAllowed)

@@ -9,7 +9,14 @@ namespace Osprey.Routing;
 /// <param name="Stream">The feed or stream pushed, or <see cref="DestinationRegistry.ControlStream"/> for the WS/JSON control API.</param>
 /// <param name="Destination">A <c>ws://</c> or <c>wss://</c> URL without user information.</param>
 /// <param name="Token">When not empty, sent as the first text message; the relay must answer that it is authorised.</param>
-public sealed record DestinationRule(string Id, string Stream, string Destination, string Token);
+public sealed record DestinationRule(string Id, string Stream, string Destination, string Token)
+{
+    /// <summary>
+    /// An Osprey extension: the SHA-256 of the one certificate this rule's <c>wss://</c> relay may present (instead of
+    /// the server's <c>--destination-pin</c>s or a CA check); null or empty for none. See <see cref="RelayTrust"/>.
+    /// </summary>
+    public string? Pin { get; init; }
+}
 
 /// <summary>Where a destination's client is in its life.</summary>
 public enum DestinationState
@@ -55,4 +62,7 @@ public sealed record DestinationStatus(
 {
     /// <summary>Messages received from the relay (ignored unless the rule carries the control API).</summary>
     public long MessagesReceived { get; init; }
+
+    /// <summary>Connections dropped because the relay took nothing of a send for the send timeout.</summary>
+    public long SendTimeouts { get; init; }
 }

@@ -186,4 +186,6 @@ public static class LogEvents
     public const int ServerTlsReloaded = 1092;
     /// <summary>Warning: TLS certificate {CertFile} with key {KeyFile} did not load ({Error}); still serving {Certificate}</summary>
     public const int ServerTlsReloadFailed = 1093;
+    /// <summary>Debug: Memory trimmed after a load: working set {Before} MiB -> {After} MiB</summary>
+    public const int ServerMemoryTrimmed = 1094;
 }

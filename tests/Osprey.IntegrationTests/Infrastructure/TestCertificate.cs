@@ -27,6 +27,12 @@ public sealed class TestCertificate : IDisposable
 
     public string KeyFile => Path.Combine(Folder, "key.pem");
 
+    /// <summary>The CA that signed the certificate (<see cref="CreateSignedByCa"/>), as PEM; null for a self-signed one.</summary>
+    public string? CaFile { get; private set; }
+
+    /// <summary>SHA-256 of the certificate as Osprey prints and pins it: upper-case hex pairs with colons.</summary>
+    public string Sha256 => string.Join(':', Certificate.GetCertHash(HashAlgorithmName.SHA256).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+
     /// <summary>SHA-1 thumbprint, as <see cref="X509Certificate2.Thumbprint"/> gives it.</summary>
     public string Thumbprint => Certificate.Thumbprint;
 
@@ -38,6 +44,29 @@ public sealed class TestCertificate : IDisposable
         var folder = Path.Combine(Path.GetTempPath(), "osprey-tls-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         var test = new TestCertificate(folder, Make(commonName));
+        test.Write();
+        return test;
+    }
+
+    /// <summary>A certificate for localhost and 127.0.0.1 signed by a throwaway CA, whose certificate is written to <see cref="CaFile"/>.</summary>
+    public static TestCertificate CreateSignedByCa(string commonName = "osprey test relay")
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "osprey-tls-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=osprey test CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        caRequest.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(caRequest.PublicKey, false));
+        var now = DateTimeOffset.UtcNow;
+        using var ca = caRequest.CreateSelfSigned(now.AddMinutes(-10), now.AddDays(3));
+
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = LeafRequest(commonName, key);
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(ca, true, false));
+        using var signed = request.Create(ca, now.AddMinutes(-5), now.AddDays(2), RandomNumberGenerator.GetBytes(12));
+        var test = new TestCertificate(folder, signed.CopyWithPrivateKey(key)) { CaFile = Path.Combine(folder, "ca.pem") };
+        File.WriteAllText(test.CaFile, ca.ExportCertificatePem());
         test.Write();
         return test;
     }
@@ -94,6 +123,12 @@ public sealed class TestCertificate : IDisposable
     private static X509Certificate2 Make(string commonName)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var now = DateTimeOffset.UtcNow;
+        return LeafRequest(commonName, key).CreateSelfSigned(now.AddMinutes(-5), now.AddDays(2));
+    }
+
+    private static CertificateRequest LeafRequest(string commonName, ECDsa key)
+    {
         var request = new CertificateRequest($"CN={commonName}", key, HashAlgorithmName.SHA256);
         var names = new SubjectAlternativeNameBuilder();
         names.AddDnsName("localhost");
@@ -101,7 +136,6 @@ public sealed class TestCertificate : IDisposable
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        var now = DateTimeOffset.UtcNow;
-        return request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(2));
+        return request;
     }
 }

@@ -59,6 +59,7 @@ internal static class RelayStatusEndpoint
             w.WriteNumber("messagesSent", status.MessagesSent);
             w.WriteNumber("drops", status.Drops);
             w.WriteNumber("reconnects", status.Reconnects);
+            w.WriteNumber("sendTimeouts", status.SendTimeouts);
             if (status.LastError is null)
             {
                 w.WriteNull("lastError");
@@ -117,6 +118,7 @@ internal static class RelayStatusEndpoint
         w.WriteStartObject("publishers");
         w.WriteNumber("timedOut", registry.TimedOutPublishers);
         w.WriteNumber("takenOver", registry.TakenOverPublishers);
+        w.WriteNumber("refused", registry.RefusedPublishers);
         w.WriteBoolean("takeover", registry.PublisherTakeover);
         w.WriteEndObject();
         WriteLimit(w, "streams", streams.MaxStreams, streams.Streams.Count, streams.Refused);

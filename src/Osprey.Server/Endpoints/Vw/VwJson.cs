@@ -85,6 +85,7 @@ internal static class VwJson
     public static bool TryReadDestination(JsonElement element, out DestinationRule rule, out string? error)
     {
         string id = "", stream = "", destination = "", token = "";
+        string? pin = null;
         error = null;
         rule = new DestinationRule("", "", "", "");
         if (element.ValueKind != JsonValueKind.Object)
@@ -96,7 +97,7 @@ internal static class VwJson
         foreach (var property in element.EnumerateObject())
         {
             var field = property.Name.ToLowerInvariant();
-            if (field is not ("id" or "stream" or "destination" or "token"))
+            if (field is not ("id" or "stream" or "destination" or "token" or "pin"))
             {
                 continue; // Go ignores unknown fields
             }
@@ -117,13 +118,17 @@ internal static class VwJson
                 case "destination":
                     destination = value;
                     break;
+                case "pin":
+                    // Osprey's own: the SHA-256 of the certificate this rule's wss:// relay must present.
+                    pin = value.Length > 0 ? value : null;
+                    break;
                 default:
                     token = value;
                     break;
             }
         }
 
-        rule = new DestinationRule(id, stream.StartsWith('/') ? stream[1..] : stream, destination, token);
+        rule = new DestinationRule(id, stream.StartsWith('/') ? stream[1..] : stream, destination, token) { Pin = pin };
         return true;
     }
 
@@ -136,6 +141,11 @@ internal static class VwJson
         writer.WriteString("destination", rule.Destination);
         // vw listed tokens to anyone who asked; Osprey echoes a token only to the request that set it.
         writer.WriteString("token", redactToken ? "" : rule.Token);
+        if (rule.Pin is { Length: > 0 } pin)
+        {
+            writer.WriteString("pin", pin);
+        }
+
         writer.WriteEndObject();
     }
 

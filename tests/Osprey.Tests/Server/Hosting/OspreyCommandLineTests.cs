@@ -165,6 +165,17 @@ public class OspreyCommandLineTests
     }
 
     [Fact]
+    public void DestinationTrust_PinsAndCaFiles_AreRepeatable_AndCheckedAtStart()
+    {
+        const string pin = "ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89";
+        var options = OspreyCommandLine.Parse(["--destination-pin", pin, $"--destination-pin={new string('0', 64)}"], s_noEnvironment);
+        Assert.Equal([pin, new string('0', 64)], options.DestinationPins);
+        Assert.Empty(OspreyCommandLine.Parse([], s_noEnvironment).DestinationCaFiles);
+        Assert.Contains("not a SHA-256", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--destination-pin", "abcd"], s_noEnvironment)).Message, StringComparison.Ordinal);
+        Assert.Contains("cannot be loaded", Assert.Throws<FormatException>(() => OspreyCommandLine.Parse(["--destination-ca", "/nonexistent/ca.pem"], s_noEnvironment)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CertCommand_TakesAnOptionalFolder_AndOtherCommandsTakeNoPositionalArgument()
     {
         Assert.Equal(("cert", "/tmp/x"), OspreyCommandLine.Parse(["cert", "/tmp/x"], s_noEnvironment) is var o ? (o.Command, o.CertDirectory) : default);
