@@ -57,7 +57,8 @@ public class ReleaseBuildTests
         using (var document = JsonDocument.Parse(await s_http.GetStringAsync(server.Http("openapi/v1.json"))))
         {
             var paths = document.RootElement.GetProperty("paths");
-            Assert.True(paths.TryGetProperty("/snapshot/{feed}.jpg", out _), "the OpenAPI document lists the snapshot");
+            Assert.True(paths.TryGetProperty("/snapshot/{file}", out _), "the OpenAPI document lists the snapshot");
+            Assert.True(paths.TryGetProperty("/metrics", out _), "the OpenAPI document lists the metrics");
             Assert.True(paths.EnumerateObject().Count() > 30, "the OpenAPI document lists the API");
         }
 
