@@ -53,8 +53,8 @@ stamp() {
 }
 
 mkdir -p artifacts/release
-# One publish at a time: the tests may ask for builds in parallel, and two publishes share the restore.
-exec 9>artifacts/release/.lock
+# One publish of a build at a time (tests may ask for it in parallel); different builds have their own bin and obj.
+exec 9>"artifacts/release/.lock-$rid-$kind"
 flock 9
 
 want=$(stamp)
