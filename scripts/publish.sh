@@ -47,8 +47,12 @@ stamp() {
   {
     dotnet --version
     echo "$rid $kind"
-    git ls-files -co --exclude-standard -- src Directory.Build.props Directory.Packages.props docs/osprey.schema.json scripts/publish.sh \
-      | LC_ALL=C sort | while read -r f; do [[ -f $f ]] && sha256sum "$f"; done
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+      git ls-files -co --exclude-standard -- src Directory.Build.props Directory.Packages.props docs/osprey.schema.json scripts/publish.sh
+    else
+      find src -type f -not -path '*/bin/*' -not -path '*/obj/*'
+      echo Directory.Build.props Directory.Packages.props docs/osprey.schema.json scripts/publish.sh | tr ' ' '\n'
+    fi | LC_ALL=C sort | while read -r f; do if [[ -f $f ]]; then sha256sum "$f"; fi; done
   } | sha256sum | cut -d' ' -f1
 }
 
