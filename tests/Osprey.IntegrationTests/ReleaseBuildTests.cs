@@ -47,8 +47,19 @@ public class ReleaseBuildTests
         var osprey = await ReleaseBuild.GetAsync(HostRid);
         await using var server = await OspreyProcess.StartCommandAsync([osprey]);
 
-        var page = await s_http.GetStringAsync(server.Http(""));
-        Assert.Contains("<html", page, StringComparison.OrdinalIgnoreCase);
+        using (var first = await s_http.GetAsync(server.Http("")))
+        {
+            Assert.Contains("<html", await first.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("'sha256-", first.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+            // The ETag (computed when the page is first served) revalidates: 304 with no body.
+            var etag = first.Headers.ETag!;
+            using var again = new HttpRequestMessage(HttpMethod.Get, server.Http(""));
+            again.Headers.IfNoneMatch.Add(etag);
+            using var revalidated = await s_http.SendAsync(again);
+            Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+            Assert.Empty(await revalidated.Content.ReadAsByteArrayAsync());
+        }
+
         var jsmpeg = await s_http.GetStringAsync(server.Http("vendor/jsmpeg/jsmpeg.min.js"));
         Assert.Contains("JSMpeg", jsmpeg, StringComparison.Ordinal);
         Assert.True(jsmpeg.Length > 50_000, $"jsmpeg.min.js is {jsmpeg.Length} characters");
