@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the fan-out figures in docs/benchmarks.md: for each case, a fresh trimmed single-file osprey
-# (what ships) on loopback, then osprey-load measuring it.  Usage: [CASES="raw jpeg ts soak"] bench/run-load.sh [out-dir]
+# Reproduces the fan-out figures in docs/benchmarks.md: for each case, a fresh osprey (the release build, Native
+# AOT, what ships) on loopback, then osprey-load measuring it.  Usage: [CASES="raw jpeg ts soak"] bench/run-load.sh [out-dir]
 # (default CASES: raw jpeg; ts, h264 and soak need ffmpeg, which makes their MPEG-TS files once into artifacts/ts)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,6 +10,12 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        // Before the environment is changed below: the servers it starts must not inherit that setting.
+        if (args.Length > 0 && args[0] == "startup")
+        {
+            return await StartupProbe.RunAsync(args[1..], Console.Out, Console.Error);
+        }
+
         // Run socket continuations on the epoll threads instead of hopping to the thread pool: a viewer's work per
         // completion is a few hundred instructions and never blocks, and on the 2-core box shared with the server
         // this halved the tool's CPU (50 viewers x 30 fps: 1.2 -> 0.6 CPU s per 8 s window) and cut its p95 latency.

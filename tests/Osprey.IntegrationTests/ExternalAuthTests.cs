@@ -118,7 +118,7 @@ public class ExternalAuthTests
     private static AuthenticationHeaderValue Basic(string user, string password) =>
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
 
-    private static async Task<HttpStatusCode> UpgradeStatusAsync(Uri uri)
+    internal static async Task<HttpStatusCode> UpgradeStatusAsync(Uri uri)
     {
         using var ws = new ClientWebSocket();
         ws.Options.CollectHttpResponseDetails = true;
@@ -126,7 +126,7 @@ public class ExternalAuthTests
         return ws.HttpStatusCode;
     }
 
-    private static string Jwks(ECDsa key, string kid)
+    internal static string Jwks(ECDsa key, string kid)
     {
         var p = key.ExportParameters(false);
         return new JsonObject
@@ -145,7 +145,7 @@ public class ExternalAuthTests
     }
 
     /// <summary>An ES256 JWT, as an identity provider would issue it, with <paramref name="permissions"/> in Osprey's claim.</summary>
-    private static string Sign(ECDsa key, string kid, string permissions)
+    internal static string Sign(ECDsa key, string kid, string permissions)
     {
         var header = $$"""{"alg":"ES256","typ":"JWT","kid":"{{kid}}"}""";
         var payload = $$"""{"sub":"viewer","exp":{{DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds()}},"osprey_permissions":{{permissions}}}""";

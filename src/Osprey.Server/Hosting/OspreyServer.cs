@@ -71,7 +71,11 @@ internal static partial class OspreyServer
             sources.Add(File.Exists(V4L2DeviceList.DefaultDevice) ? (DefaultCameraFeedName, DefaultCameraSourceUri) : (DefaultFeedName, DefaultSourceUri));
         }
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Osprey parses its own command line; the one host setting given here turns off the reloading of
+        // appsettings.json. Reloading watches the content root (the working directory) and, on Linux, every
+        // directory below it with inotify: started from / (a service's default) that walked the whole file system
+        // (5,339 watches in the first 6 s, still going) and used up the machine's inotify watches.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(console =>
         {

@@ -62,32 +62,32 @@ public sealed partial class OspreyProcess : IAsyncDisposable
 
     /// <summary>Starts the server with these environment variables set (the tests' own OSPREY_* are removed first).</summary>
     public static Task<OspreyProcess> StartWithEnvironmentAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
-        StartCoreAsync([], environment, arguments);
+        StartCoreAsync(["dotnet", Path.Combine(AppContext.BaseDirectory, "osprey.dll")], environment, arguments);
 
     /// <summary>Starts the server under <paramref name="wrapper"/> (e.g. <c>prlimit --nofile=1024:1024</c>).</summary>
     public static Task<OspreyProcess> StartWrappedAsync(string[] wrapper, params string[] arguments) =>
-        StartCoreAsync(wrapper, new Dictionary<string, string>(), arguments);
+        StartCoreAsync([.. wrapper, "dotnet", Path.Combine(AppContext.BaseDirectory, "osprey.dll")], new Dictionary<string, string>(), arguments);
 
-    private static async Task<OspreyProcess> StartCoreAsync(string[] wrapper, IReadOnlyDictionary<string, string> environment, string[] arguments)
+    /// <summary>
+    /// Starts <paramref name="command"/> as the server: a published executable (<c>[path]</c>), or one run by an
+    /// emulator (<c>["qemu-aarch64-static", path]</c>), with <paramref name="arguments"/> after the bind and port.
+    /// </summary>
+    public static Task<OspreyProcess> StartCommandAsync(IReadOnlyList<string> command, params string[] arguments) =>
+        StartCoreAsync(command, new Dictionary<string, string>(), arguments);
+
+    private static async Task<OspreyProcess> StartCoreAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string> environment, string[] arguments)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "osprey.dll");
-        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
+        var start = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (wrapper.Length > 0)
+        foreach (var part in command.Skip(1))
         {
-            foreach (var part in wrapper[1..])
-            {
-                start.ArgumentList.Add(part);
-            }
-
-            start.ArgumentList.Add("dotnet");
+            start.ArgumentList.Add(part);
         }
 
-        start.ArgumentList.Add(dll);
         start.ArgumentList.Add("--bind");
         start.ArgumentList.Add("127.0.0.1");
         start.ArgumentList.Add("--port");

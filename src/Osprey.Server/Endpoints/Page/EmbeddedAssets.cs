@@ -11,7 +11,8 @@ namespace Osprey.Server.Endpoints.Page;
 /// <summary>
 /// Serves the page and its scripts from resources embedded in the executable (wwwroot/**, and jsmpeg under
 /// wwwroot/vendor/jsmpeg/, added at build time by Vendor.targets), so that the single file needs nothing beside
-/// it. Loaded once at start-up, with an ETag each. Pages carry a Content-Security-Policy that allows their own
+/// it. Read once at start-up; each file's ETag (and a page's policy) is computed when it is first served, so that
+/// start-up hashes nothing and loads no OpenSSL. Pages carry a Content-Security-Policy that allows their own
 /// inline scripts by hash (the seed pages keep theirs unchanged) and nothing from elsewhere.
 /// </summary>
 internal static partial class EmbeddedAssets
@@ -71,8 +72,7 @@ internal static partial class EmbeddedAssets
             var contentType = extension.Length == 0
                 ? "text/plain; charset=utf-8"
                 : s_contentTypes.GetValueOrDefault(extension, "application/octet-stream");
-            var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 8))}\"";
-            assets[path] = new Asset(bytes, contentType, etag, extension == ".html" ? ContentSecurityPolicy(bytes) : null);
+            assets[path] = new Asset(bytes, contentType, extension == ".html");
         }
 
         return assets.ToFrozenDictionary(StringComparer.Ordinal);
@@ -89,9 +89,10 @@ internal static partial class EmbeddedAssets
         }
 
         var headers = context.Response.Headers;
-        headers.ETag = asset.ETag;
+        var (etag, policy) = asset.Headers;
+        headers.ETag = etag;
         headers.CacheControl = "no-cache"; // revalidate with the ETag: a new build shows at once
-        if (context.Request.Headers.IfNoneMatch == asset.ETag)
+        if (context.Request.Headers.IfNoneMatch == etag)
         {
             context.Response.StatusCode = StatusCodes.Status304NotModified;
             return;
@@ -100,7 +101,7 @@ internal static partial class EmbeddedAssets
         context.Response.ContentType = asset.ContentType;
         context.Response.ContentLength = asset.Bytes.Length;
         headers[HeaderNames.XContentTypeOptions] = "nosniff";
-        if (asset.Policy is { } policy)
+        if (policy is not null)
         {
             headers.ContentSecurityPolicy = policy;
             headers.XFrameOptions = "SAMEORIGIN";
@@ -131,5 +132,17 @@ internal static partial class EmbeddedAssets
     [GeneratedRegex("<script(?![^>]*\\ssrc=)[^>]*>(?<body>.*?)</script>", RegexOptions.Singleline | RegexOptions.IgnoreCase)]
     private static partial Regex InlineScript();
 
-    private sealed record Asset(byte[] Bytes, string ContentType, string ETag, string? Policy);
+    private sealed class Asset(byte[] bytes, string contentType, bool isPage)
+    {
+        private readonly Lazy<(string ETag, string? Policy)> _headers = new(() => (
+            $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 8))}\"",
+            isPage ? ContentSecurityPolicy(bytes) : null));
+
+        public byte[] Bytes => bytes;
+
+        public string ContentType => contentType;
+
+        /// <summary>The ETag (the first 8 bytes of the SHA-256) and, for a page, its Content-Security-Policy.</summary>
+        public (string ETag, string? Policy) Headers => _headers.Value;
+    }
 }
