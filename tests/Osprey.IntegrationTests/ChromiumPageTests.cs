@@ -56,23 +56,33 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
     }
 
     [Fact]
-    public async Task Page_ByDefault_PlaysTheTestFeedAsJpegOverWebSocket_NotRaw()
+    public async Task Page_ByDefault_PlaysTheTestFeedOverWebRtc_WithNoWebSocket()
     {
         var (page, sockets) = await OpenWatchingSocketsAsync(_server, "");
-        await page.WaitForFunctionAsync("() => window.osprey?.players?.test?.frames > 5", null, new() { Timeout = 20_000 });
-        await page.WaitForTimeoutAsync(500);
+        await page.WaitForFunctionAsync("() => window.osprey?.players?.test?.frames > 10", null, new() { Timeout = 30_000 });
 
-        Assert.Equal("jpeg", await page.EvaluateAsync<string>("() => window.osprey.players.test.view"));
-        Assert.Equal("jpeg", await page.Locator("#player-test canvas").GetAttributeAsync("data-view"));
-        Assert.Equal("jpeg", await page.Locator("#view-test").InputValueAsync());
-        var pixels = await ReadCanvasAsync(page, "#canvas-test", StaticBarCentres(640, 480));
+        Assert.Equal("webrtc", await page.EvaluateAsync<string>("() => window.osprey.players.test.view"));
+        Assert.Equal("webrtc", await page.Locator("#player-test video").GetAttributeAsync("data-view"));
+        Assert.Equal("webrtc", await page.Locator("#view-test").InputValueAsync());
+        var pixels = await ReadCanvasAsync(page, "#video-test", StaticBarCentres(640, 480));
         for (var bar = 0; bar < 8; bar++)
         {
-            AssertColour(pixels[bar], TestPatternGenerator.BarsRgb.Slice(bar * 3, 3).ToArray(), $"bar {bar} (default view)");
+            AssertColour(pixels[bar], TestPatternGenerator.BarsRgb.Slice(bar * 3, 3).ToArray(), $"bar {bar} (default view)", tolerance: 24);
         }
 
-        // One socket, the JPEG one: the 600 kB raw frames never went to the tab.
-        Assert.Equal(["/ws/test/jpeg"], SocketPaths(sockets));
+        // Media over UDP: the page opened no WebSocket (the 600 kB raw frames never went to the tab).
+        Assert.Empty(SocketPaths(sockets));
+
+        // Switching to JPEG ends the WebRTC session on the server (the view DELETEs it).
+        await page.EvaluateAsync("() => window.osprey.setView('test', 'jpeg')");
+        await page.WaitForFunctionAsync("() => window.osprey.players.test.view === 'jpeg' && window.osprey.players.test.frames > 3", null, new() { Timeout = 20_000 });
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!(await http.GetStringAsync(_server.Http("/api/feeds/test"))).Contains("\"sessionsNow\":0", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the WebRTC session outlived its view");
+            await Task.Delay(100);
+        }
     }
 
     [Fact]

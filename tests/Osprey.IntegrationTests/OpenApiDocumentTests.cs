@@ -16,6 +16,7 @@ public class OpenApiDocumentTests
         "/ts/{feed}", "/in/{name}", "/out/{name}", "/api/relay", "/ws/api", "/api/streams", "/api/streams/{stream}", "/api/destinations",
         "/api/destinations/{id}", "/api", "/api/auth/me", "/api/auth/login", "/api/auth/logout", "/api/auth/token", "/", "/{file}",
         "/openapi/v1.json", "/api/config/schema", "/api/sources", "/api/sources/{name}", "/api/sources/{name}/restart",
+        "/{feed}/whep", "/{feed}/whep/{session}",
     ];
 
     [Fact]

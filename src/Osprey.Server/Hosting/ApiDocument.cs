@@ -30,6 +30,8 @@ internal static class ApiDocument
         ["/websocket"] = ("viewers", "The first feed as BerryMSE fragments", "WebSocket upgrade, BerryMSE's layout (thinkski's path).", "GET"),
         ["/mjpeg/{**name}"] = ("viewers", "A feed as MJPEG", "`multipart/x-mixed-replace` JPEG parts until the client leaves.", "GET"),
         ["/snapshot/{**file}"] = ("viewers", "One JPEG of a feed", "`/snapshot/{feed}.jpg`: the next JPEG (waits up to 5 s).", "GET"),
+        ["/{feed}/whep"] = ("viewers", "Play a feed over WebRTC (WHEP)", "POST an SDP offer (`application/sdp`, RFC 9725): 201 with the answer (ICE-lite, every candidate, no trickle needed) and the session's URL in `Location`; OPTIONS says what the resource takes. 400 for an offer without H.264 in packetization mode 1, 503 when WebRTC is off or full.", "POST"),
+        ["/{feed}/whep/{session}"] = ("viewers", "A WebRTC (WHEP) session", "DELETE ends it; PATCH (`application/trickle-ice-sdpfrag`) takes trickled candidates (204) and refuses an ICE restart (405).", "DELETE"),
         ["/api/feeds"] = ("feeds", "The feeds the client may read", "Every feed with its format, size, rates, viewers, state, counters and the URLs of its outputs.", "GET"),
         ["/api/feeds/{**name}"] = ("feeds", "One feed", "`GET /api/feeds/{feed}`: the feed as in the list; `POST /api/feeds/{feed}/restart` restarts its source (202).", "GET"),
         ["/api/feeds/{**path}"] = ("feeds", "Restart a feed's source", "`POST /api/feeds/{feed}/restart`: 202 with the feed; 404 for another action or a feed without a source.", "POST"),

@@ -101,6 +101,12 @@ internal sealed record OspreyOptions
     /// <summary>The most connections at once; null: 4096, lowered to fit the descriptor limit.</summary>
     public int? MaxConnections { get; init; }
 
+    /// <summary>The UDP port of WebRTC (ICE-lite, DTLS and SRTP on one socket); 0 picks a free one.</summary>
+    public int WebRtcPort { get; init; } = 8189;
+
+    /// <summary>More addresses or names to put in WebRTC answers as host candidates (NAT, containers).</summary>
+    public IReadOnlyList<string> WebRtcHosts { get; init; } = [];
+
     /// <summary>The most connections at once from one client address.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 256;
     /// <summary>The most feeds publishers may make.</summary>
@@ -233,6 +239,8 @@ internal static class OspreyCommandLine
           --tls-cert FILE --tls-key FILE  serve HTTPS and WSS (HTTP/2 and HTTP/1.1) on every port with this PEM
                               certificate (and chain) and key; reloaded when the files change  [OSPREY_TLS_CERT, OSPREY_TLS_KEY]
           --tls-self-signed   serve HTTPS and WSS with a certificate made at start (its SHA-256 is printed)
+          --webrtc-port N     the UDP port of WebRTC (WHEP at /{feed}/whep), default 8189  [OSPREY_WEBRTC_PORT]
+          --webrtc-host H     also offer address or name H as a WebRTC candidate (NAT, containers); repeatable
           -h, --help          show this help
 
         Each option without a variable above is also read from OSPREY_ and its name in capitals
@@ -286,6 +294,8 @@ internal static class OspreyCommandLine
         var commandGiven = false;
         string? tlsCert = null, tlsKey = null, certDirectory = null;
         var selfSigned = false;
+        string? webRtcPort = null;
+        var webRtcHosts = new List<string>();
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -407,6 +417,12 @@ internal static class OspreyCommandLine
                     break;
                 case "--tls-key":
                     tlsKey = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--webrtc-port":
+                    webRtcPort = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--webrtc-host":
+                    webRtcHosts.Add(inline ?? Next(args, ref i, flag));
                     break;
                 case "--tls-self-signed":
                     selfSigned = true;
@@ -602,6 +618,8 @@ internal static class OspreyCommandLine
             TlsKeyFile = tlsKey,
             TlsSelfSigned = selfSigned,
             CertDirectory = certDirectory,
+            WebRtcPort = (webRtcPort ?? environment("OSPREY_WEBRTC_PORT")) is { } rtcPort ? ParsePort(rtcPort) : 8189,
+            WebRtcHosts = webRtcHosts,
         };
     }
 

@@ -16,9 +16,11 @@ using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Sources;
 using Osprey.Server.Endpoints.Vw;
+using Osprey.Server.Endpoints.Whep;
 using Osprey.Server.Http;
 using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;
+using Osprey.Server.Outputs.WebRtc;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
 using Osprey.Sources;
@@ -170,6 +172,9 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(viewerLimits);
         builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
         builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
+        builder.Services.AddSingleton(provider => new WebRtcServer(
+            new WebRtcOptions { Bind = options.Bind, Port = options.WebRtcPort, ExtraHosts = options.WebRtcHosts, MaxQueuedBytes = options.ViewerQueueBytes },
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.WebRtc")));
         builder.Services.AddOspreyMetrics();
         builder.Services.AddOspreyOpenApi(options.IngestSecret);
 
@@ -220,6 +225,8 @@ internal static partial class OspreyServer
         }
 
         _ = app.Services.GetRequiredService<DestinationRegistry>();
+        // Bound now, so that the port (and a clash on it) is in the start-up log, not the first viewer's.
+        _ = app.Services.GetRequiredService<WebRtcServer>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
         app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));
         // Frames and buffers a load left behind go back to the system once it ends, not at the next full GC.
@@ -247,6 +254,7 @@ internal static partial class OspreyServer
         app.MapVwApiEndpoints();
         app.MapRelayEndpoints();
         app.MapRelayStatusEndpoint();
+        app.MapWhepEndpoints();
         app.MapMetricsEndpoint();
         app.MapOspreyOpenApi();
         var hub = app.Services.GetRequiredService<RelayHub>();

@@ -6,11 +6,13 @@
 import { el, feedPath, RawView, JpegView, MjpegView } from './players.js';
 import { MseView, WebCodecsView, hasMse, hasWebCodecs } from './mp4player.js';
 import { TsView } from './tsplayer.js';
+import { WebRtcView, hasWebRtc } from './webrtc.js';
 
 const REFRESH_MS = 2000;
 const RELAY_REFRESH_MS = 1000;
 const RELAY_ABSENT_RETRY_MS = 10000; // a server without /api/relay (older Osprey) is asked again now and then
 const VIEW_LABELS = {
+  webrtc: 'WebRTC (WHEP)',
   raw: 'raw (canvas)',
   jpeg: 'JPEG over WebSocket',
   mjpeg: 'MJPEG <img>',
@@ -29,7 +31,7 @@ const rendererMode = (() => {
   return r === '2d' || r === 'webgl' ? r : 'auto';
 })();
 
-// ?view=<feed>:<raw|jpeg|mjpeg|mp4|webcodecs|ts>, repeatable or comma-separated: the feeds named play, in
+// ?view=<feed>:<webrtc|raw|jpeg|mjpeg|mp4|webcodecs|ts>, repeatable or comma-separated: the feeds named play, in
 // those views, and no other. Feed names never hold ':' or ',', but may hold '/', so the view is what follows
 // the last ':'. A view the page does not know is kept, so the box can say so instead of playing another.
 const viewChoices = new Map();
@@ -71,6 +73,8 @@ function viewsOf(feed) {
   const mp4 = e.mp4 && hasMse();
   const webcodecs = e.h264 && hasWebCodecs();
   const views = [];
+  // WebRTC first where the browser has it: the lowest latency, and what plays on phones without MSE.
+  if (e.whep && hasWebRtc()) views.push('webrtc');
   if (e.ts) views.push('ts');
   if (feed.format === 'h264') {
     if (mp4) views.push('mp4');
@@ -102,6 +106,9 @@ function whyNotOffered(feed, view) {
     case 'mjpeg':
       if (feed.format === 'yuyv' || feed.format === 'nv12') return `JPEG of a raw feed needs the server's JPEG encoder (libturbojpeg0), which it does not have.`;
       return `JPEG is offered for raw and JPEG feeds only; ${what}.`;
+    case 'webrtc':
+      if (e.whep) return 'This browser has no WebRTC with H.264 (RTCPeerConnection, an H.264 decoder).';
+      return `WebRTC is offered for H.264 feeds and for YUYV feeds, which the server encodes; ${what}.`;
     case 'mp4':
     case 'webcodecs':
       if (view === 'mp4' && e.mp4) return 'This browser has no Media Source Extensions.';
@@ -233,7 +240,8 @@ class Panel {
     // Tear the old view down first: its socket or stream must not outlive it.
     this.view?.stop();
     this.view =
-      view === 'raw' ? new RawView(this.feed, this.badge, rendererMode)
+      view === 'webrtc' ? new WebRtcView(this.feed, this.badge)
+      : view === 'raw' ? new RawView(this.feed, this.badge, rendererMode)
       : view === 'jpeg' ? new JpegView(this.feed, this.badge)
       : view === 'mp4' ? new MseView(this.feed, this.badge, mseSettings)
       : view === 'webcodecs' ? new WebCodecsView(this.feed, this.badge)

@@ -26,6 +26,9 @@ public enum MediaFormat
 
     /// <summary>One media segment in BerryMSE's exact layout (one slice NAL per segment).</summary>
     BerryMse,
+
+    /// <summary>The RTP packets of one H.264 access unit (RFC 6184), each led by its length: WebRTC's shared packets.</summary>
+    RtpH264,
 }
 
 /// <summary>Lower-case names used in URLs and the REST API.</summary>
@@ -41,6 +44,7 @@ public static class MediaFormatNames
         MediaFormat.MpegTs => "mpegts",
         MediaFormat.Fmp4 => "fmp4",
         MediaFormat.BerryMse => "berrymse",
+        MediaFormat.RtpH264 => "rtp-h264",
         _ => "unknown",
     };
 }

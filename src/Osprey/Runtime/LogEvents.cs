@@ -123,6 +123,22 @@ public static class LogEvents
     /// <summary>Information: Feed {Feed}: dropped viewer {Remote}: its socket took nothing for {Seconds} s</summary>
     public const int ViewerSendTimedOut = 1006;
 
+    // 1010-: server outputs: WebRTC
+    /// <summary>Information: WebRTC: UDP port {Port} (ICE-lite, DTLS-SRTP), host candidates {Candidates}</summary>
+    public const int WebRtcListening = 1010;
+    /// <summary>Error: WebRTC is off: UDP port {Port} could not be bound: {Reason}</summary>
+    public const int WebRtcUnavailable = 1011;
+    /// <summary>Debug: Feed {Feed}: WebRTC session {Session} offered by {Remote}</summary>
+    public const int WebRtcSessionOffered = 1012;
+    /// <summary>Information: Feed {Feed}: WebRTC viewer {Remote} connected ({Profile}, {Suite})</summary>
+    public const int WebRtcSessionConnected = 1013;
+    /// <summary>Warning: Feed {Feed}: WebRTC handshake with {Remote} failed: {Reason}</summary>
+    public const int WebRtcHandshakeFailed = 1014;
+    /// <summary>Information: Feed {Feed}: WebRTC viewer {Remote} left ({Reason}) after {Packets} packets, {Retransmissions} retransmitted</summary>
+    public const int WebRtcSessionEnded = 1015;
+    /// <summary>Warning: WebRTC: the receive loop failed</summary>
+    public const int WebRtcReceiveFailed = 1016;
+
     // 1020-: server endpoints: ingest
     /// <summary>Information: Feed {Feed}: publisher {Remote} connected ({Method})</summary>
     public const int IngestPublisherConnected = 1020;

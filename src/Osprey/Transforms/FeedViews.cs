@@ -58,6 +58,9 @@ public sealed class FeedViews : IAsyncDisposable
                     : new JpegDecodeTransform(feed, _logger), out error);
             case MediaFormat.H264 when own == MediaFormat.Yuyv:
                 return GetOrAddView(feed, format, () => new H264EncodeTransform(feed, _logger), out error);
+            case MediaFormat.RtpH264:
+                var source = GetView(feed, MediaFormat.H264, out error);
+                return source is null ? null : GetOrAddView(feed, format, () => new RtpPacketizer(source, _logger), out error);
             case MediaFormat.Fmp4 or MediaFormat.BerryMse:
                 var h264 = GetView(feed, MediaFormat.H264, out error);
                 if (h264 is null)
@@ -70,6 +73,18 @@ public sealed class FeedViews : IAsyncDisposable
                 error = $"feed '{feed.Name}' carries {own.ToApiName()}, which cannot be shown as {format.ToApiName()}";
                 return null;
         }
+    }
+
+    /// <summary>The RTP packetizer of <paramref name="feed"/> (made on first use, shared by its WebRTC viewers); null with a reason when the feed cannot be H.264.</summary>
+    public RtpPacketizer? GetRtpPacketizer(Feed feed, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(feed);
+        if (GetView(feed, MediaFormat.RtpH264, out error) is null)
+        {
+            return null;
+        }
+
+        return _views.TryGetValue((feed.Name, MediaFormat.RtpH264), out var view) ? view as RtpPacketizer : null;
     }
 
     /// <summary>The views of the feed <paramref name="name"/> that a viewer has made, in no particular order.</summary>
@@ -132,7 +147,7 @@ public sealed class FeedViews : IAsyncDisposable
             // Taken so that no view is made while they are being disposed.
         }
 
-        foreach (var view in _views.Where(v => v.Key.Format is MediaFormat.Fmp4 or MediaFormat.BerryMse).Concat(_views.Where(v => v.Key.Format is not (MediaFormat.Fmp4 or MediaFormat.BerryMse))))
+        foreach (var view in _views.Where(v => v.Key.Format is MediaFormat.Fmp4 or MediaFormat.BerryMse or MediaFormat.RtpH264).Concat(_views.Where(v => v.Key.Format is not (MediaFormat.Fmp4 or MediaFormat.BerryMse or MediaFormat.RtpH264))))
         {
             await view.Value.DisposeAsync();
         }

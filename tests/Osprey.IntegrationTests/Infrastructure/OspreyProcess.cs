@@ -92,6 +92,9 @@ public sealed partial class OspreyProcess : IAsyncDisposable
         start.ArgumentList.Add("127.0.0.1");
         start.ArgumentList.Add("--port");
         start.ArgumentList.Add("0");
+        // WebRTC's UDP port too: tests run servers side by side (a test that needs it given says so again).
+        start.ArgumentList.Add("--webrtc-port");
+        start.ArgumentList.Add("0");
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

@@ -14,6 +14,10 @@ public class LayeringTests
         ("Osprey.Codecs", 2),
         ("Osprey.Containers", 3),
         ("Osprey.Protocols", 3),
+        ("Osprey.Protocols.Stun", 3), // WebRTC's wire parts: siblings of one rank, none uses another
+        ("Osprey.Protocols.Srtp", 3),
+        ("Osprey.Protocols.Rtp", 3),
+        ("Osprey.Protocols.Sdp", 3),
         ("Osprey.Feeds", 4),
         ("Osprey.Ingest", 5),
         ("Osprey.Sources", 6),

@@ -66,6 +66,12 @@ internal sealed record FeedDto(
             endpoints["h264"] = $"/ws/{feed.Name}/h264";
         }
 
+        if (info.Format is MediaFormat.H264 or MediaFormat.Yuyv && !feed.Name.Contains('/', StringComparison.Ordinal))
+        {
+            // WHEP's route takes one path segment.
+            endpoints["whep"] = $"/{feed.Name}/whep";
+        }
+
         if (info.Format == MediaFormat.MpegTs)
         {
             endpoints["ts"] = $"/ws/{feed.Name}/ts";
