@@ -45,6 +45,11 @@ limits="--max-viewers 5000 --max-viewers-per-feed 5000 --max-connections-per-add
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Waits (at most 60 s: start-up is slow when other work loads the machine) until the port accepts, then 1 s more.
+wait_port() {
+  for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && { sleep 1; return 0; }; sleep 0.1; done
+  echo "port $1 never opened" >&2; return 1
+}
 
 # Writes $out/$name.json (the load tool's report) and $out/$name.meta (load averages, RSS before and after).
 measure() { # name server-pid url viewers
@@ -66,7 +71,7 @@ run_osprey() { # viewers rep
   local name=osprey-v$1-r$2
   env ${OSPREY_ENV:-} artifacts/publish/osprey $limits --bind 127.0.0.1 --port $port --log-level warning >"$out/$name.server.log" 2>&1 &
   local pid=$!
-  sleep 2
+  wait_port $port
   measure "$name" $pid "ws://127.0.0.1:$port/ws/test/raw" "$1"
   kill -TERM $pid; wait $pid || true
 }
@@ -75,10 +80,10 @@ run_relay() { # viewers rep
   local name=relay-v$1-r$2
   node "$relay_dir/relay.js" --secret secret --stream-port $ingest_port --ws-port $ws_port --frame-bytes 614400 --quiet >"$out/$name.server.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$ingest_port") 2>/dev/null && break; sleep 0.1; done
+  wait_port $ingest_port
   node "$relay_dir/producer.js" --url "http://127.0.0.1:$ingest_port/secret" --fps 30 >"$out/$name.producer.log" 2>&1 &
   local producer=$!
-  sleep 2
+  wait_port $ws_port
   measure "$name" $pid "ws://127.0.0.1:$ws_port/" "$1"
   kill -TERM $producer; wait $producer || true
   kill -TERM $pid; wait $pid || true

@@ -164,6 +164,13 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(viewerLimits);
         builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
         builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
+        builder.Services.AddSingleton(provider =>
+        {
+            var admission = provider.GetRequiredService<ViewerAdmission>();
+            var registry = provider.GetRequiredService<FeedRegistry>();
+            var views = provider.GetRequiredService<FeedViews>();
+            return new IdleMemoryTrimmer(() => admission.Viewers, () => [.. registry.Feeds, .. views.Outputs]);
+        });
         builder.Services.AddOspreyMetrics();
         builder.Services.AddOspreyOpenApi(options.IngestSecret);
 
@@ -189,6 +196,7 @@ internal static partial class OspreyServer
         }
 
         _ = app.Services.GetRequiredService<FeedViews>();
+        _ = app.Services.GetRequiredService<IdleMemoryTrimmer>(); // its timer starts with it
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
         app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));
