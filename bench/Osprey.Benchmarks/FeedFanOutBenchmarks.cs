@@ -18,6 +18,10 @@ namespace Osprey.Benchmarks;
 /// spins (without sleeping) until all N readers have taken and released the frame and parked again. The harness is
 /// a countdown field and a <see cref="SpinWait"/>: it allocates nothing, and the reader loops' state machines are
 /// boxed once, in setup.</para>
+/// <para><see cref="WakeOnFanOutThreads"/>: the same loops, but the readers asked to be woken from the fan-out threads
+/// (<see cref="SignalledReader.SignalOnFanOutThread"/>), as direct-socket viewers do: the publish queues the feed once
+/// per lane and each lane runs its readers' continuations inline, one pass, instead of one thread-pool work item
+/// per reader.</para>
 /// </remarks>
 [MemoryDiagnoser]
 public class FeedFanOutBenchmarks
@@ -67,6 +71,31 @@ public class FeedFanOutBenchmarks
         for (var i = 0; i < 8; i++)
         {
             WakeAwaiting();
+        }
+
+        Finish();
+    }
+
+    [GlobalSetup(Target = nameof(WakeOnFanOutThreads))]
+    public void SetupWakeOnFanOutThreads()
+    {
+        CreateFeed();
+        foreach (var reader in _readers)
+        {
+            reader.SignalOnFanOutThread();
+        }
+
+        Volatile.Write(ref _remaining, _readers.Length);
+        _loops = new Task[_readers.Length];
+        for (var i = 0; i < _readers.Length; i++)
+        {
+            _loops[i] = ReadLoopAsync(_readers[i]);
+        }
+
+        WaitForReaders();
+        for (var i = 0; i < 8; i++)
+        {
+            WakeOnFanOutThreads();
         }
 
         Finish();
@@ -123,6 +152,15 @@ public class FeedFanOutBenchmarks
     /// <summary>Publish one frame to readers parked in a pending wait and spin until all of them took and released it.</summary>
     [Benchmark]
     public void WakeAwaiting()
+    {
+        Volatile.Write(ref _remaining, _readers.Length);
+        Publish();
+        WaitForReaders();
+    }
+
+    /// <summary>Publish one frame to lane readers parked in a pending wait and spin until all of them took and released it.</summary>
+    [Benchmark]
+    public void WakeOnFanOutThreads()
     {
         Volatile.Write(ref _remaining, _readers.Length);
         Publish();

@@ -175,6 +175,13 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(provider => new WebRtcServer(
             new WebRtcOptions { Bind = options.Bind, Port = options.WebRtcPort, ExtraHosts = options.WebRtcHosts, MaxQueuedBytes = options.ViewerQueueBytes },
             provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.WebRtc")));
+        builder.Services.AddSingleton(provider =>
+        {
+            var admission = provider.GetRequiredService<ViewerAdmission>();
+            var registry = provider.GetRequiredService<FeedRegistry>();
+            var views = provider.GetRequiredService<FeedViews>();
+            return new IdleMemoryTrimmer(() => admission.Viewers, () => [.. registry.Feeds, .. views.Outputs]);
+        });
         builder.Services.AddOspreyMetrics();
         builder.Services.AddOspreyOpenApi(options.IngestSecret);
 
@@ -224,6 +231,8 @@ internal static partial class OspreyServer
                 + (options.ConfigFile is not null ? "; watched for changes" : "") + "; " + writes);
         }
 
+        _ = app.Services.GetRequiredService<FeedViews>();
+        _ = app.Services.GetRequiredService<IdleMemoryTrimmer>(); // its timer starts with it
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         // Bound now, so that the port (and a clash on it) is in the start-up log, not the first viewer's.
         _ = app.Services.GetRequiredService<WebRtcServer>();

@@ -30,6 +30,7 @@ public sealed class Feed : IDisposable
     private long _bytes;
     private long _drops;
     private long _viewersDropped;
+    private int _lanesPending; // a bit per fan-out lane this feed is queued on
     private bool _disposed;
     private FeedState _state = FeedState.Starting;
     private string? _stateDetail;
@@ -154,6 +155,7 @@ public sealed class Feed : IDisposable
         ArgumentNullException.ThrowIfNull(frame);
         Frame? previous;
         FeedReader[] readers;
+        var lanes = 0;
         lock (_lock)
         {
             if (_disposed)
@@ -171,7 +173,10 @@ public sealed class Feed : IDisposable
                 // Ordered readers get every frame, in sequence order: offered under the lock.
                 foreach (var ordered in _orderedReaders)
                 {
-                    ordered.Offer(frame);
+                    if (ordered.Offer(frame))
+                    {
+                        lanes |= 1 << ordered.Lane;
+                    }
                 }
 
                 _frames++;
@@ -188,7 +193,71 @@ public sealed class Feed : IDisposable
         previous?.Release();
         foreach (var reader in readers)
         {
-            reader.Signal();
+            var lane = reader.Lane;
+            if (lane >= 0)
+            {
+                lanes |= 1 << lane;
+            }
+            else
+            {
+                reader.Signal();
+            }
+        }
+
+        ScheduleLanes(lanes);
+    }
+
+    /// <summary>Queues this feed once on each lane of <paramref name="lanes"/> it is not queued on yet.</summary>
+    private void ScheduleLanes(int lanes)
+    {
+        while (lanes != 0)
+        {
+            var lane = System.Numerics.BitOperations.TrailingZeroCount(lanes);
+            var bit = 1 << lane;
+            lanes &= ~bit;
+            if ((Interlocked.Or(ref _lanesPending, bit) & bit) == 0)
+            {
+                FanOutLanes.Schedule(this, lane);
+            }
+        }
+    }
+
+    /// <summary>
+    /// On fan-out lane <paramref name="lane"/>: wakes that lane's readers of this feed, each running its
+    /// continuation (a non-blocking send) here, one after the other.
+    /// </summary>
+    internal void RunFanOutLane(int lane)
+    {
+        // Cleared first: a frame published during the pass queues the feed again, so no wake is lost.
+        Interlocked.And(ref _lanesPending, ~(1 << lane));
+        foreach (var reader in Volatile.Read(ref _readers))
+        {
+            if (reader.Lane == lane)
+            {
+                SignalOnLane(reader);
+            }
+        }
+
+        foreach (var reader in Volatile.Read(ref _orderedReaders))
+        {
+            if (reader.Lane == lane)
+            {
+                SignalOnLane(reader);
+            }
+        }
+    }
+
+    private static void SignalOnLane(SignalledReader reader)
+    {
+        try
+        {
+            reader.Signal(inline: true);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A consumer's continuation failed outside its own error handling (an async method's never does):
+            // counted, and the lane goes on serving the others.
+            FanOutLanes.CountFault();
         }
     }
 

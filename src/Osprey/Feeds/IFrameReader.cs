@@ -12,6 +12,9 @@ public interface IFrameReader : IDisposable
     /// <summary>Takes the next frame to send; the caller releases it.</summary>
     bool TryTake(out Frame frame);
 
+    /// <summary>Has the feed wake this reader for frames from a fan-out thread (see <see cref="SignalledReader.SignalOnFanOutThread"/>).</summary>
+    void SignalOnFanOutThread();
+
     /// <summary>Wakes a pending wait without a frame.</summary>
     void Wake();
 

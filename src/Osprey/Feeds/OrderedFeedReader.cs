@@ -124,14 +124,15 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
     public void Dispose() => Close();
 
     /// <summary>Called by the feed, under its lock, for each published frame (the reader adds its own reference).</summary>
-    internal void Offer(Frame frame)
+    /// <returns>True when the frame was queued for a reader that its fan-out lane must wake (the feed does, after its lock).</returns>
+    internal bool Offer(Frame frame)
     {
         var signal = false;
         lock (_lock)
         {
             if (_closing)
             {
-                return;
+                return false;
             }
 
             if (_waitingForKeyFrame)
@@ -144,7 +145,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
                         _feed.CountDrops(1);
                     }
 
-                    return;
+                    return false;
                 }
 
                 _waitingForKeyFrame = false;
@@ -166,7 +167,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
                     _feed.CountDrops(1);
                     _waitingForKeyFrame = true;
                     _fellBehind = true;
-                    return;
+                    return false;
                 }
             }
 
@@ -177,10 +178,18 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
             signal = true;
         }
 
-        if (signal)
+        if (!signal)
         {
-            Signal();
+            return false;
         }
+
+        if (Lane >= 0)
+        {
+            return true;
+        }
+
+        Signal();
+        return false;
     }
 
     /// <summary>Queues the cached group of pictures for a new reader (called before it is attached).</summary>
@@ -188,7 +197,7 @@ public sealed class OrderedFeedReader : SignalledReader, IFrameReader
     {
         foreach (var frame in groupOfPictures)
         {
-            Offer(frame);
+            _ = Offer(frame); // not attached yet: no lane, nobody waiting
         }
     }
 

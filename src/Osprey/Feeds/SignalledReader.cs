@@ -10,8 +10,8 @@ namespace Osprey.Feeds;
 /// <remarks>
 /// The race between a waiter and a signal is settled with a full fence on each side: the waiter publishes
 /// <c>Waiting</c> before it looks for work once more, and the feed publishes its work before it looks for a waiter,
-/// so one of them always sees the other. Continuations run on the thread pool: a publisher (a capture loop) never
-/// runs viewers' sends.
+/// so one of them always sees the other. Continuations run on the thread pool, or for readers that asked for it
+/// (<see cref="SignalOnFanOutThread"/>) on a fan-out thread: a publisher (a capture loop) never runs viewers' sends.
 /// </remarks>
 public abstract class SignalledReader : IValueTaskSource<bool>
 {
@@ -22,6 +22,7 @@ public abstract class SignalledReader : IValueTaskSource<bool>
     private int _state;
     private volatile bool _closed;
     private volatile bool _woken;
+    private volatile int _lane = -1;
 
     /// <summary>Initialises the signal.</summary>
     protected SignalledReader() => _core.RunContinuationsAsynchronously = true;
@@ -63,6 +64,24 @@ public abstract class SignalledReader : IValueTaskSource<bool>
         return new ValueTask<bool>(this, _core.Version);
     }
 
+    /// <summary>
+    /// Has the feed wake this reader for its frames from one of the fan-out threads (<see cref="FanOutLanes"/>),
+    /// running the consumer's continuation there at once, with the other readers of the frame, instead of on
+    /// the thread pool. Only for consumers whose per-frame work is a non-blocking send (a viewer writing straight
+    /// to its socket): anything that may block or compute would delay the lane's other readers. Wakes and closes
+    /// still complete on the thread pool. Idempotent.
+    /// </summary>
+    public void SignalOnFanOutThread()
+    {
+        if (_lane < 0)
+        {
+            _lane = FanOutLanes.NextLane();
+        }
+    }
+
+    /// <summary>The fan-out lane that wakes this reader for frames, or -1 (the thread pool).</summary>
+    internal int Lane => _lane;
+
     /// <summary>Wakes a pending wait without a frame, so that its consumer can do other work (a pong, say).</summary>
     public void Wake()
     {
@@ -90,10 +109,13 @@ public abstract class SignalledReader : IValueTaskSource<bool>
     }
 
     /// <summary>Completes a pending wait, if there is one.</summary>
-    internal void Signal()
+    /// <param name="inline">True to run the waiter's continuation on this thread (a fan-out lane); false to queue it to the thread pool.</param>
+    internal void Signal(bool inline = false)
     {
         if (Interlocked.CompareExchange(ref _state, Idle, Waiting) == Waiting)
         {
+            // Only the signaller that won the exchange completes the core, so setting the mode here cannot race.
+            _core.RunContinuationsAsynchronously = !inline;
             _core.SetResult(!_closed);
         }
     }

@@ -80,6 +80,37 @@ public sealed class FramePool
         return frame;
     }
 
+    /// <summary>
+    /// Lets go of free frames beyond <paramref name="keep"/> (the smallest first), leaving them to the GC: after a
+    /// load, when the frames a busy fan-out had in flight need not stay pinned.
+    /// </summary>
+    /// <returns>How many free frames were let go.</returns>
+    public int TrimExcess(int keep)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(keep);
+        lock (_lock)
+        {
+            var dropped = 0;
+            while (_freeCount > keep)
+            {
+                var smallest = 0;
+                for (var i = 1; i < _freeCount; i++)
+                {
+                    if (_free[i]!.Capacity < _free[smallest]!.Capacity)
+                    {
+                        smallest = i;
+                    }
+                }
+
+                _free[smallest] = _free[_freeCount - 1];
+                _free[--_freeCount] = null;
+                dropped++;
+            }
+
+            return dropped;
+        }
+    }
+
     internal void Return(Frame frame)
     {
         Interlocked.Decrement(ref _outstanding);

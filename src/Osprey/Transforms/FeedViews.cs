@@ -25,6 +25,9 @@ public sealed class FeedViews : IAsyncDisposable
         Jpeg = jpeg ?? new JpegSettings();
     }
 
+    /// <summary>The views' feeds made so far (running or not).</summary>
+    public IReadOnlyList<Feed> Outputs => [.. _views.Values.Select(view => view.Output)];
+
     /// <summary>JPEG encoding settings, and whether libjpeg-turbo is there at all.</summary>
     public JpegSettings Jpeg { get; }
 

@@ -92,6 +92,11 @@ internal sealed class MjpegViewer : IDisposable
             // head is in the kernel.
             var chunked = response.Headers.TransferEncoding.ToString().Contains("chunked", StringComparison.OrdinalIgnoreCase);
             _writer = ConnectionWriter.Create(_context, response.Body, allowDirect: chunked);
+            if (_writer.IsDirect)
+            {
+                reader.SignalOnFanOutThread(); // each part is one non-blocking send: from the fan-out thread
+            }
+
             if (!await _writer.WriteAsync(_writer.IsDirect ? s_openingChunk : s_opening, default, default, stop.Token))
             {
                 return;
@@ -117,6 +122,9 @@ internal sealed class MjpegViewer : IDisposable
         {
             // The viewer left or the server is stopping.
         }
+
+        // The loop may have ended on a fan-out thread: what follows (Kestrel ending the response) is not a send.
+        await Task.Yield();
 
         if (serverStopping.IsCancellationRequested)
         {

@@ -88,6 +88,13 @@ internal sealed partial class WebSocketFrameViewer
         Log.ViewerConnected(_logger, _feed.Name, _context.Connection.RemoteIpAddress?.ToString() ?? "?", connection.IsDirect);
         using var stopRegistration = serverStopping.UnsafeRegister(static state => ((WebSocketFrameViewer)state!).OnServerStopping(), this);
         var receiving = connection.StartReceiving(reader.Wake);
+        if (connection.IsDirect)
+        {
+            // Each frame's send is one non-blocking sendmsg: done on the feed's fan-out thread with the other
+            // viewers' sends, no thread-pool hop per viewer (a send that would block goes on asynchronously).
+            reader.SignalOnFanOutThread();
+        }
+
         try
         {
             await SendLoopAsync(reader, connection);
@@ -98,6 +105,9 @@ internal sealed partial class WebSocketFrameViewer
         }
         finally
         {
+            // The loop may have ended on a fan-out thread: the teardown (close handshake, counters, a lazy
+            // transform stopping with its last reader) is not a send, so it leaves that thread first.
+            await Task.Yield();
             reader.Close();
         }
 
