@@ -30,6 +30,8 @@ internal static class ApiDocument
         ["/websocket"] = ("viewers", "The first feed as BerryMSE fragments", "WebSocket upgrade, BerryMSE's layout (thinkski's path).", "GET"),
         ["/mjpeg/{**name}"] = ("viewers", "A feed as MJPEG", "`multipart/x-mixed-replace` JPEG parts until the client leaves.", "GET"),
         ["/snapshot/{**file}"] = ("viewers", "One JPEG of a feed", "`/snapshot/{feed}.jpg`: the next JPEG (waits up to 5 s).", "GET"),
+        ["/hls/{**path}"] = ("viewers", "A feed as HLS and Low-Latency HLS", "`/hls/{feed}/index.m3u8` (multivariant), `media.m3u8` (LL-HLS: `_HLS_msn`, `_HLS_part` block until that part exists, 400 outside the window, 503 after three target durations; `_HLS_skip=YES` for a delta update), `plain.m3u8` (no LL tags), `init-*.mp4`, `{msn}.m4s` segments and `{msn}.{part}.m4s` parts (immutable; the preload-hinted part blocks until complete). Cacheable by any HTTP cache: blocking playlists `max-age=1` and byte-identical per URL.", "GET"),
+        ["/api/hls"] = ("viewers", "The running HLS streams", "Each feed's HLS stream: window, parts and segments made, and the requests answered by kind (what an edge cache's coalescing shows).", "GET"),
         ["/api/feeds"] = ("feeds", "The feeds the client may read", "Every feed with its format, size, rates, viewers, state, counters and the URLs of its outputs.", "GET"),
         ["/api/feeds/{**name}"] = ("feeds", "One feed", "`GET /api/feeds/{feed}`: the feed as in the list; `POST /api/feeds/{feed}/restart` restarts its source (202).", "GET"),
         ["/api/feeds/{**path}"] = ("feeds", "Restart a feed's source", "`POST /api/feeds/{feed}/restart`: 202 with the feed; 404 for another action or a feed without a source.", "POST"),

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Osprey.Codecs.Jpeg;
+using Osprey.Containers.Hls;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
@@ -19,6 +20,7 @@ using Osprey.Server.Endpoints.Vw;
 using Osprey.Server.Http;
 using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;
+using Osprey.Server.Outputs.Hls;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
 using Osprey.Sources;
@@ -164,6 +166,11 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(viewerLimits);
         builder.Services.AddSingleton(_ => new SendWatchdog(viewerLimits));
         builder.Services.AddSingleton(_ => new ViewerAdmission(options.MaxViewersPerFeed, options.MaxViewers));
+        builder.Services.AddSingleton(provider => new HlsStreams(
+            new HlsSettings { PartTarget = options.HlsPartTarget, MinSegmentDuration = TimeSpan.FromSeconds(Math.Max(1, options.HlsPartTarget.TotalSeconds)) },
+            options.HlsGrace,
+            maxStreams: 256,
+            provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddOspreyMetrics();
         builder.Services.AddOspreyOpenApi(options.IngestSecret);
 
@@ -209,6 +216,7 @@ internal static partial class OspreyServer
         app.MapAuthEndpoints();
         app.MapSourceEndpoints();
         app.MapFeedEndpoints();
+        app.MapHlsEndpoints();
         app.MapControlEndpoints();
         app.MapIngestEndpoints(options.IngestSecret);
         app.MapVwApiEndpoints();

@@ -176,4 +176,12 @@ public static class LogEvents
     public const int ServerTlsReloaded = 1092;
     /// <summary>Warning: TLS certificate {CertFile} with key {KeyFile} did not load ({Error}); still serving {Certificate}</summary>
     public const int ServerTlsReloadFailed = 1093;
+
+    // 1100-: HLS output
+    /// <summary>Information: Feed {Feed}: HLS stream {Stream} started</summary>
+    public const int HlsStreamStarted = 1100;
+    /// <summary>Information: Feed {Feed}: HLS stream {Stream} stopped after {Seconds} s without a request ({Parts} parts, {Segments} segments)</summary>
+    public const int HlsStreamStopped = 1101;
+    /// <summary>Warning: Feed {Feed}: HLS stream {Stream} dropped a fragment it could not read</summary>
+    public const int HlsBadFragment = 1102;
 }
