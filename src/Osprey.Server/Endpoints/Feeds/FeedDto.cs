@@ -63,6 +63,7 @@ internal sealed record FeedDto(
         {
             endpoints["mp4"] = $"/ws/{feed.Name}/mp4";
             endpoints["h264"] = $"/ws/{feed.Name}/h264";
+            endpoints["hls"] = $"/hls/{feed.Name}/index.m3u8";
         }
 
         if (info.Format == MediaFormat.MpegTs)

@@ -43,7 +43,7 @@ public static class HlsPlaylistWriter
         ArgumentNullException.ThrowIfNull(segmenter);
         var settings = segmenter.Settings;
         var target = segmenter.TargetDuration;
-        var partTarget = settings.PartTarget.TotalSeconds;
+        var partTarget = settings.AdvertisedPartTarget.TotalSeconds;
         var skipUntil = 6.0 * target;
         var b = new StringBuilder(4096);
         b.Append("#EXTM3U\n#EXT-X-VERSION:9\n");

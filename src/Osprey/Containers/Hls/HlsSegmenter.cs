@@ -106,6 +106,7 @@ public sealed class HlsSegmenter
     private readonly Queue<(long Msn, int Part)> _snapshotOrder = new();
     private readonly ArrayBufferWriter<byte> _openPart = new(64 * 1024);
     private readonly long _partTargetTicks;
+    private readonly long _partLimitTicks;
     private readonly long _minSegmentTicks;
     private long _openPartDuration;
     private bool _openPartIndependent;
@@ -129,6 +130,7 @@ public sealed class HlsSegmenter
         StreamId = firstMsn;
         _nextMsn = firstMsn;
         _partTargetTicks = ToTicks(settings.PartTarget);
+        _partLimitTicks = ToTicks(settings.AdvertisedPartTarget);
         _minSegmentTicks = ToTicks(settings.MinSegmentDuration);
         TargetDuration = settings.MinTargetDuration;
     }
@@ -240,7 +242,7 @@ public sealed class HlsSegmenter
                 RenderSegmentEnd(_segments[^2]);
             }
         }
-        else if (_openPart.WrittenCount > 0 && _openPartDuration + duration > _partTargetTicks)
+        else if (_openPart.WrittenCount > 0 && _openPartDuration + duration > _partLimitTicks)
         {
             changed |= ClosePart(open);
             RenderPartEnd(open);
@@ -263,6 +265,7 @@ public sealed class HlsSegmenter
 
         _openPart.Write(fragment);
         _openPartDuration += duration;
+        Evict();
         // Close now if the next frame (as long as this one, with a quarter of a frame's slack for clock jitter)
         // would overflow the target: the part is then available a frame earlier.
         if (_openPartDuration + duration - (duration / 4) > _partTargetTicks)
@@ -387,6 +390,13 @@ public sealed class HlsSegmenter
         Version++;
         var rounded = (int)Math.Round((double)segment.Duration / _settings.Timescale, MidpointRounding.AwayFromZero);
         TargetDuration = Math.Max(TargetDuration, rounded);
+        Evict();
+        _plain = HlsPlaylistWriter.WritePlain(this, _discontinuitySequence);
+    }
+
+    /// <summary>Drops the oldest complete segments past the segment count or the byte bound, keeping at least one.</summary>
+    private void Evict()
+    {
         var complete = _segments.Count(s => s.IsComplete);
         while (complete > 1 && (complete > _settings.MaxSegments || Bytes > _settings.MaxBytes))
         {
@@ -399,8 +409,6 @@ public sealed class HlsSegmenter
                 _discontinuitySequence++;
             }
         }
-
-        _plain = HlsPlaylistWriter.WritePlain(this, _discontinuitySequence);
     }
 
     private void RenderPartEnd(HlsSegment open)

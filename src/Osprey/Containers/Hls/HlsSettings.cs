@@ -7,11 +7,15 @@ public sealed record HlsSettings
     public uint Timescale { get; init; } = 90000;
 
     /// <summary>
-    /// EXT-X-PART-INF's PART-TARGET: no part is longer (a frame that would make it longer starts the next part),
-    /// and a part closes as soon as the next frame would overflow it, so parts are as close to it as frames allow.
-    /// Never changes while the stream runs (iOS fails when it does).
+    /// The parts' nominal duration: a part closes as soon as the next frame (judged from the last) would take it
+    /// past this. EXT-X-PART-INF's PART-TARGET is <see cref="AdvertisedPartTarget"/>, 10 % more, so that capture
+    /// clock jitter never makes a part longer than the target (RFC 8216bis: MUST NOT) nor, for lack of room, a
+    /// frame shorter than the 85 % it asks for: at 30 fps and 200 ms, parts are six frames, 200 ms ± jitter.
     /// </summary>
     public TimeSpan PartTarget { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>PART-TARGET as the playlists say it: <see cref="PartTarget"/> plus 10 %, in whole milliseconds; no part is longer (a frame that would make it longer starts the next part). Never changes while a stream runs (iOS fails when it does).</summary>
+    public TimeSpan AdvertisedPartTarget => TimeSpan.FromMilliseconds(Math.Ceiling(PartTarget.TotalMilliseconds * 1.1));
 
     /// <summary>A key frame starts a new segment once the current one is at least this long (segments are whole groups of pictures).</summary>
     public TimeSpan MinSegmentDuration { get; init; } = TimeSpan.FromSeconds(1);
