@@ -15,7 +15,7 @@ public sealed record HlsSettings
     public TimeSpan PartTarget { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>PART-TARGET as the playlists say it: <see cref="PartTarget"/> plus 10 %, in whole milliseconds; no part is longer (a frame that would make it longer starts the next part). Never changes while a stream runs (iOS fails when it does).</summary>
-    public TimeSpan AdvertisedPartTarget => TimeSpan.FromMilliseconds(Math.Ceiling(PartTarget.TotalMilliseconds * 1.1));
+    public TimeSpan AdvertisedPartTarget => TimeSpan.FromMilliseconds(Math.Ceiling(PartTarget.TotalMilliseconds * 11 / 10));
 
     /// <summary>A key frame starts a new segment once the current one is at least this long (segments are whole groups of pictures).</summary>
     public TimeSpan MinSegmentDuration { get; init; } = TimeSpan.FromSeconds(1);
