@@ -95,130 +95,130 @@ internal static class HlsEndpoints
         switch (resource.Kind)
         {
             case HlsResourceKind.Multivariant:
-            {
-                stream.Counters.CountMultivariant();
-                var body = await WaitForAsync(stream, _ => stream.GetMultivariant(), s_firstSegmentTimeout, cancellationToken);
-                await (body is null
-                    ? Unavailable(context, stream, "The feed gave no complete segment yet.")
-                    : WriteAsync(context, body, PlaylistType, "public, max-age=5", cancellationToken));
-                return;
-            }
-
-            case HlsResourceKind.PlainPlaylist:
-            {
-                stream.Counters.CountPlaylist(blocking: false);
-                var body = await WaitForAsync(stream, s => s.PlainPlaylist, s_firstSegmentTimeout, cancellationToken);
-                await (body is null
-                    ? Unavailable(context, stream, "The feed gave no complete segment yet.")
-                    : WriteAsync(context, body, PlaylistType, OneSecond, cancellationToken));
-                return;
-            }
-
-            case HlsResourceKind.MediaPlaylist:
-            {
-                var query = context.Request.Query;
-                if (!HlsDirectives.TryParse(query["_HLS_msn"].LastOrDefault(), query["_HLS_part"].LastOrDefault(), query["_HLS_skip"].LastOrDefault(), out var directives, out var problem))
                 {
-                    stream.Counters.CountRefused();
-                    await ErrorAsync(context, StatusCodes.Status400BadRequest, problem!);
+                    stream.Counters.CountMultivariant();
+                    var body = await WaitForAsync(stream, _ => stream.GetMultivariant(), s_firstSegmentTimeout, cancellationToken);
+                    await (body is null
+                        ? Unavailable(context, stream, "The feed gave no complete segment yet.")
+                        : WriteAsync(context, body, PlaylistType, "public, max-age=5", cancellationToken));
                     return;
                 }
 
-                stream.Counters.CountPlaylist(directives.Msn is not null);
-                // RFC 8216bis §6.2.5.2: answer within three target durations, or 503.
-                var timeout = directives.Msn is null ? s_firstSegmentTimeout : TimeSpan.FromSeconds(3 * stream.Read(s => s.TargetDuration));
-                var deadline = TimeProvider.System.GetTimestamp() + (long)(timeout.TotalSeconds * TimeProvider.System.TimestampFrequency);
-                while (true)
+            case HlsResourceKind.PlainPlaylist:
                 {
-                    var changed = stream.Changed;
-                    byte[]? body = null;
-                    var outcome = stream.Read(s => s.Resolve(directives, out body));
-                    if (outcome == HlsOutcome.Ready)
-                    {
-                        await WriteAsync(context, body!, PlaylistType, OneSecond, cancellationToken);
-                        return;
-                    }
+                    stream.Counters.CountPlaylist(blocking: false);
+                    var body = await WaitForAsync(stream, s => s.PlainPlaylist, s_firstSegmentTimeout, cancellationToken);
+                    await (body is null
+                        ? Unavailable(context, stream, "The feed gave no complete segment yet.")
+                        : WriteAsync(context, body, PlaylistType, OneSecond, cancellationToken));
+                    return;
+                }
 
-                    if (outcome == HlsOutcome.BadRequest)
+            case HlsResourceKind.MediaPlaylist:
+                {
+                    var query = context.Request.Query;
+                    if (!HlsDirectives.TryParse(query["_HLS_msn"].LastOrDefault(), query["_HLS_part"].LastOrDefault(), query["_HLS_skip"].LastOrDefault(), out var directives, out var problem))
                     {
                         stream.Counters.CountRefused();
-                        var (first, live) = stream.Read(s => (s.FirstMsn, s.OpenMsn));
-                        await ErrorAsync(context, StatusCodes.Status400BadRequest, $"_HLS_msn/_HLS_part outside the window: segments {first} to {live} are kept (and up to two ahead may be waited for).");
+                        await ErrorAsync(context, StatusCodes.Status400BadRequest, problem!);
                         return;
                     }
 
-                    if (!await WaitAsync(changed, deadline, cancellationToken) || stream.IsStopped)
+                    stream.Counters.CountPlaylist(directives.Msn is not null);
+                    // RFC 8216bis §6.2.5.2: answer within three target durations, or 503.
+                    var timeout = directives.Msn is null ? s_firstSegmentTimeout : TimeSpan.FromSeconds(3 * stream.Read(s => s.TargetDuration));
+                    var deadline = TimeProvider.System.GetTimestamp() + (long)(timeout.TotalSeconds * TimeProvider.System.TimestampFrequency);
+                    while (true)
                     {
-                        await Unavailable(context, stream, "What the request waits for did not arrive in time.");
-                        return;
+                        var changed = stream.Changed;
+                        byte[]? body = null;
+                        var outcome = stream.Read(s => s.Resolve(directives, out body));
+                        if (outcome == HlsOutcome.Ready)
+                        {
+                            await WriteAsync(context, body!, PlaylistType, OneSecond, cancellationToken);
+                            return;
+                        }
+
+                        if (outcome == HlsOutcome.BadRequest)
+                        {
+                            stream.Counters.CountRefused();
+                            var (first, live) = stream.Read(s => (s.FirstMsn, s.OpenMsn));
+                            await ErrorAsync(context, StatusCodes.Status400BadRequest, $"_HLS_msn/_HLS_part outside the window: segments {first} to {live} are kept (and up to two ahead may be waited for).");
+                            return;
+                        }
+
+                        if (!await WaitAsync(changed, deadline, cancellationToken) || stream.IsStopped)
+                        {
+                            await Unavailable(context, stream, "What the request waits for did not arrive in time.");
+                            return;
+                        }
                     }
                 }
-            }
 
             case HlsResourceKind.Init:
-            {
-                stream.Counters.CountInit();
-                var body = resource.Number == stream.Read(s => s.StreamId)
-                    ? await WaitForAsync(stream, s => s.GetInit(resource.Index), TimeSpan.Zero, cancellationToken)
-                    : null;
-                await (body is null
-                    ? ErrorAsync(context, StatusCodes.Status404NotFound, "No such init segment in this stream.")
-                    : WriteAsync(context, body, "video/mp4", Immutable, cancellationToken));
-                return;
-            }
+                {
+                    stream.Counters.CountInit();
+                    var body = resource.Number == stream.Read(s => s.StreamId)
+                        ? await WaitForAsync(stream, s => s.GetInit(resource.Index), TimeSpan.Zero, cancellationToken)
+                        : null;
+                    await (body is null
+                        ? ErrorAsync(context, StatusCodes.Status404NotFound, "No such init segment in this stream.")
+                        : WriteAsync(context, body, "video/mp4", Immutable, cancellationToken));
+                    return;
+                }
 
             case HlsResourceKind.Part:
             case HlsResourceKind.Segment:
-            {
-                var isPart = resource.Kind == HlsResourceKind.Part;
-                if (isPart)
                 {
-                    stream.Counters.CountPart();
-                }
-                else
-                {
-                    stream.Counters.CountSegment();
-                }
-
-                var timeout = TimeSpan.FromSeconds(3 * stream.Read(s => s.TargetDuration));
-                var deadline = TimeProvider.System.GetTimestamp() + (long)(timeout.TotalSeconds * TimeProvider.System.TimestampFrequency);
-                while (true)
-                {
-                    var changed = stream.Changed;
-                    HlsPart? part = null;
-                    HlsSegment? segment = null;
-                    IReadOnlyList<HlsPart>? parts = null;
-                    var state = stream.Read(s =>
+                    var isPart = resource.Kind == HlsResourceKind.Part;
+                    if (isPart)
                     {
-                        if (isPart)
+                        stream.Counters.CountPart();
+                    }
+                    else
+                    {
+                        stream.Counters.CountSegment();
+                    }
+
+                    var timeout = TimeSpan.FromSeconds(3 * stream.Read(s => s.TargetDuration));
+                    var deadline = TimeProvider.System.GetTimestamp() + (long)(timeout.TotalSeconds * TimeProvider.System.TimestampFrequency);
+                    while (true)
+                    {
+                        var changed = stream.Changed;
+                        HlsPart? part = null;
+                        HlsSegment? segment = null;
+                        IReadOnlyList<HlsPart>? parts = null;
+                        var state = stream.Read(s =>
                         {
-                            return s.FindPart(resource.Number, resource.Index, out part);
+                            if (isPart)
+                            {
+                                return s.FindPart(resource.Number, resource.Index, out part);
+                            }
+
+                            var found = s.FindSegment(resource.Number, out segment);
+                            parts = segment is null ? null : [.. segment.Parts];
+                            return found;
+                        });
+                        if (state == HlsPartState.Available)
+                        {
+                            await WritePartsAsync(context, part is not null ? [part] : parts!, cancellationToken);
+                            return;
                         }
 
-                        var found = s.FindSegment(resource.Number, out segment);
-                        parts = segment is null ? null : [.. segment.Parts];
-                        return found;
-                    });
-                    if (state == HlsPartState.Available)
-                    {
-                        await WritePartsAsync(context, part is not null ? [part] : parts!, cancellationToken);
-                        return;
-                    }
+                        if (state == HlsPartState.Missing)
+                        {
+                            await ErrorAsync(context, StatusCodes.Status404NotFound, "Not in the window (too old, or never made: a segment ended before this part).");
+                            return;
+                        }
 
-                    if (state == HlsPartState.Missing)
-                    {
-                        await ErrorAsync(context, StatusCodes.Status404NotFound, "Not in the window (too old, or never made: a segment ended before this part).");
-                        return;
-                    }
-
-                    // The preload hint (or the segment being made): blocks until it is complete.
-                    if (!await WaitAsync(changed, deadline, cancellationToken) || stream.IsStopped)
-                    {
-                        await Unavailable(context, stream, "The part did not arrive in time.");
-                        return;
+                        // The preload hint (or the segment being made): blocks until it is complete.
+                        if (!await WaitAsync(changed, deadline, cancellationToken) || stream.IsStopped)
+                        {
+                            await Unavailable(context, stream, "The part did not arrive in time.");
+                            return;
+                        }
                     }
                 }
-            }
         }
     }
 
