@@ -8,7 +8,7 @@ source scripts/ensure-packages.sh
 # qemu-user (libc, libturbojpeg, OpenSSL).
 ensure_architecture arm64
 ensure_packages chromium ffmpeg libturbojpeg0 fonts-dejavu-core socat gcc linux-libc-dev curl \
-  clang binutils-aarch64-linux-gnu libc6-dev:arm64 libgcc-12-dev:arm64 qemu-user-static libturbojpeg0:arm64 libssl3:arm64
+  clang binutils-aarch64-linux-gnu libc6-dev:arm64 libgcc-12-dev:arm64 qemu-user-static libturbojpeg0:arm64 libssl3:arm64 nginx
 
 dotnet build Osprey.slnx -c Release -warnaserror
 dotnet format Osprey.slnx --verify-no-changes --no-restore

@@ -27,6 +27,11 @@ internal static class Program
         }
 
         var stderr = Console.Error;
+        if (args.Length > 0 && args[0] == "hls")
+        {
+            return await HlsAsync(args[1..], stderr);
+        }
+
         var command = CommandLine.Parse(args, line => stderr.WriteLine($"[{DateTime.Now:HH:mm:ss.fff}] {line}"));
         if (command.Help)
         {
@@ -89,6 +94,62 @@ internal static class Program
         // In ts mode a publisher alone (no viewers asked for) is a complete run.
         var publisherOnly = report.ViewersRequested == 0 && report.Ts?.Publisher is { Connected: true };
         return report.ViewersConnected == 0 && !publisherOnly ? ExitNoViewer : ExitCompleted;
+    }
+
+    /// <summary><c>osprey-load hls --url URL [--clients N] [--seconds S] [--ramp S] [--json PATH]</c>: simulated LL-HLS clients.</summary>
+    private static async Task<int> HlsAsync(string[] args, TextWriter stderr)
+    {
+        Uri? url = null;
+        int clients = 100;
+        double seconds = 10, ramp = 2;
+        string? json = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            switch (args[i])
+            {
+                case "--url" when Uri.TryCreate(value, UriKind.Absolute, out var u):
+                    url = u;
+                    i++;
+                    break;
+                case "--clients" when int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is > 0 and <= 100_000:
+                    clients = n;
+                    i++;
+                    break;
+                case "--seconds" when double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var s) && s is > 0 and <= 3600:
+                    seconds = s;
+                    i++;
+                    break;
+                case "--ramp" when double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var r) && r is >= 0 and <= 600:
+                    ramp = r;
+                    i++;
+                    break;
+                case "--json" when value is not null:
+                    json = value;
+                    i++;
+                    break;
+                default:
+                    stderr.WriteLine($"osprey-load hls: bad argument '{args[i]}'; usage: osprey-load hls --url http://edge/hls/{{feed}}/media.m3u8 [--clients N] [--seconds S] [--ramp S] [--json PATH]");
+                    return ExitBadArguments;
+            }
+        }
+
+        if (url is null)
+        {
+            stderr.WriteLine("osprey-load hls: --url (the LL-HLS media playlist) is required");
+            return ExitBadArguments;
+        }
+
+        var report = await HlsLoadRunner.RunAsync(
+            new HlsLoadOptions { Playlist = url, Clients = clients, Duration = TimeSpan.FromSeconds(seconds), Ramp = TimeSpan.FromSeconds(ramp) },
+            CancellationToken.None);
+        report.WriteText(Console.Out);
+        if (json is not null)
+        {
+            await File.WriteAllTextAsync(json, report.ToJson(), CancellationToken.None);
+        }
+
+        return report.ClientsPlaying == 0 ? ExitNoViewer : ExitCompleted;
     }
 
     private static async Task<int> SoakAsync(SoakOptions options, string? jsonPath, TextWriter stderr)

@@ -11,7 +11,7 @@ public class OpenApiDocumentTests
     // them), in the document's spelling. Kept here by hand on purpose: a new route fails this test until it is listed.
     private static readonly string[] s_routes =
     [
-        "/ws/{path}", "/eyetoy", "/video_websocket", "/websocket", "/mjpeg/{name}", "/snapshot/{file}", "/api/feeds", "/api/feeds/{name}",
+        "/ws/{path}", "/eyetoy", "/video_websocket", "/websocket", "/mjpeg/{name}", "/snapshot/{file}", "/hls/{path}", "/api/hls", "/api/feeds", "/api/feeds/{name}",
         "/api/feeds/{path}", "/api/feeds/{feed}/controls", "/api/feeds/{feed}/controls/{name}", "/healthz", "/healthcheck", "/metrics",
         "/ts/{feed}", "/in/{name}", "/out/{name}", "/api/relay", "/ws/api", "/api/streams", "/api/streams/{stream}", "/api/destinations",
         "/api/destinations/{id}", "/api", "/api/auth/me", "/api/auth/login", "/api/auth/logout", "/api/auth/token", "/", "/{file}",

@@ -98,6 +98,12 @@ public sealed record ConfigSetting(string Section, string? Key, string Flag, Set
         new("tls", "cert", "--tls-cert", SettingKind.Path, ["OSPREY_TLS_CERT"]),
         new("tls", "key", "--tls-key", SettingKind.Path, ["OSPREY_TLS_KEY"]),
         new("tls", "selfSigned", "--tls-self-signed", SettingKind.Switch, ["OSPREY_TLS_SELF_SIGNED"]),
+
+        new("webrtc", "port", "--webrtc-port", SettingKind.Value, ["OSPREY_WEBRTC_PORT"]),
+        new("webrtc", "hosts", "--webrtc-host", SettingKind.List, ["OSPREY_WEBRTC_HOSTS"]),
+
+        new("hls", "part", "--hls-part", SettingKind.Value, ["OSPREY_HLS_PART"]),
+        new("hls", "grace", "--hls-grace", SettingKind.Value, ["OSPREY_HLS_GRACE"]),
     ];
 
     /// <summary>The setting of <paramref name="flag"/>.</summary>

@@ -35,6 +35,12 @@ internal sealed record OspreyOptions
     /// <summary>A viewer (or relay topic client) whose socket takes nothing of a send for this long is dropped; zero: never.</summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>HLS: the part target (EXT-X-PART-INF PART-TARGET).</summary>
+    public TimeSpan HlsPartTarget { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>HLS: a feed's HLS stream stops this long after its last request.</summary>
+    public TimeSpan HlsGrace { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>A relay topic client that sends and is sent nothing (pings count) for this long is dropped; zero: never.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -219,6 +225,8 @@ internal static class OspreyCommandLine
           --max-connections N connections at once, default 4096 lowered to the descriptor limit less 128  [OSPREY_MAX_CONNECTIONS]
           --max-connections-per-address N  from one client address, default 256  [OSPREY_MAX_CONNECTIONS_PER_ADDRESS]
           --send-timeout S    drop a viewer whose socket takes nothing for S seconds, default 10, 0 never  [OSPREY_SEND_TIMEOUT]
+          --hls-part S        HLS part target in seconds, 0.05 to 2, default 0.2  [OSPREY_HLS_PART]
+          --hls-grace S       stop a feed's HLS stream S seconds after its last request, default 30  [OSPREY_HLS_GRACE]
           --idle-timeout S    drop a relay topic client that sends and gets nothing (pings count) for S s, default 60  [OSPREY_IDLE_TIMEOUT]
           --viewer-queue-mib N  bytes a stream viewer may hold queued, default 8 MiB  [OSPREY_VIEWER_QUEUE_MIB]
           --topic-queue-mib N   bytes a relay topic client may hold queued, default 16 MiB  [OSPREY_TOPIC_QUEUE_MIB]
@@ -273,7 +281,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
-        string? sendTimeout = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
+        string? sendTimeout = null, hlsPart = null, hlsGrace = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
         var limits = new Dictionary<string, string>(StringComparer.Ordinal);
         var sources = new List<string>();
         var extraPorts = new List<string>();
@@ -385,6 +393,12 @@ internal static class OspreyCommandLine
                 case "--send-timeout":
                     sendTimeout = inline ?? Next(args, ref i, flag);
                     break;
+                case "--hls-part":
+                    hlsPart = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--hls-grace":
+                    hlsGrace = inline ?? Next(args, ref i, flag);
+                    break;
                 case "--idle-timeout":
                     idleTimeout = inline ?? Next(args, ref i, flag);
                     break;
@@ -481,6 +495,10 @@ internal static class OspreyCommandLine
         api = layers.Value("--api", api);
         stateFile = layers.Value("--state-file", stateFile);
         sendTimeout = layers.Value("--send-timeout", sendTimeout);
+        hlsPart = layers.Value("--hls-part", hlsPart);
+        hlsGrace = layers.Value("--hls-grace", hlsGrace);
+        webRtcPort = layers.Value("--webrtc-port", webRtcPort);
+        webRtcHosts = layers.List("--webrtc-host", webRtcHosts);
         idleTimeout = layers.Value("--idle-timeout", idleTimeout);
         viewerQueue = layers.Value("--viewer-queue-mib", viewerQueue);
         topicQueue = layers.Value("--topic-queue-mib", topicQueue);
@@ -592,6 +610,10 @@ internal static class OspreyCommandLine
             AllowedOrigins = origins,
             LocalHostNames = localHosts,
             SendTimeout = ParseSeconds(sendTimeout, layers.Label("--send-timeout"), 10),
+            HlsPartTarget = ParseSeconds(hlsPart, layers.Label("--hls-part"), 0.2) is var part && part >= TimeSpan.FromMilliseconds(50) && part <= TimeSpan.FromSeconds(2)
+                ? part : throw new FormatException($"{layers.Label("--hls-part")} '{hlsPart}' is not a part target from 0.05 to 2 seconds."),
+            HlsGrace = ParseSeconds(hlsGrace, layers.Label("--hls-grace"), 30) is var grace && grace >= TimeSpan.FromSeconds(1)
+                ? grace : throw new FormatException($"{layers.Label("--hls-grace")} '{hlsGrace}' is not at least 1 second."),
             IdleTimeout = ParseSeconds(idleTimeout, layers.Label("--idle-timeout"), 60),
             ViewerQueueBytes = ParseMebibytes(viewerQueue, layers.Label("--viewer-queue-mib"), 8),
             TopicQueueBytes = ParseMebibytes(topicQueue, layers.Label("--topic-queue-mib"), 16),
@@ -618,7 +640,7 @@ internal static class OspreyCommandLine
             TlsKeyFile = tlsKey,
             TlsSelfSigned = selfSigned,
             CertDirectory = certDirectory,
-            WebRtcPort = (webRtcPort ?? environment("OSPREY_WEBRTC_PORT")) is { } rtcPort ? ParsePort(rtcPort) : 8189,
+            WebRtcPort = webRtcPort is { } rtcPort ? ParsePort(rtcPort) : 8189,
             WebRtcHosts = webRtcHosts,
         };
     }

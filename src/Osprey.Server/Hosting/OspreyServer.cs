@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Osprey.Codecs.Jpeg;
+using Osprey.Containers.Hls;
 using Osprey.Feeds;
 using Osprey.Relay;
 using Osprey.Routing;
@@ -21,6 +22,7 @@ using Osprey.Server.Http;
 using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.WebRtc;
+using Osprey.Server.Outputs.Hls;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
 using Osprey.Sources;
@@ -182,6 +184,11 @@ internal static partial class OspreyServer
             var views = provider.GetRequiredService<FeedViews>();
             return new IdleMemoryTrimmer(() => admission.Viewers, () => [.. registry.Feeds, .. views.Outputs]);
         });
+        builder.Services.AddSingleton(provider => new HlsStreams(
+            new HlsSettings { PartTarget = options.HlsPartTarget, MinSegmentDuration = TimeSpan.FromSeconds(Math.Max(1, options.HlsPartTarget.TotalSeconds)) },
+            options.HlsGrace,
+            maxStreams: 256,
+            provider.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddOspreyMetrics();
         builder.Services.AddOspreyOpenApi(options.IngestSecret);
 
@@ -258,6 +265,7 @@ internal static partial class OspreyServer
         app.MapAuthEndpoints();
         app.MapSourceEndpoints();
         app.MapFeedEndpoints();
+        app.MapHlsEndpoints();
         app.MapControlEndpoints();
         app.MapIngestEndpoints(options.IngestSecret);
         app.MapVwApiEndpoints();

@@ -7,6 +7,7 @@ import { el, feedPath, RawView, JpegView, MjpegView } from './players.js';
 import { MseView, WebCodecsView, hasMse, hasWebCodecs } from './mp4player.js';
 import { TsView } from './tsplayer.js';
 import { WebRtcView, hasWebRtc } from './webrtc.js';
+import { HlsView, hasHls } from './hlsplayer.js';
 
 const REFRESH_MS = 2000;
 const RELAY_REFRESH_MS = 1000;
@@ -19,6 +20,8 @@ const VIEW_LABELS = {
   mp4: 'H.264 (MSE)',
   webcodecs: 'H.264 (WebCodecs)',
   ts: 'MPEG-TS (jsmpeg)',
+  hls: 'LL-HLS (hls.js)',
+  hlsplain: 'HLS (hls.js, whole segments)',
 };
 
 const params = new URLSearchParams(location.search);
@@ -87,6 +90,7 @@ function viewsOf(feed) {
     if (mp4) views.push('mp4');
     if (webcodecs) views.push('webcodecs');
   }
+  if (e.hls && hasHls()) views.push('hls', 'hlsplain');
   return views;
 }
 
@@ -114,6 +118,10 @@ function whyNotOffered(feed, view) {
       if (view === 'mp4' && e.mp4) return 'This browser has no Media Source Extensions.';
       if (view === 'webcodecs' && e.h264) return 'This browser has no WebCodecs (VideoDecoder).';
       return `H.264 is offered for H.264 feeds and for YUYV feeds, which the server encodes; there is no encoder for this one: ${what}.`;
+    case 'hls':
+    case 'hlsplain':
+      if (e.hls) return 'This browser can play HLS neither through Media Source Extensions nor natively.';
+      return `HLS is offered for H.264 feeds and for YUYV feeds, which the server encodes; ${what}.`;
     default:
       return `There is no view '${view}'; the views are ${Object.keys(VIEW_LABELS).join(', ')}.`;
   }
@@ -246,6 +254,7 @@ class Panel {
       : view === 'mp4' ? new MseView(this.feed, this.badge, mseSettings)
       : view === 'webcodecs' ? new WebCodecsView(this.feed, this.badge)
       : view === 'ts' ? new TsView(this.feed, this.badge, rendererMode)
+      : view === 'hls' || view === 'hlsplain' ? new HlsView(this.feed, this.badge, view === 'hls')
       : new MjpegView(this.feed, this.badge);
     this.shown = view;
     this.body.replaceChildren(...this.view.nodes);

@@ -204,4 +204,12 @@ public static class LogEvents
     public const int ServerTlsReloadFailed = 1093;
     /// <summary>Debug: Memory trimmed after a load: working set {Before} MiB -> {After} MiB</summary>
     public const int ServerMemoryTrimmed = 1094;
+
+    // 1100-: HLS output
+    /// <summary>Information: Feed {Feed}: HLS stream {Stream} started</summary>
+    public const int HlsStreamStarted = 1100;
+    /// <summary>Information: Feed {Feed}: HLS stream {Stream} stopped after {Seconds} s without a request ({Parts} parts, {Segments} segments)</summary>
+    public const int HlsStreamStopped = 1101;
+    /// <summary>Warning: Feed {Feed}: HLS stream {Stream} dropped a fragment it could not read</summary>
+    public const int HlsBadFragment = 1102;
 }

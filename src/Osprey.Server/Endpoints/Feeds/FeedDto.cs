@@ -64,6 +64,7 @@ internal sealed record FeedDto(
         {
             endpoints["mp4"] = $"/ws/{feed.Name}/mp4";
             endpoints["h264"] = $"/ws/{feed.Name}/h264";
+            endpoints["hls"] = $"/hls/{feed.Name}/index.m3u8";
         }
 
         if (info.Format is MediaFormat.H264 or MediaFormat.Yuyv && !feed.Name.Contains('/', StringComparison.Ordinal))
@@ -138,6 +139,12 @@ internal sealed record ErrorDto(string Error);
 /// <summary>The health body.</summary>
 internal sealed record HealthDto(string Status, int Feeds, double UptimeSeconds, int Connections, long ConnectionsRefused);
 
+/// <summary>One running HLS stream (<c>GET /api/hls</c>): its window and the requests it answered, by kind.</summary>
+internal sealed record HlsStreamDto(
+    string Feed, long Stream, double UptimeSeconds, double IdleSeconds, long FirstMsn, long LiveMsn, int Segments, long Bytes,
+    long PartsMade, long SegmentsMade, long DroppedFrames, long BadFragments, long MultivariantRequests, long PlaylistRequests,
+    long BlockingPlaylistRequests, long PartRequests, long SegmentRequests, long InitRequests, long Refused, long TimedOut);
+
 /// <summary>The JSON options of every API response.</summary>
 internal static class OspreyJson
 {
@@ -159,4 +166,5 @@ internal static class OspreyJson
 [JsonSerializable(typeof(HealthDto))]
 [JsonSerializable(typeof(OpenMvStats))]
 [JsonSerializable(typeof(PartCounters))]
+[JsonSerializable(typeof(List<HlsStreamDto>))]
 internal sealed partial class OspreyJsonContext : JsonSerializerContext;
