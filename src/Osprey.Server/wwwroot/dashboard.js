@@ -32,6 +32,7 @@ const dash = {
   sources: [],
   thumbs: {}, // feed -> thumbnails shown so far
   me: null,
+  mayRead: null, // false until a login when the server lets nobody read without one
   errors: [],
 };
 window.osprey = { ...(window.osprey || {}), dashboard: dash };
@@ -72,6 +73,10 @@ async function loadMe() {
     $('who').textContent = me.anonymous ? (me.open ? '' : 'not logged in') : `logged in as ${me.user}`;
     $('login-open').hidden = !me.anonymous || me.open;
     $('logout').hidden = me.anonymous;
+    // Nobody may read without logging in: ask now, rather than let /api/feeds answer 401 (whose Basic challenge
+    // would make the browser open its own login dialog).
+    dash.mayRead = me.open || (me.permissions || []).some((p) => String(p.actions).includes('read'));
+    showLogin(!dash.mayRead);
   } catch {
     // an older server without /api/auth: no login
   }
@@ -167,6 +172,7 @@ const cards = new Map(); // name -> card
 
 function fmtRate(bitsPerSecond) {
   if (!(bitsPerSecond > 0)) return '0';
+  if (bitsPerSecond >= 1e8) return `${Math.round(bitsPerSecond / 1e6)} Mbit/s`;
   if (bitsPerSecond >= 1e6) return `${(bitsPerSecond / 1e6).toFixed(1)} Mbit/s`;
   return `${Math.round(bitsPerSecond / 1e3)} kbit/s`;
 }
@@ -357,6 +363,7 @@ function setStatus(text, isError = false) {
 }
 
 async function refresh() {
+  if (dash.mayRead === false) return;
   try {
     const [feeds, sources] = await Promise.all([api('/api/feeds'), api('/api/sources').catch(() => [])]);
     dash.feeds = feeds;
@@ -437,9 +444,9 @@ async function refreshRelay() {
 async function main() {
   await loadMe();
   await refresh();
-  refreshRelay();
+  if (dash.mayRead !== false) refreshRelay();
   setInterval(() => !document.hidden && refresh(), REFRESH_MS);
-  setInterval(() => !document.hidden && refreshRelay(), REFRESH_MS * 2);
+  setInterval(() => !document.hidden && dash.mayRead !== false && refreshRelay(), REFRESH_MS * 2);
   setInterval(() => {
     if (document.hidden) return;
     for (const card of cards.values()) card.refreshThumb();

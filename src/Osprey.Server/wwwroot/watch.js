@@ -8,6 +8,16 @@ const $ = (id) => document.getElementById(id);
 document.title = `Osprey: ${name}`;
 $('feed-name').textContent = name;
 
+// A server that lets nobody read without a login: say so (a 401's Basic challenge would open the browser's dialog).
+const me = token ? null : await fetch('/api/auth/me', { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+if (me && !me.open && !(me.permissions || []).some((p) => String(p.actions).includes('read'))) {
+  const a = document.createElement('a');
+  a.href = '/';
+  a.textContent = 'log in on the dashboard';
+  $('player-box').append('This server needs a login to show feeds: ', a, '.');
+  throw new Error('not logged in');
+}
+
 const player = document.createElement('osprey-player');
 player.setAttribute('src', name);
 player.setAttribute('stats', '');
