@@ -4,6 +4,10 @@
 // /api/sources; vw's streams and destinations have their own section; the login form shows when the server
 // asks for one. Nothing here plays video: the thumbnails are the only pictures, so a grid of many feeds is cheap.
 
+// Links to the old page (/?view=feed:view, /?renderer=2d) still work: they open the developer page.
+const query = new URLSearchParams(location.search);
+if (query.has('view') || query.has('renderer') || query.has('catchup')) location.replace(`/feeds.html${location.search}${location.hash}`);
+
 const REFRESH_MS = 2000;
 const THUMB_MS = 1000;
 const CHART_POINTS = 60; // two minutes at REFRESH_MS

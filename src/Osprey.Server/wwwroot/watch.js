@@ -25,10 +25,13 @@ if (token) player.setAttribute('token', token);
 player.id = 'player';
 $('player-box').append(player);
 player.addEventListener('protocol', (e) => {
-  $('protocol').textContent = `Playing over ${e.detail.protocol}`;
+  $('protocol').textContent = `Trying ${e.detail.protocol}…`;
 });
 player.addEventListener('statechange', (e) => {
-  if (e.detail.status === 'error') $('protocol').textContent = e.detail.text;
+  if (e.detail.status === 'live') {
+    const tried = player.stats.tried;
+    $('protocol').textContent = `Playing over ${player.protocol}` + (tried.length > 1 ? ` (tried ${tried.join(', ')}: ${Object.entries(player.stats.failures).map(([p, why]) => `${p}: ${why}`).join('; ')})` : '');
+  } else if (e.detail.status !== 'connecting') $('protocol').textContent = e.detail.text;
 });
 
 const origin = location.origin;
