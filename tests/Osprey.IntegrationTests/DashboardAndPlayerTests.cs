@@ -102,6 +102,33 @@ public sealed class DashboardAndPlayerTests(Browser browser, DefaultServerFixtur
     }
 
     [Fact]
+    public async Task Embed_OnAPageOfAnotherOrigin_Plays_WhenTheServerAllowsThatOrigin()
+    {
+        Uri? osprey = null;
+        await using var site = new LoopbackHttpServer(
+            (_, _) => (200, $"<!DOCTYPE html><title>another site</title><script src=\"{osprey}osprey-player.js\"></script><osprey-player src=\"cam\" style=\"width: 320px\"></osprey-player>"),
+            "text/html; charset=utf-8");
+        await using var server = await OspreyProcess.StartAsync("--source", "cam=testpattern:?width=320&height=240&fps=15", "--allow-origin", site.BaseUri.GetLeftPart(UriPartial.Authority));
+        osprey = server.BaseUri;
+
+        var context = await browser.Instance.NewContextAsync();
+        _contexts.Add(context);
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(site.BaseUri.ToString());
+        await WaitLiveAsync(page, "mse");
+        await page.WaitForFunctionAsync($"() => {PlayerMedia}.currentTime > 0.5", null, new() { Timeout = 30_000 });
+        AssertBars(await ReadElementAsync(page, PlayerMedia, StaticBarCentres(320, 240)), "embedded on another origin", tolerance: 24);
+        // The feed's entry came through CORS: the player lists only what the server offers for the feed.
+        using var http = new HttpClient();
+        using var feed = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/cam")));
+        var endpoints = feed.RootElement.GetProperty("endpoints").EnumerateObject().Select(e => e.Name).ToHashSet();
+        var endpointOf = new Dictionary<string, string[]> { ["webrtc"] = ["whep", "webrtc"], ["mse"] = ["mp4"], ["webcodecs"] = ["h264"], ["hls"] = ["hls"], ["jpeg"] = ["jpeg"], ["mjpeg"] = ["mjpeg"] };
+        var candidates = await page.EvaluateAsync<string[]>($"() => {Player}.stats.candidates");
+        Assert.Contains("mse", candidates);
+        Assert.All(candidates, c => Assert.True(endpointOf[c].Any(endpoints.Contains), $"{c} was tried, but the server lists {string.Join(", ", endpoints)}"));
+    }
+
+    [Fact]
     public async Task Dashboard_ListsTheFeed_WithAThumbnailOfTheBarsThatChanges()
     {
         var page = await OpenAsync(_server, "");
