@@ -256,7 +256,7 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
         _pages.Add(page);
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
-        await page.GotoAsync(_server.Http("/" + query).ToString());
+        await page.GotoAsync(_server.Http("/feeds.html" + query).ToString());
         Assert.Empty(errors);
         return page;
     }
@@ -276,7 +276,7 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
         };
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
-        await page.GotoAsync(server.Http("/" + query).ToString());
+        await page.GotoAsync(server.Http("/feeds.html" + query).ToString());
         Assert.Empty(errors);
         return (page, sockets);
     }

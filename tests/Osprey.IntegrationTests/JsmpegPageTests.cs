@@ -314,7 +314,7 @@ public sealed class JsmpegPageTests(Browser browser, DefaultServerFixture fixtur
             await page.RouteAsync("**/api/relay", relay);
         }
 
-        await page.GotoAsync(server.Http("/" + query).ToString());
+        await page.GotoAsync(server.Http("/feeds.html" + query).ToString());
         return (page, errors);
     }
 

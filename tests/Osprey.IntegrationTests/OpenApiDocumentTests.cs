@@ -14,7 +14,7 @@ public class OpenApiDocumentTests
         "/ws/{path}", "/eyetoy", "/video_websocket", "/websocket", "/mjpeg/{name}", "/snapshot/{file}", "/hls/{path}", "/api/hls", "/api/feeds", "/api/feeds/{name}",
         "/api/feeds/{path}", "/api/feeds/{feed}/controls", "/api/feeds/{feed}/controls/{name}", "/healthz", "/healthcheck", "/metrics",
         "/ts/{feed}", "/in/{name}", "/out/{name}", "/api/relay", "/ws/api", "/api/streams", "/api/streams/{stream}", "/api/destinations",
-        "/api/destinations/{id}", "/api", "/api/auth/me", "/api/auth/login", "/api/auth/logout", "/api/auth/token", "/", "/{file}",
+        "/api/destinations/{id}", "/api", "/api/auth/me", "/api/auth/login", "/api/auth/logout", "/api/auth/token", "/", "/watch/{feed}", "/{file}",
         "/openapi/v1.json", "/api/config/schema", "/api/sources", "/api/sources/{name}", "/api/sources/{name}/restart",
         "/{feed}/whep", "/{feed}/whep/{session}",
     ];

@@ -32,7 +32,7 @@ public sealed class TlsChromiumTests
             };
             var errors = new List<string>();
             page.PageError += (_, error) => errors.Add(error);
-            var response = await page.GotoAsync(server.Http("/").ToString());
+            var response = await page.GotoAsync(server.Http("/feeds.html").ToString());
             Assert.NotNull(response);
             Assert.True(response.Ok, $"status {response.Status}");
             Assert.StartsWith("https://", page.Url, StringComparison.Ordinal);

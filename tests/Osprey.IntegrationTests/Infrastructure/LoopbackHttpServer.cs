@@ -14,11 +14,13 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
     private readonly Func<string, string, (int Status, string Body)> _answer;
     private readonly Task _loop;
     private readonly List<string> _bodies = [];
+    private readonly string _contentType;
 
-    /// <summary>Listens on a free port; <paramref name="answer"/> gets the path and body, gives the status and body.</summary>
-    public LoopbackHttpServer(Func<string, string, (int Status, string Body)> answer)
+    /// <summary>Listens on a free port; <paramref name="answer"/> gets the path and body, gives the status and body (of <paramref name="contentType"/>).</summary>
+    public LoopbackHttpServer(Func<string, string, (int Status, string Body)> answer, string contentType = "application/json")
     {
         _answer = answer;
+        _contentType = contentType;
         for (var attempt = 0; ; attempt++)
         {
             // A free port from the kernel; another process may take it before HttpListener does, so retry.
@@ -98,7 +100,7 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
             var (status, responseBody) = _answer(context.Request.Url?.AbsolutePath ?? "/", body);
             var bytes = Encoding.UTF8.GetBytes(responseBody);
             context.Response.StatusCode = status;
-            context.Response.ContentType = "application/json";
+            context.Response.ContentType = _contentType;
             context.Response.ContentLength64 = bytes.Length;
             await context.Response.OutputStream.WriteAsync(bytes);
             context.Response.Close();

@@ -28,6 +28,27 @@ public static class PagePixels
         return [.. json.EnumerateArray().Select(p => p.EnumerateArray().Select(v => (byte)v.GetInt32()).ToArray())];
     }
 
+    /// <summary>
+    /// As <see cref="ReadCanvasAsync"/>, for the element a script expression gives (one inside a shadow root, such as
+    /// <c>document.querySelector('osprey-player').media</c>).
+    /// </summary>
+    public static async Task<byte[][]> ReadElementAsync(IPage page, string elementExpression, (int X, int Y)[] points)
+    {
+        var json = await page.EvaluateAsync<JsonElement>(
+            "(points) => { const source = (" + elementExpression + """
+            );
+              const copy = document.createElement('canvas');
+              copy.width = source.videoWidth || source.naturalWidth || source.width;
+              copy.height = source.videoHeight || source.naturalHeight || source.height;
+              const ctx = copy.getContext('2d');
+              ctx.drawImage(source, 0, 0);
+              return points.map(([x, y]) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3)));
+            }
+            """,
+            points.Select(p => new[] { p.X, p.Y }).ToArray());
+        return [.. json.EnumerateArray().Select(p => p.EnumerateArray().Select(v => (byte)v.GetInt32()).ToArray())];
+    }
+
     public static void AssertColour(byte[] actual, byte[] expected, string what, int tolerance = DefaultTolerance)
     {
         for (var c = 0; c < 3; c++)

@@ -36,6 +36,7 @@ internal static class FeedEndpoints
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var viewerLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Viewers");
         var started = TimeProvider.System.GetTimestamp();
+        var snapshots = new SnapshotCache(TimeProvider.System);
 
         // Feed names may contain '/', as vw's do, so the name is a catch-all and the suffix is matched here.
         app.Map("/ws/{**path}", async context =>
@@ -129,6 +130,14 @@ internal static class FeedEndpoints
                 return;
             }
 
+            // ?max-age=s (thumbnails): a JPEG taken less than s ago is served again, so that any number of thumbnails
+            // polling once a second cost one encode a second, not one each.
+            if (SnapshotCache.MaxAgeOf(context.Request.Query["max-age"]) is { } maxAge && snapshots.TryGet(feed.Name, maxAge) is { } cached)
+            {
+                await WriteJpegAsync(context, cached);
+                return;
+            }
+
             // Reading the feed starts its encoder if it is a raw feed's JPEG view; a snapshot is a viewer for a moment.
             using var frame = await feed.WaitForFrameAsync(s_snapshotTimeout, context.RequestAborted) is { } taken ? new FrameLease(taken) : default;
             if (frame.Frame is null)
@@ -137,10 +146,9 @@ internal static class FeedEndpoints
                 return;
             }
 
-            context.Response.ContentType = "image/jpeg";
-            context.Response.ContentLength = frame.Frame.Length;
-            context.Response.Headers.CacheControl = "no-store";
-            await context.Response.Body.WriteAsync(frame.Frame.Memory, context.RequestAborted);
+            var jpeg = frame.Frame.Memory.ToArray();
+            snapshots.Put(feed.Name, jpeg);
+            await WriteJpegAsync(context, jpeg);
         }).Requires(OspreyAction.Read, context => context.Request.RouteValues["file"] is string file && file.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) ? file[..^4] : "");
 
         var catalog = app.Services.GetRequiredService<Configuration.SourceCatalog>();
@@ -224,6 +232,14 @@ internal static class FeedEndpoints
     // Without the names: a 404 must not hand every feed's name to whoever guesses a URL; GET /api/feeds lists them.
     private static string UnknownFeed(FeedRegistry registry, string name) =>
         $"No feed named '{name}'; GET /api/feeds lists the feeds.";
+
+    private static Task WriteJpegAsync(HttpContext context, byte[] jpeg)
+    {
+        context.Response.ContentType = "image/jpeg";
+        context.Response.ContentLength = jpeg.Length;
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.Body.WriteAsync(jpeg, context.RequestAborted).AsTask();
+    }
 
     private static Task WriteErrorAsync(HttpContext context, int status, string message) =>
         Results.Json(new ErrorDto(message), OspreyJson.Context.ErrorDto, statusCode: status).ExecuteAsync(context);

@@ -45,6 +45,8 @@ internal static partial class EmbeddedAssets
         var assets = Load();
         app.MapGet("/", context => context.WebSockets.IsWebSocketRequest ? rootWebSocket(context) : ServeAsync(context, assets, "index.html"))
             .Requires(context => context.WebSockets.IsWebSocketRequest ? rootWebSocketAccess(context) : null);
+        // One feed's player page; the feed's name is read from the path by the page's script (watch.js).
+        app.MapGet("/watch/{**feed}", context => ServeAsync(context, assets, "watch.html")).AllowEveryone();
         app.MapGet("/{**file}", (HttpContext context, string file) =>
             context.WebSockets.IsWebSocketRequest && !assets.ContainsKey(file) ? otherWebSocket(context) : ServeAsync(context, assets, file))
             .Requires(context => context.WebSockets.IsWebSocketRequest && !assets.ContainsKey(context.Request.RouteValues["file"] as string ?? "")
