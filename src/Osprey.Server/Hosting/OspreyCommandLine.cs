@@ -26,6 +26,12 @@ internal sealed record OspreyOptions
 
     public bool ShowHelp { get; init; }
 
+    /// <summary>
+    /// The port of the go2rtc-compatible API (<c>/api/streams</c>, <c>/api/ws</c>, <c>/api/frame.jpeg</c>, ...), for
+    /// Frigate and Home Assistant pointed at Osprey where they point at go2rtc (1984); null: off.
+    /// </summary>
+    public int? Go2rtcPort { get; init; }
+
     /// <summary>More ports serving the same routes (jsmpeg's relay: ingest on 8081, viewers on 8082).</summary>
     public IReadOnlyList<int> ExtraPorts { get; init; } = [];
 
@@ -163,6 +169,7 @@ internal static class OspreyCommandLine
           --jpeg-quality Q    quality 1-100 of JPEGs Osprey encodes, default 80  [OSPREY_JPEG_QUALITY]
           --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
+          --go2rtc-port N     serve go2rtc's API (/api/streams, /api/ws?src=, /api/frame.jpeg, ...) on port N, e.g. 1984; off by default  [OSPREY_GO2RTC_PORT]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
           --config FILE       a YAML config file (server:, sources:, users:, tokens:, allowOrigins:), watched: sources
@@ -225,6 +232,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
+        string? go2rtcPort = null;
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
         string? sendTimeout = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
         var limits = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -273,6 +281,9 @@ internal static class OspreyCommandLine
                     break;
                 case "--log-level":
                     logLevel = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--go2rtc-port":
+                    go2rtcPort = inline ?? Next(args, ref i, flag);
                     break;
                 case "--extra-port":
                     extraPorts.Add(inline ?? Next(args, ref i, flag));
@@ -392,6 +403,7 @@ internal static class OspreyCommandLine
         var configText = configFile is not null && File.Exists(configFile) ? File.ReadAllText(configFile) : "";
         var config = configFile is null ? new Configuration.OspreyConfig() : ParseConfig(configText, configFile);
         port ??= environment("OSPREY_PORT") ?? environment("VW_PORT") ?? config.Server.GetValueOrDefault("port");
+        go2rtcPort ??= environment("OSPREY_GO2RTC_PORT");
         bind ??= environment("OSPREY_BIND") ?? config.Server.GetValueOrDefault("bind");
         jpegQuality ??= environment("OSPREY_JPEG_QUALITY") ?? config.Server.GetValueOrDefault("jpegQuality");
         logLevel ??= environment("OSPREY_LOG_LEVEL") ?? environment("VW_LOG_LEVEL") ?? environment("VW_LOGLEVEL") ?? config.Server.GetValueOrDefault("logLevel");
@@ -476,6 +488,7 @@ internal static class OspreyCommandLine
             LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel),
             JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality),
             ExtraPorts = [.. extraPorts.Select(ParsePort)],
+            Go2rtcPort = string.IsNullOrEmpty(go2rtcPort) ? null : ParsePort(go2rtcPort),
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
             MaxConnections = (maxConnections ?? environment("OSPREY_MAX_CONNECTIONS")) is { } max ? ParseCount(max, "--max-connections") : null,
