@@ -148,17 +148,27 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
     }
 
     [Fact]
-    public async Task H264OnAJpegFeed_WhichHasNoEncoder_IsExplainedOnThePage()
+    public async Task Mp4OnAJpegFeed_PlaysThroughTheDecoderAndEncoder_AndAViewItTrulyLacksIsStillExplained()
     {
-        await using var server = await OspreyProcess.StartAsync("stream", "--source", "cam=ffmpeg:-re -f lavfi -i testsrc2=size=320x240:rate=10");
-        var (page, sockets) = await OpenWatchingSocketsAsync(server, "?view=cam:mp4");
-        var why = page.Locator("#why-cam");
+        await using var server = await OspreyProcess.StartAsync("stream", "--source", "cam=ffmpeg:-re -f lavfi -i smptebars=size=320x240:rate=10");
+        var page = await OpenAsync("?view=cam:mp4", server);
+        await page.WaitForFunctionAsync("() => { const v = document.querySelector('#video-cam'); return v && v.currentTime > 1 && v.videoWidth === 320; }", null, new() { Timeout = 40_000 });
+        Assert.Equal(0, await page.Locator("#why-cam").CountAsync());
+        var pixels = await ReadCanvasAsync(page, "#video-cam", [.. Enumerable.Range(0, 7).Select(bar => ((int)((bar + 0.5) * 320 / 7), 60))]);
+        for (var bar = 0; bar < 7; bar++)
+        {
+            AssertColour(pixels[bar], SmpteBars.BarsRgb[bar], $"bar {bar} (mp4 of a JPEG feed)", tolerance: 28);
+        }
+
+        // MPEG-TS is not made from a JPEG feed: that is explained, and nothing plays in its place.
+        var (other, sockets) = await OpenWatchingSocketsAsync(server, "?view=cam:ts");
+        var why = other.Locator("#why-cam");
         await why.WaitForAsync(new() { Timeout = 20_000 });
         var text = await why.InnerTextAsync();
-        Assert.Contains("no encoder", text, StringComparison.Ordinal);
+        Assert.Contains("MPEG-TS", text, StringComparison.Ordinal);
         Assert.Contains("carries jpeg", text, StringComparison.Ordinal);
-        await page.WaitForTimeoutAsync(1000);
-        Assert.Equal(0, await page.Locator("#player-cam video").CountAsync());
+        await other.WaitForTimeoutAsync(1000);
+        Assert.Equal(0, await other.Locator("#player-cam video, #player-cam canvas").CountAsync());
         Assert.Empty(SocketPaths(sockets));
     }
 
@@ -250,13 +260,13 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
         Assert.Contains("640", text);
     }
 
-    private async Task<IPage> OpenAsync(string query)
+    private async Task<IPage> OpenAsync(string query, OspreyProcess? server = null)
     {
         var page = await browser.Instance.NewPageAsync();
         _pages.Add(page);
         var errors = new List<string>();
         page.PageError += (_, error) => errors.Add(error);
-        await page.GotoAsync(_server.Http("/feeds.html" + query).ToString());
+        await page.GotoAsync((server ?? _server).Http("/feeds.html" + query).ToString());
         Assert.Empty(errors);
         return page;
     }

@@ -20,6 +20,23 @@ public class OpenApiDocumentTests
     ];
 
     [Fact]
+    public async Task WithTheGo2rtcPort_TheDocumentListsGo2rtcsRoutes_WithTheirOwnWords()
+    {
+        await using var server = await OspreyProcess.StartAsync("--go2rtc-port", "0", "--source", "cam=testpattern:?width=160&height=120&fps=5");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var document = JsonDocument.Parse(await http.GetStringAsync(server.Http("openapi/v1.json")));
+        var paths = document.RootElement.GetProperty("paths");
+        foreach (var (path, method) in new[] { ("/api/ws", "get"), ("/api/frame.jpeg", "get"), ("/api/stream.mjpeg", "get"), ("/api/webrtc", "post"), ("/api/streams", "get") })
+        {
+            var operation = paths.GetProperty(path).GetProperty(method);
+            Assert.Equal("go2rtc", operation.GetProperty("tags")[0].GetString());
+        }
+
+        // vw's /api/streams keeps its own words beside go2rtc's.
+        Assert.Equal("vw", paths.GetProperty("/api/streams").GetProperty("post").GetProperty("tags")[0].GetString());
+    }
+
+    [Fact]
     public async Task TheDocument_ListsEveryRoute_WithSummaryAndTag_AndItsGetJsonRoutesAnswerAsDocumented()
     {
         await using var server = await OspreyProcess.StartAsync("--source", "cam=testpattern:?width=160&height=120&fps=5");

@@ -18,6 +18,9 @@ internal static class ApiDocument
     /// <summary>The document's path.</summary>
     public const string DocumentPath = "/openapi/v1.json";
 
+    /// <summary>How <see cref="s_routes"/> names a route of the go2rtc port, whose paths may be another surface's too.</summary>
+    private const string Go2rtcPrefix = "go2rtc ";
+
     /// <summary>The reference page's path.</summary>
     public const string PagePath = "/docs";
 
@@ -64,6 +67,11 @@ internal static class ApiDocument
         ["/watch/{**feed}"] = ("page", "A feed's player page", "`<osprey-player>` playing the feed in the best protocol the browser and server share, with each protocol's link and an embed snippet.", "GET"),
         ["/{**file}"] = ("page", "The page's files, or a relay topic", "A file of the embedded page; a WebSocket on any other path joins that path's N:N relay topic.", "GET"),
         ["/{segment}/{**rest}"] = ("ingest", "A publish to a wrong secret", "Refused (403) and logged: jsmpeg's relay takes posts only at its secret.", "POST"),
+        [Go2rtcPrefix + "/api/streams"] = ("go2rtc", "go2rtc's stream list (on --go2rtc-port)", "Every feed the client may read as go2rtc writes a stream: `producers` (the source's URL, password redacted, and its medias such as `video, recvonly, H264`) and `consumers`; `?src=` one (404 else).", "GET"),
+        [Go2rtcPrefix + "/api/frame.jpeg"] = ("go2rtc", "One JPEG of a stream (on --go2rtc-port)", "`?src={feed}`: the next JPEG (an H.264 feed's through its lazy decoder); 404 plain text for an unknown stream.", "GET"),
+        [Go2rtcPrefix + "/api/stream.mjpeg"] = ("go2rtc", "A stream as MJPEG (on --go2rtc-port)", "`?src={feed}`: `multipart/x-mixed-replace` JPEG parts until the client leaves.", "GET"),
+        [Go2rtcPrefix + "/api/ws"] = ("go2rtc", "go2rtc's WebSocket (on --go2rtc-port)", "`?src={feed}`: send `{\"type\":\"mse\",\"value\":codecs}`, receive `{\"type\":\"mse\",\"value\":MIME}`, the init segment and fMP4 fragments; `webrtc/offer` is answered with `{\"type\":\"error\"}` until Osprey has WebRTC.", "GET"),
+        [Go2rtcPrefix + "/api/webrtc"] = ("go2rtc", "go2rtc's WebRTC offer (on --go2rtc-port)", "501: Osprey has no WebRTC output yet.", "POST"),
         [DocumentPath] = ("docs", "This document", "The HTTP API in OpenAPI 3.1.", "GET"),
         [PagePath] = ("docs", "The API reference page", "Scalar's interactive reference of this document.", "GET"),
     };
@@ -122,7 +130,8 @@ internal static class ApiDocument
                 raw = "/" + raw;
             }
 
-            var described = Describe(raw, ingestSecret);
+            // go2rtc's API shares a path with vw's (/api/streams) but answers only on its own port.
+            var described = Describe(endpoint.Metadata.GetMetadata<IHostMetadata>() is { Hosts.Count: > 0 } ? Go2rtcPrefix + raw : raw, ingestSecret);
             var path = PathOf(ingestSecret is null ? raw : raw.Replace("/" + ingestSecret, "/{secret}", StringComparison.Ordinal));
             var methods = endpoint.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods is { Count: > 0 } listed
                 ? listed.Where(m => m != "HEAD").ToList()

@@ -26,6 +26,12 @@ internal sealed record OspreyOptions
 
     public bool ShowHelp { get; init; }
 
+    /// <summary>
+    /// The port of the go2rtc-compatible API (<c>/api/streams</c>, <c>/api/ws</c>, <c>/api/frame.jpeg</c>, ...), for
+    /// Frigate and Home Assistant pointed at Osprey where they point at go2rtc (1984); null: off.
+    /// </summary>
+    public int? Go2rtcPort { get; init; }
+
     /// <summary>More ports serving the same routes (jsmpeg's relay: ingest on 8081, viewers on 8082).</summary>
     public IReadOnlyList<int> ExtraPorts { get; init; } = [];
 
@@ -197,6 +203,7 @@ internal static class OspreyCommandLine
           --jpeg-quality Q    quality 1-100 of JPEGs Osprey encodes, default 80  [OSPREY_JPEG_QUALITY]
           --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
+          --go2rtc-port N     serve go2rtc's API (/api/streams, /api/ws?src=, /api/frame.jpeg, ...) on port N, e.g. 1984; off by default  [OSPREY_GO2RTC_PORT]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
           --config FILE       a YAML config file (server:, sources:, streams:, destinations:, users:, tokens:,
@@ -280,6 +287,7 @@ internal static class OspreyCommandLine
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
         string command = "serve";
+        string? go2rtcPort = null;
         string? port = null, bind = null, logLevel = null, jpegQuality = null, ingestSecret = null, api = null;
         string? sendTimeout = null, hlsPart = null, hlsGrace = null, idleTimeout = null, viewerQueue = null, topicQueue = null, sourceTimeout = null;
         var limits = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -332,6 +340,9 @@ internal static class OspreyCommandLine
                     break;
                 case "--log-level":
                     logLevel = inline ?? Next(args, ref i, flag);
+                    break;
+                case "--go2rtc-port":
+                    go2rtcPort = inline ?? Next(args, ref i, flag);
                     break;
                 case "--extra-port":
                     extraPorts.Add(inline ?? Next(args, ref i, flag));
@@ -487,6 +498,7 @@ internal static class OspreyCommandLine
         }
 
         port = layers.Value("--port", port);
+        go2rtcPort = layers.Value("--go2rtc-port", go2rtcPort);
         bind = layers.Value("--bind", bind);
         jpegQuality = layers.Value("--jpeg-quality", jpegQuality);
         logLevel = layers.Value("--log-level", logLevel);
@@ -597,6 +609,7 @@ internal static class OspreyCommandLine
             LogLevel = logLevel is null ? LogLevel.Information : ParseLogLevel(logLevel, layers.Label("--log-level")),
             JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality, layers.Label("--jpeg-quality")),
             ExtraPorts = [.. extraPorts.Select(p => ParsePort(p, layers.Label("--extra-port")))],
+            Go2rtcPort = string.IsNullOrEmpty(go2rtcPort) ? null : ParsePort(go2rtcPort, layers.Label("--go2rtc-port")),
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
             MaxConnections = maxConnections is { } max ? ParseCount(max, layers.Label("--max-connections")) : null,
@@ -640,7 +653,7 @@ internal static class OspreyCommandLine
             TlsKeyFile = tlsKey,
             TlsSelfSigned = selfSigned,
             CertDirectory = certDirectory,
-            WebRtcPort = webRtcPort is { } rtcPort ? ParsePort(rtcPort) : 8189,
+            WebRtcPort = webRtcPort is { } rtcPort ? ParsePort(rtcPort, layers.Label("--webrtc-port")) : 8189,
             WebRtcHosts = webRtcHosts,
         };
     }

@@ -12,6 +12,7 @@ using Osprey.Runtime;
 using Osprey.Server.Configuration;
 using Osprey.Server.Endpoints.Auth;
 using Osprey.Server.Endpoints.Feeds;
+using Osprey.Server.Endpoints.Go2rtc;
 using Osprey.Server.Endpoints.Ingest;
 using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
@@ -116,6 +117,12 @@ internal static partial class OspreyServer
             {
                 // Every route on every port: jsmpeg's relay took ingest on one port and viewers on another.
                 kestrel.Listen(options.Bind, extra, Configure);
+            }
+
+            if (options.Go2rtcPort is { } go2rtc)
+            {
+                // go2rtc's API answers only here (its /api/streams is not vw's); Osprey's own routes answer too.
+                kestrel.Listen(options.Bind, go2rtc, Configure);
             }
 
             void Configure(ListenOptions listen)
@@ -272,6 +279,11 @@ internal static partial class OspreyServer
         app.MapRelayEndpoints();
         app.MapRelayStatusEndpoint();
         app.MapWhepEndpoints();
+        if (options.Go2rtcPort is { } go2rtcPort)
+        {
+            app.MapGo2rtcEndpoints(go2rtcPort);
+        }
+
         app.MapMetricsEndpoint();
         app.MapOspreyOpenApi();
         var hub = app.Services.GetRequiredService<RelayHub>();

@@ -72,9 +72,12 @@ public sealed partial class WebOriginMiddleware(RequestDelegate next, WebOrigins
     private static bool HasBody(HttpRequest request) =>
         request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
 
+    // application/sdp (go2rtc's POST /api/webrtc) is no more a CORS-simple type than JSON: a page of another site
+    // cannot send it without a preflight, which is refused unless its origin is allowed.
     private static bool IsJson(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
-        && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
+        && (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || type.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase)
+            || type.MediaType.Equals("application/sdp", StringComparison.OrdinalIgnoreCase));
 
     private async Task RefuseAsync(HttpContext context, string origin, int status, string message)
     {

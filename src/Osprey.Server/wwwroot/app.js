@@ -105,23 +105,25 @@ function whyNotOffered(feed, view) {
     case 'raw':
       if (e.raw) return `The raw canvas draws YUYV frames only; ${what}.`;
       if (feed.format === 'jpeg') return `Raw frames of a JPEG feed need the server's JPEG decoder (libturbojpeg0), which it does not have.`;
-      return `Raw frames are offered for raw and JPEG feeds only; ${what}.`;
+      if (feed.format === 'h264') return `Raw frames of an H.264 feed go through the server's JPEG decoder (libturbojpeg0), which it does not have.`;
+      return `Raw frames are offered for raw, JPEG and H.264 feeds only; ${what}.`;
     case 'jpeg':
     case 'mjpeg':
       if (feed.format === 'yuyv' || feed.format === 'nv12') return `JPEG of a raw feed needs the server's JPEG encoder (libturbojpeg0), which it does not have.`;
-      return `JPEG is offered for raw and JPEG feeds only; ${what}.`;
+      return `JPEG is offered for raw, JPEG and H.264 feeds (the server decodes H.264) only; ${what}.`;
     case 'webrtc':
       if (e.whep) return 'This browser has no WebRTC with H.264 (RTCPeerConnection, an H.264 decoder).';
-      return `WebRTC is offered for H.264 feeds and for YUYV feeds, which the server encodes; ${what}.`;
+      return `WebRTC is offered for H.264 feeds and for raw and JPEG feeds, which the server encodes; ${what}.`;
     case 'mp4':
     case 'webcodecs':
       if (view === 'mp4' && e.mp4) return 'This browser has no Media Source Extensions.';
       if (view === 'webcodecs' && e.h264) return 'This browser has no WebCodecs (VideoDecoder).';
-      return `H.264 is offered for H.264 feeds and for YUYV feeds, which the server encodes; there is no encoder for this one: ${what}.`;
+      if (feed.format === 'jpeg') return `H.264 of a JPEG feed goes through the server's JPEG decoder (libturbojpeg0), which it does not have.`;
+      return `H.264 is offered for H.264 feeds and for raw and JPEG feeds, which the server encodes; there is no encoder for this one: ${what}.`;
     case 'hls':
     case 'hlsplain':
       if (e.hls) return 'This browser can play HLS neither through Media Source Extensions nor natively.';
-      return `HLS is offered for H.264 feeds and for YUYV feeds, which the server encodes; ${what}.`;
+      return `HLS is offered for H.264 feeds and for raw and JPEG feeds, which the server encodes; ${what}.`;
     default:
       return `There is no view '${view}'; the views are ${Object.keys(VIEW_LABELS).join(', ')}.`;
   }

@@ -65,6 +65,10 @@ public static class LogEvents
     /// <summary>Information: Feed {Feed}: H.264 encoder started (ffmpeg pid {Pid}) for its first viewer</summary>
     public const int H264EncoderEncoderStarted = 210;
 
+    // 215-: transforms: the H.264 decoder
+    /// <summary>Information: Feed {Feed}: H.264 decoder started (ffmpeg pid {Pid}) for its first JPEG viewer</summary>
+    public const int H264DecoderStarted = 215;
+
     // 300-: routing: vw streams
     /// <summary>Information: Stream {Stream}: added with feeds [{Feeds}]</summary>
     public const int StreamAdded = 300;

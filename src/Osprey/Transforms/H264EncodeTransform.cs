@@ -25,8 +25,10 @@ public sealed partial class H264EncodeTransform : LazyFeed
 {
     private readonly ILogger _logger;
     private long _encoded;
+    private long _misshapen;
+    private int _processId;
 
-    /// <summary>Creates the transform of <paramref name="source"/> (YUYV).</summary>
+    /// <summary>Creates the transform of <paramref name="source"/> (YUYV or NV12; a JPEG feed's decoded view too).</summary>
     public H264EncodeTransform(Feed source, ILogger logger)
         : base(source, new Feed(source?.Name ?? "") { SourceUri = source?.SourceUri, KeepGroupOfPictures = true }, logger)
     {
@@ -44,19 +46,51 @@ public sealed partial class H264EncodeTransform : LazyFeed
     {
         ArgumentNullException.ThrowIfNull(counters);
         counters["encodedFrames"] = EncodedFrames;
+        counters["otherSizeFrames"] = Interlocked.Read(ref _misshapen);
+        counters["processId"] = ProcessId;
     }
+
+    /// <summary>The running encoder's process id, or 0.</summary>
+    public int ProcessId => Volatile.Read(ref _processId);
 
     /// <inheritdoc />
     protected override async Task RunAsync(CancellationToken cancellationToken)
     {
-        // The size is the raw feed's; wait for its first frame if the source has not said yet.
+        // The reader first: the source may itself be a view (a JPEG feed's decoder) that starts with it, and the
+        // encoder's size and pixel format are those of the first frame, not what the source said before it ran.
+        using var reader = Source.OpenReader();
+        using var registration = cancellationToken.UnsafeRegister(static r => ((FeedReader)r!).Close(), reader);
+        Frame? first = null;
+        while (first is null && await reader.WaitAsync())
+        {
+            if (reader.TryTakeLatest(out var taken))
+            {
+                if (taken.Format is MediaFormat.Yuyv or MediaFormat.Nv12 && taken.Width > 0 && taken.Height > 0)
+                {
+                    first = taken;
+                }
+                else
+                {
+                    taken.Release();
+                }
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (first is null)
+        {
+            throw new InvalidOperationException("the raw feed ended before its first frame");
+        }
+
+        var firstLease = new FrameLease(first);
+        var (width, height, pixelFormat) = (first.Width, first.Height, first.Format);
         var info = Source.Info;
         var fps = info.Fps > 0 ? info.Fps : 30;
-        Output.Info = info with { Format = MediaFormat.H264 };
+        Output.Info = new VideoInfo(MediaFormat.H264, width, height, fps);
         string[] arguments =
         [
             "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-f", "rawvideo", "-pix_fmt", "yuyv422", "-s", $"{info.Width}x{info.Height}",
+            "-f", "rawvideo", "-pix_fmt", pixelFormat == MediaFormat.Nv12 ? "nv12" : "yuyv422", "-s", $"{width}x{height}",
             "-r", fps.ToString(CultureInfo.InvariantCulture), "-i", "pipe:0",
             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-bf", "0", "-pix_fmt", "yuv420p",
             // Raw frames are BT.601 limited range; say so in the VUI, or browsers decode SD video as BT.709.
@@ -65,15 +99,26 @@ public sealed partial class H264EncodeTransform : LazyFeed
             // FLV frames each access unit, so it is handed on the moment it is whole (Annex B would wait a frame).
             "-f", "flv", "-flush_packets", "1", "pipe:1",
         ];
-        var process = await FfmpegProcess.StartAsync(Output.Name, arguments, _logger, writesInput: true);
+        FfmpegProcess process;
+        try
+        {
+            process = await FfmpegProcess.StartAsync(Output.Name, arguments, _logger, writesInput: true);
+        }
+        catch
+        {
+            firstLease.Dispose();
+            throw;
+        }
+
         await using (process)
         {
+            Volatile.Write(ref _processId, process.Id);
             Log.EncoderStarted(_logger, Output.Name, process.Id);
             var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
             using var kill = cancellationToken.UnsafeRegister(static p => ((FfmpegProcess)p!).Kill(), process);
             // The writer waits on the raw feed; when the encoder ends on its own, it must stop waiting too.
             using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var writing = WriteFramesAsync(process.Input, stamps, stopWriting.Token);
+            var writing = WriteFramesAsync(reader, firstLease, (width, height, pixelFormat), process.Input, stamps, stopWriting.Token);
             try
             {
                 await H264Publisher.ReadFlvAsync(
@@ -89,7 +134,9 @@ public sealed partial class H264EncodeTransform : LazyFeed
             finally
             {
                 await process.DisposeAsync();
+                Volatile.Write(ref _processId, 0);
                 await stopWriting.CancelAsync();
+                reader.Close();
                 await writing.WaitAsync(FfmpegProcess.ExitWait, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
@@ -99,12 +146,15 @@ public sealed partial class H264EncodeTransform : LazyFeed
         }
     }
 
-    private async Task WriteFramesAsync(Stream stdin, ConcurrentQueue<(long, uint)> stamps, CancellationToken cancellationToken)
+    private async Task WriteFramesAsync(FeedReader reader, FrameLease first, (int Width, int Height, MediaFormat Format) shape, Stream stdin, ConcurrentQueue<(long, uint)> stamps, CancellationToken cancellationToken)
     {
-        using var reader = Source.OpenReader();
-        using var registration = cancellationToken.UnsafeRegister(static r => ((FeedReader)r!).Close(), reader);
         try
         {
+            using (first)
+            {
+                await WriteAsync(first.Frame);
+            }
+
             while (await reader.WaitAsync())
             {
                 if (!reader.TryTakeLatest(out Frame frame))
@@ -113,15 +163,27 @@ public sealed partial class H264EncodeTransform : LazyFeed
                 }
 
                 using var lease = new FrameLease(frame);
-                var counter = ProbeHeader.TryRead(frame.Span, out var probe) ? probe.Counter : (uint)frame.Sequence;
-                stamps.Enqueue((frame.CaptureTimeMicros, counter));
-                await stdin.WriteAsync(frame.Memory, cancellationToken);
-                await stdin.FlushAsync(cancellationToken);
+                if ((frame.Width, frame.Height, frame.Format) != shape)
+                {
+                    // The encoder was started for another picture size: the frame would be read as garbage.
+                    Interlocked.Increment(ref _misshapen);
+                    continue;
+                }
+
+                await WriteAsync(frame);
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
             // The encoder went away or the last viewer left.
+        }
+
+        async Task WriteAsync(Frame frame)
+        {
+            var counter = ProbeHeader.TryRead(frame.Span, out var probe) ? probe.Counter : (uint)frame.Sequence;
+            stamps.Enqueue((frame.CaptureTimeMicros, counter));
+            await stdin.WriteAsync(frame.Memory, cancellationToken);
+            await stdin.FlushAsync(cancellationToken);
         }
     }
 

@@ -48,6 +48,9 @@ public abstract partial class LazyFeed : IAsyncDisposable, ICounted
         }
     }
 
+    /// <summary>True while running; only for code under <see cref="UnderLifecycleLock"/>.</summary>
+    protected bool IsRunningLocked => _running is not null;
+
     /// <summary>How many times the work was started: once per first viewer after none (an encoder's runs).</summary>
     public long Runs => Interlocked.Read(ref _runs);
 

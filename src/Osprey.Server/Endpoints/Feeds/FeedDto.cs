@@ -33,6 +33,7 @@ internal sealed record FeedDto(
     int JpegQuality,
     JpegViewDto? Jpeg,
     IReadOnlyDictionary<string, string> Endpoints,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Views,
     OpenMvStats? OpenMv = null,
     IReadOnlyList<PartCounters>? Parts = null,
     string? Origin = null)
@@ -46,36 +47,14 @@ internal sealed record FeedDto(
     {
         var info = feed.Info;
         var endpoints = new Dictionary<string, string>(StringComparer.Ordinal);
-        var raw = info.Format is MediaFormat.Yuyv or MediaFormat.Nv12;
-        var jpegCapable = info.Format == MediaFormat.Jpeg || (raw && views.Jpeg.Available);
-        if (raw || (info.Format == MediaFormat.Jpeg && views.Jpeg.Available))
+        var chains = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var (view, format, path) in ViewPaths(feed.Name))
         {
-            endpoints["raw"] = $"/ws/{feed.Name}/raw";
-        }
-
-        if (jpegCapable)
-        {
-            endpoints["jpeg"] = $"/ws/{feed.Name}/jpeg";
-            endpoints["mjpeg"] = $"/mjpeg/{feed.Name}";
-            endpoints["snapshot"] = $"/snapshot/{feed.Name}.jpg";
-        }
-
-        if (info.Format is MediaFormat.H264 or MediaFormat.Yuyv)
-        {
-            endpoints["mp4"] = $"/ws/{feed.Name}/mp4";
-            endpoints["h264"] = $"/ws/{feed.Name}/h264";
-            endpoints["hls"] = $"/hls/{feed.Name}/index.m3u8";
-        }
-
-        if (info.Format is MediaFormat.H264 or MediaFormat.Yuyv && !feed.Name.Contains('/', StringComparison.Ordinal))
-        {
-            // WHEP's route takes one path segment.
-            endpoints["whep"] = $"/{feed.Name}/whep";
-        }
-
-        if (info.Format == MediaFormat.MpegTs)
-        {
-            endpoints["ts"] = $"/ws/{feed.Name}/ts";
+            if (Offers(views, info.Format, format) is { } chain)
+            {
+                endpoints[view] = path;
+                chains[view] = chain;
+            }
         }
 
         JpegViewDto? jpeg = null;
@@ -106,10 +85,41 @@ internal sealed record FeedDto(
             views.Jpeg.Quality,
             jpeg,
             endpoints,
+            chains,
             // An OpenMV camera's link state (connecting, streaming, lost) and counters; null for other sources.
             supervisor?.Source is OpenMvSource openMv ? openMv.Stats : null,
             CollectParts(supervisor, views.ViewsOf(feed.Name)),
             supervisor is null ? "publisher" : (catalog?.Find(feed.Name)?.Origin ?? SourceOrigin.Flag).ToApiName());
+    }
+
+    /// <summary>Every view a feed may be watched in: the name <c>endpoints</c> and <c>views</c> use, its format, its path.</summary>
+    private static IEnumerable<(string View, MediaFormat Format, string Path)> ViewPaths(string name) =>
+    [
+        ("raw", MediaFormat.Yuyv, $"/ws/{name}/raw"),
+        ("jpeg", MediaFormat.Jpeg, $"/ws/{name}/jpeg"),
+        ("mjpeg", MediaFormat.Jpeg, $"/mjpeg/{name}"),
+        ("snapshot", MediaFormat.Jpeg, $"/snapshot/{name}.jpg"),
+        ("mp4", MediaFormat.Fmp4, $"/ws/{name}/mp4"),
+        ("h264", MediaFormat.Fmp4, $"/ws/{name}/h264"),
+        ("ts", MediaFormat.MpegTs, $"/ws/{name}/ts"),
+        ("hls", MediaFormat.Fmp4, $"/hls/{name}/index.m3u8"),
+        // WHEP's route takes one path segment.
+        .. (name.Contains('/', StringComparison.Ordinal) ? Array.Empty<(string View, MediaFormat Format, string Path)>() : new[] { ("whep", MediaFormat.RtpH264, $"/{name}/whep") }),
+    ];
+
+    /// <summary>
+    /// The transforms a feed of <paramref name="own"/> runs through to be watched as <paramref name="format"/> (empty
+    /// for its own format), or null when it is not offered: no chain, or a chain through JPEG without libjpeg-turbo.
+    /// </summary>
+    public static IReadOnlyList<string>? Offers(FeedViews views, MediaFormat own, MediaFormat format)
+    {
+        if (own == MediaFormat.Unknown || FeedViews.Chain(own, format) is not { } chain)
+        {
+            return null;
+        }
+
+        // libjpeg-turbo does the JPEG encoder's and decoder's work; ffmpeg does the H.264 decoder's.
+        return views.Jpeg.Available || !chain.Any(part => part is "jpegEncoder" or "jpegDecoder") ? chain : null;
     }
 
     /// <summary>The counters of every part of the feed: its source, then the views a viewer has made.</summary>

@@ -33,6 +33,10 @@ internal sealed partial class WebSocketConnection : IDisposable
     private readonly byte[] _pongPayload = new byte[125];
     private readonly ClientFrameParser _parser = new();
     private Action? _wake;
+    private System.Threading.Channels.Channel<string>? _texts;
+    private byte[]? _text;
+    private int _textLength;
+    private bool _textTooLong;
     private volatile int _pongLength = -1;
     private volatile bool _clientClosed;
     private volatile bool _clientGone;
@@ -78,6 +82,21 @@ internal sealed partial class WebSocketConnection : IDisposable
         _wake = wake;
         return ReceiveLoopAsync();
     }
+
+    /// <summary>The client's text messages (up to 64 KiB each, 16 waiting at most), once <see cref="CollectTextMessages"/> was called.</summary>
+    public System.Threading.Channels.ChannelReader<string>? TextMessages => _texts?.Reader;
+
+    /// <summary>
+    /// Keeps the client's text messages for <see cref="TextMessages"/> (a protocol with a conversation, go2rtc's
+    /// <c>/api/ws</c>); call before <see cref="StartReceiving"/>. Longer messages, and messages beyond 16 unread, are dropped.
+    /// </summary>
+    public void CollectTextMessages() =>
+        _texts ??= System.Threading.Channels.Channel.CreateBounded<string>(new System.Threading.Channels.BoundedChannelOptions(16)
+        {
+            FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite,
+            SingleReader = true,
+            SingleWriter = true,
+        });
 
     /// <summary>Records that the client is gone (a send failed), so that no close is attempted.</summary>
     public void MarkClientGone() => _clientGone = true;
@@ -172,7 +191,7 @@ internal sealed partial class WebSocketConnection : IDisposable
                     break;
                 }
 
-                if (!_parser.Parse(buffer.AsSpan(0, read), this, static (connection, opcode, fin, payload) => connection.OnClientFrame(opcode, payload)))
+                if (!_parser.Parse(buffer.AsSpan(0, read), this, static (connection, opcode, fin, payload) => connection.OnClientFrame(opcode, fin, payload)))
                 {
                     _protocolErrorCode = _parser.ErrorCloseCode;
                     Log.ClientProtocolError(_logger, _feedName, _parser.Error ?? "?");
@@ -190,7 +209,7 @@ internal sealed partial class WebSocketConnection : IDisposable
         }
     }
 
-    private bool OnClientFrame(WebSocketOpcode opcode, ReadOnlySpan<byte> payload)
+    private bool OnClientFrame(WebSocketOpcode opcode, bool fin, ReadOnlySpan<byte> payload)
     {
         switch (opcode)
         {
@@ -204,9 +223,42 @@ internal sealed partial class WebSocketConnection : IDisposable
                 _clientCloseCode = payload.Length >= 2 ? BinaryPrimitives.ReadUInt16BigEndian(payload) : (ushort)1000;
                 _clientClosed = true;
                 return false;
+            case WebSocketOpcode.Binary when _texts is not null:
+                _textTooLong = true; // its continuations are not text
+                return true;
+            case WebSocketOpcode.Text or WebSocketOpcode.Continuation when _texts is not null:
+                CollectText(opcode, fin, payload);
+                return true;
             default:
                 // Viewers have nothing to say on a frame feed: data messages are read and ignored.
                 return true;
+        }
+    }
+
+    private void CollectText(WebSocketOpcode opcode, bool fin, ReadOnlySpan<byte> payload)
+    {
+        const int MaxText = 64 * 1024;
+        if (opcode == WebSocketOpcode.Text)
+        {
+            _textLength = 0;
+            _textTooLong = false;
+        }
+
+        _text ??= new byte[MaxText];
+        if (_textLength + payload.Length > MaxText)
+        {
+            _textTooLong = true;
+        }
+        else if (!_textTooLong)
+        {
+            payload.CopyTo(_text.AsSpan(_textLength));
+            _textLength += payload.Length;
+        }
+
+        if (fin && !_textTooLong)
+        {
+            // The parser has checked the UTF-8 across fragments.
+            _texts!.Writer.TryWrite(Encoding.UTF8.GetString(_text, 0, _textLength));
         }
     }
 

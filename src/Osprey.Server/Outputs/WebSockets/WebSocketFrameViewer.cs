@@ -31,8 +31,11 @@ internal sealed partial class WebSocketFrameViewer
     private volatile bool _stopping;
     private volatile bool _finished;
 
-    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger, ViewerFraming framing, ViewerAdmission.Lease? place)
+    private readonly Func<WebSocketConnection, Task<bool>>? _greet;
+
+    private WebSocketFrameViewer(HttpContext context, Feed feed, ILogger logger, ViewerFraming framing, ViewerAdmission.Lease? place, Func<WebSocketConnection, Task<bool>>? greet)
     {
+        _greet = greet;
         _context = context;
         _place = place;
         _feed = feed;
@@ -43,7 +46,12 @@ internal sealed partial class WebSocketFrameViewer
 
     /// <summary>Serves <paramref name="feed"/> to the WebSocket client of <paramref name="context"/> until either side ends.</summary>
     /// <param name="protocol">What /metrics counts the viewer as (<see cref="OutputProtocol"/>); by default the framing's.</param>
-    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping, ViewerFraming framing = ViewerFraming.Frames, string? protocol = null)
+    /// <param name="greet">
+    /// For protocols where the client speaks first (go2rtc's <c>/api/ws</c>): run after the 101 with the client's text
+    /// messages collected (<see cref="WebSocketConnection.TextMessages"/>), before anything of the feed is sent; false ends
+    /// the connection.
+    /// </param>
+    public static async Task ServeAsync(HttpContext context, Feed feed, ILogger logger, CancellationToken serverStopping, ViewerFraming framing = ViewerFraming.Frames, string? protocol = null, Func<WebSocketConnection, Task<bool>>? greet = null)
     {
         if (!await WebSocketUpgrade.ValidateAsync(context))
         {
@@ -55,6 +63,7 @@ internal sealed partial class WebSocketFrameViewer
             ViewerFraming.Fmp4 => OutputProtocol.Mp4,
             ViewerFraming.WebCodecs => OutputProtocol.H264,
             ViewerFraming.BerryMse => OutputProtocol.BerryMse,
+            ViewerFraming.Go2rtcMse => OutputProtocol.Mp4,
             ViewerFraming.Stream => OutputProtocol.Ts,
             _ => OutputProtocol.Of(feed),
         };
@@ -65,7 +74,7 @@ internal sealed partial class WebSocketFrameViewer
             return;
         }
 
-        var viewer = new WebSocketFrameViewer(context, feed, logger, framing, place);
+        var viewer = new WebSocketFrameViewer(context, feed, logger, framing, place, greet);
         await viewer.RunAsync(serverStopping);
     }
 
@@ -87,6 +96,11 @@ internal sealed partial class WebSocketFrameViewer
 
         Log.ViewerConnected(_logger, _feed.Name, _context.Connection.RemoteIpAddress?.ToString() ?? "?", connection.IsDirect);
         using var stopRegistration = serverStopping.UnsafeRegister(static state => ((WebSocketFrameViewer)state!).OnServerStopping(), this);
+        if (_greet is not null)
+        {
+            connection.CollectTextMessages();
+        }
+
         var receiving = connection.StartReceiving(reader.Wake);
         if (connection.IsDirect)
         {
@@ -97,7 +111,10 @@ internal sealed partial class WebSocketFrameViewer
 
         try
         {
-            await SendLoopAsync(reader, connection);
+            if (_greet is null || await _greet(connection))
+            {
+                await SendLoopAsync(reader, connection);
+            }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {

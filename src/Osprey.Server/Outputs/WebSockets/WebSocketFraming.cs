@@ -22,6 +22,7 @@ internal abstract class WebSocketFraming
             ViewerFraming.Fmp4 => new Fmp4Framing(feed),
             ViewerFraming.WebCodecs => new WebCodecsFraming(feed),
             ViewerFraming.BerryMse => new BerryMseFraming(feed),
+            ViewerFraming.Go2rtcMse => new Go2rtcMseFraming(feed),
             _ => throw new ArgumentOutOfRangeException(nameof(framing), framing, "Unknown viewer framing."),
         };
         made.MaxQueuedBytes = maxQueuedBytes;
@@ -61,6 +62,9 @@ internal enum ViewerFraming
 
     /// <summary>BerryMSE's layout: the init segment, then its 104-byte-moof fragments numbered per viewer.</summary>
     BerryMse,
+
+    /// <summary>go2rtc's <c>mse</c>: a text message <c>{"type":"mse","value":MIME}</c> and the init segment first (again when it changes), then one media segment per message.</summary>
+    Go2rtcMse,
 
     /// <summary>A byte stream (MPEG-TS for jsmpeg, vw and relays): the feed's header bytes (PAT/PMT) as a binary message first, then every chunk in order; a slow viewer skips whole groups of pictures.</summary>
     Stream,
