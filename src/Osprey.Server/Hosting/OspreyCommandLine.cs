@@ -205,7 +205,7 @@ internal static class OspreyCommandLine
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
           --go2rtc-port N     serve go2rtc's API (/api/streams, /api/ws?src=, /api/frame.jpeg, ...) on port N, e.g. 1984; off by default  [OSPREY_GO2RTC_PORT]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
-          --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [VW_API]
+          --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [OSPREY_API, VW_API]
           --config FILE       a YAML config file (server:, sources:, streams:, destinations:, users:, tokens:,
                               allowOrigins:, auth:, limits:, tls:; docs/osprey.schema.json), watched: sources, vw
                               streams and destinations added, changed or removed in it apply at once; the sources
