@@ -27,7 +27,9 @@ run() { # name, auth on|off, then osprey-load arguments with PATH in the URL
   # shellcheck disable=SC2086
   artifacts/publish/osprey $limits $flags --bind 127.0.0.1 --port $port --log-level warning >"$out/$name.server.log" 2>&1 &
   local pid=$!
-  sleep 2
+  # Started when it says so (a busy machine can take seconds), then a moment for the source's first frames.
+  for _ in $(seq 1 120); do grep -q "Osprey listening" "$out/$name.server.log" && break; sleep 0.5; done
+  sleep 1
   local load_avg; load_avg=$(cut -d' ' -f1 /proc/loadavg)
   "$load" --url "${url//PORT/$port}$query" --pid $pid --json "$out/$name.json" --quiet "$@" >"$out/$name.txt" 2>&1 || true
   kill -TERM $pid; wait $pid || true

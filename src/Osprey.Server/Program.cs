@@ -49,6 +49,12 @@ await using (app)
     {
         await app.StartAsync();
     }
+    catch (OperationCanceledException)
+    {
+        // SIGTERM (or Ctrl-C) while still binding: a stop, not a crash.
+        await Console.Error.WriteLineAsync("osprey: stopped while starting.");
+        return 0;
+    }
     catch (IOException ex) when (IsAddressInUse(ex))
     {
         // Kestrel wraps the socket error (IOException > AddressInUseException > SocketException); one line is enough.

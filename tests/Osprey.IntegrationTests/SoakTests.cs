@@ -20,8 +20,8 @@ namespace Osprey.IntegrationTests;
 /// viewer watched throughout.
 /// </summary>
 /// <remarks>
-/// Bounded: at most <see cref="MaxRounds"/> rounds within <see cref="ChurnTime"/>, every client and request with its
-/// own timeout, and the settle after it at most <see cref="SettleLimit"/> (about two minutes in all on two busy cores).
+/// Bounded: at most <see cref="MaxRounds"/> rounds within <see cref="s_churnTime"/>, every client and request with its
+/// own timeout, and the settle after it at most <see cref="s_settleLimit"/> (about two minutes in all on two busy cores).
 /// </remarks>
 [Trait("Needs", "Ffmpeg")]
 public sealed class SoakTests(ITestOutputHelper output)
@@ -37,9 +37,9 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private const int MaxRounds = 12;
     private const int Fps = 15;
-    private static readonly TimeSpan ChurnTime = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan RoundTimeout = TimeSpan.FromSeconds(45);
-    private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(50);
+    private static readonly TimeSpan s_churnTime = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan s_roundTimeout = TimeSpan.FromSeconds(45);
+    private static readonly TimeSpan s_settleLimit = TimeSpan.FromSeconds(50);
     // One connection, so that the descriptors the test's own requests hold are the same before and after.
     private static readonly HttpClient s_http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { Timeout = TimeSpan.FromSeconds(10) };
 
@@ -67,7 +67,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             // start), then the same settle.
             await soak.RoundAsync(0);
             await soak.RoundAsync(1);
-            await soak.WaitForClientsGoneAsync(SettleLimit);
+            await soak.WaitForClientsGoneAsync(s_settleLimit);
             await Task.Delay(TimeSpan.FromSeconds(12));
             var baseline = Sample(server.Pid);
             var baselineDetail = Detail(server.Pid);
@@ -77,7 +77,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             var churnStart = clock.Elapsed;
             var rounds = 0;
             var peak = baseline;
-            while (rounds < MaxRounds && clock.Elapsed - churnStart < ChurnTime)
+            while (rounds < MaxRounds && clock.Elapsed - churnStart < s_churnTime)
             {
                 rounds++;
                 var round = soak.RoundAsync(rounds + 1); // 0 and 1 were the warm-up's: every round has names of its own
@@ -92,13 +92,13 @@ public sealed class SoakTests(ITestOutputHelper output)
 
             var churnEnd = clock.Elapsed;
             output.WriteLine($"{rounds} rounds in {(churnEnd - churnStart).TotalSeconds:0} s; peak {peak}");
-            var gone = await soak.WaitForClientsGoneAsync(SettleLimit);
+            var gone = await soak.WaitForClientsGoneAsync(s_settleLimit);
             output.WriteLine($"clients gone after {gone.TotalSeconds:0.0} s");
 
             // Then RSS, descriptors and threads: thread-pool workers retire after 20 s idle, memory after the trim.
             var settle = Stopwatch.StartNew();
             Sample after;
-            while (!(after = Sample(server.Pid)).Within(baseline) && settle.Elapsed < SettleLimit)
+            while (!(after = Sample(server.Pid)).Within(baseline) && settle.Elapsed < s_settleLimit)
             {
                 await Task.Delay(500);
             }
@@ -110,7 +110,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             Assert.True(after.RssBytes <= baseline.RssBytes + RssMarginBytes, $"RSS {after} vs baseline {baseline}");
             Assert.True(after.Descriptors <= baseline.Descriptors + DescriptorMargin, $"descriptors {after} vs baseline {baseline}");
             Assert.True(after.Threads <= baseline.Threads + ThreadMargin, $"threads {after} vs baseline {baseline}");
-            Assert.True(rounds >= 4, $"only {rounds} rounds in {ChurnTime}");
+            Assert.True(rounds >= 4, $"only {rounds} rounds in {s_churnTime}");
 
             // The normal viewer watched throughout: frames all along, no long gap, still connected (cancelling its read
             // aborts the socket, so the state is looked at first).
@@ -247,12 +247,12 @@ public sealed class SoakTests(ITestOutputHelper output)
         return $"fds {string.Join(", ", descriptors.Select(d => $"{d.Key} {d.Value}"))}; RSS kB {string.Join(", ", memory.Select(m => $"{m.Key} {m.Value}"))}";
     }
 
-    /// <summary>One round of clients and rules against the server; every part bounded by <see cref="RoundTimeout"/>.</summary>
+    /// <summary>One round of clients and rules against the server; every part bounded by <see cref="s_roundTimeout"/>.</summary>
     private sealed class Soak(OspreyProcess server, OspreyProcess relay, BlackHoleRelay blackHole, byte[] ts)
     {
         public async Task RoundAsync(int round)
         {
-            using var timeout = new CancellationTokenSource(RoundTimeout);
+            using var timeout = new CancellationTokenSource(s_roundTimeout);
             var token = timeout.Token;
             var parts = new List<Task>
             {
@@ -269,7 +269,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 
             try
             {
-                await Task.WhenAll(parts).WaitAsync(RoundTimeout + TimeSpan.FromSeconds(5));
+                await Task.WhenAll(parts).WaitAsync(s_roundTimeout + TimeSpan.FromSeconds(5));
             }
             catch (Exception ex)
             {
