@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure-packages.sh
-ensure_packages chromium ffmpeg libturbojpeg0 fonts-dejavu-core socat gcc linux-libc-dev curl
+ensure_packages chromium firefox-esr ffmpeg libturbojpeg0 fonts-dejavu-core socat gcc linux-libc-dev curl
 
 dotnet build Osprey.slnx -c Release -warnaserror
 dotnet format Osprey.slnx --verify-no-changes --no-restore
