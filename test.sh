@@ -7,7 +7,7 @@ source scripts/ensure-packages.sh
 # The arm64 ones (multiarch) cross-compile the Raspberry Pi build (clang, binutils, libc, libgcc) and run it under
 # qemu-user (libc, libturbojpeg, OpenSSL).
 ensure_architecture arm64
-ensure_packages chromium ffmpeg libturbojpeg0 fonts-dejavu-core socat gcc linux-libc-dev curl \
+ensure_packages chromium firefox-esr ffmpeg libturbojpeg0 fonts-dejavu-core socat gcc linux-libc-dev curl \
   clang binutils-aarch64-linux-gnu libc6-dev:arm64 libgcc-12-dev:arm64 qemu-user-static libturbojpeg0:arm64 libssl3:arm64 nginx
 
 dotnet build Osprey.slnx -c Release -warnaserror

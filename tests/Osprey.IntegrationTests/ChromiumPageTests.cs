@@ -95,22 +95,22 @@ public sealed class ChromiumPageTests(Browser browser, DefaultServerFixture fixt
         var (page, sockets) = await OpenWatchingSocketsAsync(server, "");
         await page.WaitForFunctionAsync("() => window.osprey?.players?.a?.frames > 3", null, new() { Timeout = 20_000 });
         await page.WaitForTimeoutAsync(1000);
-        Assert.Equal("jpeg", await page.EvaluateAsync<string>("() => window.osprey.players.a.view"));
+        Assert.Equal("webrtc", await page.EvaluateAsync<string>("() => window.osprey.players.a.view"));
         Assert.False(await page.EvaluateAsync<bool>("() => 'b' in window.osprey.players"));
         Assert.Equal(0, await page.Locator("#player-b canvas, #player-b img, #player-b video").CountAsync());
         Assert.Equal("play", await page.Locator("#play-b").InnerTextAsync());
         Assert.Contains("not playing", await page.Locator("#idle-b").InnerTextAsync(), StringComparison.Ordinal);
-        Assert.Equal(["/ws/a/jpeg"], SocketPaths(sockets));
-        var pixels = await ReadCanvasAsync(page, "#canvas-a", StaticBarCentres(320, 240));
-        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of a");
+        Assert.Empty(SocketPaths(sockets)); // WebRTC: media over UDP
+        var pixels = await ReadCanvasAsync(page, "#video-a", StaticBarCentres(320, 240));
+        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of a", tolerance: 24);
 
         // Play on the card: b plays too (a, which the user did not stop, goes on), and the URL says so.
         await page.ClickAsync("#play-b");
         await page.WaitForFunctionAsync("() => window.osprey.players.b?.frames > 3", null, new() { Timeout = 20_000 });
         Assert.True(await page.EvaluateAsync<bool>("() => window.osprey.players.a.frames > 0 && window.osprey.players.a.connected"));
-        Assert.Contains("view=a:jpeg,b:jpeg", page.Url, StringComparison.Ordinal);
-        pixels = await ReadCanvasAsync(page, "#canvas-b", StaticBarCentres(320, 240));
-        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of b");
+        Assert.Contains("view=a:webrtc,b:webrtc", page.Url, StringComparison.Ordinal);
+        pixels = await ReadCanvasAsync(page, "#video-b", StaticBarCentres(320, 240));
+        AssertColour(pixels[1], TestPatternGenerator.BarsRgb.Slice(3, 3).ToArray(), "yellow bar of b", tolerance: 24);
 
         // ?view=b:mjpeg names b alone: a is only listed, and nothing connects to it.
         var (chosen, chosenSockets) = await OpenWatchingSocketsAsync(server, "?view=b:mjpeg");
