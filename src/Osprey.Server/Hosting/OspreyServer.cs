@@ -18,7 +18,6 @@ using Osprey.Server.Endpoints.Page;
 using Osprey.Server.Endpoints.Relay;
 using Osprey.Server.Endpoints.Sources;
 using Osprey.Server.Endpoints.Vw;
-using Osprey.Server.Endpoints.Whep;
 using Osprey.Server.Http;
 using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;

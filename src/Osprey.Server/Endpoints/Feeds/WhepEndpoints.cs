@@ -2,12 +2,11 @@ using System.Text;
 using Microsoft.Net.Http.Headers;
 using Osprey.Feeds;
 using Osprey.Protocols.Sdp;
-using Osprey.Server.Endpoints.Feeds;
 using Osprey.Server.Outputs.WebRtc;
 using Osprey.Server.Security;
 using Osprey.Transforms;
 
-namespace Osprey.Server.Endpoints.Whep;
+namespace Osprey.Server.Endpoints.Feeds;
 
 /// <summary>
 /// WHEP (RFC 9725): <c>POST /{feed}/whep</c> with a browser's SDP offer answers <c>201 Created</c> with the SDP
