@@ -21,8 +21,10 @@ internal sealed class SocketFrameSender : SocketAsyncEventArgs, IValueTaskSource
         : base(unsafeSuppressExecutionContextFlow: true)
     {
         _socket = socket;
-        // The socket's completion runs our continuation on the thread pool, never inline on the epoll thread.
-        _core.RunContinuationsAsynchronously = true;
+        // A send that had to wait completes from the socket engine, which already runs SocketAsyncEventArgs
+        // completions as thread-pool work items (never on its epoll thread), so the viewer's loop goes on inline
+        // there: one hop per pending send, not two (it showed at saturation, where most sends wait).
+        _core.RunContinuationsAsynchronously = false;
     }
 
     /// <summary>Sends the three segments in order (empty ones are skipped) in one vectored send.</summary>
