@@ -12,6 +12,9 @@ namespace Osprey.IntegrationTests;
 /// loopback, and simulated LL-HLS clients of the load tool behind it: every client gets the parts, and the
 /// origin sees about one request per part, not one per client.
 /// </summary>
+// Run apart (OSPREY_TEST_FILTER=Run=Apart ./test.sh): it hung the suite once on a loaded machine, with no connection
+// open to nginx or Osprey, and is not yet understood (issue 18); 200 clients through nginx is a load run besides.
+[Trait("Run", "Apart")]
 public sealed class HlsEdgeTests
 {
     private const string Nginx = "/usr/sbin/nginx";
@@ -44,9 +47,11 @@ public sealed class HlsEdgeTests
 
                 var before = await OriginCountsAsync(http, server);
                 const int Clients = 200;
+                // Bounded whatever the edge does: the clients stop at their duration, and at the latest here.
+                using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
                 var report = await HlsLoadRunner.RunAsync(
                     new HlsLoadOptions { Playlist = new Uri(edge, "media.m3u8"), Clients = Clients, Duration = TimeSpan.FromSeconds(8), Ramp = TimeSpan.FromSeconds(2) },
-                    CancellationToken.None);
+                    bound.Token);
                 var after = await OriginCountsAsync(http, server);
 
                 var partsMade = after.PartsMade - before.PartsMade;
