@@ -83,7 +83,9 @@ public sealed class DashboardAndPlayerTests(Browser browser, DefaultServerFixtur
     [Fact]
     public async Task Player_WithNeitherMseNorWebCodecs_PlaysJpeg_AndThenMjpegWhenJpegIsNotAllowed()
     {
-        const string noH264 = NoWebRtc + "Object.defineProperty(window, 'MediaSource', { value: undefined }); Object.defineProperty(window, 'VideoDecoder', { value: undefined });";
+        // No H.264 at all: neither MSE nor WebCodecs, nor the native HLS that Chromium now has.
+        const string noH264 = NoWebRtc + "Object.defineProperty(window, 'MediaSource', { value: undefined }); Object.defineProperty(window, 'VideoDecoder', { value: undefined });"
+            + "const canPlay = HTMLMediaElement.prototype.canPlayType; HTMLMediaElement.prototype.canPlayType = function (type) { return /mpegurl/i.test(type) ? '' : canPlay.call(this, type); };";
         var page = await OpenAsync(_server, "watch/test", noH264);
         await WaitLiveAsync(page, "jpeg");
         await page.WaitForFunctionAsync($"() => {Player}.stats.frames > 5", null, new() { Timeout = 20_000 });

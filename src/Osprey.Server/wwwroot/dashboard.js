@@ -264,10 +264,10 @@ class Card {
     this.why.textContent = feed.state !== 'running' && feed.stateDetail ? feed.stateDetail : '';
     const size = feed.width > 0 ? `${feed.width}×${feed.height}` : 'size not known yet';
     this.detail.textContent = `${feed.format} · ${size}${feed.source ? ' · ' + feed.source : ''}`;
-    this.detail.title = `format ${feed.format}; source ${feed.source ?? '(a publisher)'}; ${feed.origin === 'flag' ? 'from a --source flag' : feed.origin === 'config' ? 'from the config file or the sources API' : 'made by a publisher'}`;
+    this.detail.title = `format ${feed.format}; source ${feed.source ?? '(a publisher)'}; ${feed.origin === 'flag' ? 'from a --source flag' : feed.origin === 'config' ? 'from the config file' : feed.origin === 'api' ? 'from the sources API' : 'made by a publisher'}`;
 
     const source = sourceOf(feed.name);
-    const changeable = source && source.origin === 'config';
+    const changeable = source && (source.origin === 'config' || source.origin === 'api');
     this.editButton.hidden = !changeable;
     this.removeButton.hidden = !changeable;
     this.restartButton.hidden = feed.origin === 'publisher';
