@@ -19,4 +19,15 @@ scripts/publish.sh --cached linux-arm64 >/dev/null
 # --blame-hang-timeout: a hung test gets a dump and fails instead of eating CI's 90 minutes.
 # Tests marked [Trait("Run", "Apart")] (load runs, and ones under investigation) run only when asked for:
 # OSPREY_TEST_FILTER=Run=Apart ./test.sh
-dotnet test Osprey.slnx -c Release --no-build --blame-hang-timeout 5m --logger "console;verbosity=normal" --filter "${OSPREY_TEST_FILTER:-Run!=Apart}" "$@"
+# The log is kept and, when a test fails, its name and message are repeated last: CI shows only the end of the output.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test Osprey.slnx -c Release --no-build --blame-hang-timeout 5m --logger "console;verbosity=normal" --filter "${OSPREY_TEST_FILTER:-Run!=Apart}" "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "=== failed tests (repeated from above) ==="
+  awk '/^  Failed /{show=40} show>0{print; show--}' "$log" | cut -c1-400 | head -n 200
+  grep -E '^(Passed|Failed)!' "$log" || true
+fi
+exit "$status"
