@@ -183,13 +183,6 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(provider => new WebRtcServer(
             new WebRtcOptions { Bind = options.Bind, Port = options.WebRtcPort, ExtraHosts = options.WebRtcHosts, MaxQueuedBytes = options.ViewerQueueBytes },
             provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.WebRtc")));
-        builder.Services.AddSingleton(provider =>
-        {
-            var admission = provider.GetRequiredService<ViewerAdmission>();
-            var registry = provider.GetRequiredService<FeedRegistry>();
-            var views = provider.GetRequiredService<FeedViews>();
-            return new IdleMemoryTrimmer(() => admission.Viewers, () => [.. registry.Feeds, .. views.Outputs]);
-        });
         builder.Services.AddSingleton(provider => new HlsStreams(
             new HlsSettings { PartTarget = options.HlsPartTarget, MinSegmentDuration = TimeSpan.FromSeconds(Math.Max(1, options.HlsPartTarget.TotalSeconds)) },
             options.HlsGrace,
@@ -245,14 +238,15 @@ internal static partial class OspreyServer
         }
 
         _ = app.Services.GetRequiredService<FeedViews>();
-        _ = app.Services.GetRequiredService<IdleMemoryTrimmer>(); // its timer starts with it
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         // Bound now, so that the port (and a clash on it) is in the start-up log, not the first viewer's.
         _ = app.Services.GetRequiredService<WebRtcServer>();
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
         app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));
         // Frames and buffers a load left behind go back to the system once it ends, not at the next full GC.
-        var trimmer = new MemoryTrimmer(startupLogger);
+        var registry = app.Services.GetRequiredService<FeedRegistry>();
+        var views = app.Services.GetRequiredService<FeedViews>();
+        var trimmer = new MemoryTrimmer(startupLogger, () => [.. registry.Feeds, .. views.Outputs]);
         app.Lifetime.ApplicationStopping.Register(trimmer.Dispose);
         foreach (var rule in access.Describe())
         {

@@ -96,31 +96,27 @@ public sealed partial class H264DecodeTransform : LazyFeed
             "-c:v", "mjpeg", "-q:v", QualityToQscale(_quality).ToString(CultureInfo.InvariantCulture),
             "-f", "mjpeg", "-flush_packets", "1", "pipe:1",
         ];
-        var process = await FfmpegProcess.StartAsync(Output.Name, arguments, _logger, writesInput: true);
-        await using (process)
-        {
-            Volatile.Write(ref _processId, process.Id);
-            Log.DecoderStarted(_logger, Output.Name, process.Id);
-            var stamps = new ConcurrentQueue<Stamp>();
-            using var kill = cancellationToken.UnsafeRegister(static p => ((FfmpegProcess)p!).Kill(), process);
-            using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var writing = WriteAccessUnitsAsync(reader, process.Input, stamps, stopWriting.Token);
-            try
+        var stamps = new ConcurrentQueue<Stamp>();
+        await FfmpegProcess.RunFilterAsync(
+            Output.Name,
+            "H.264 decoder",
+            arguments,
+            _logger,
+            (stdin, stopWriting) => WriteAccessUnitsAsync(reader, stdin, stamps, stopWriting),
+            (stdout, stopping) => ReadJpegsAsync(stdout, stamps, present, stopping),
+            pid =>
             {
-                await ReadJpegsAsync(process.Output, stamps, present, cancellationToken);
-            }
-            finally
-            {
-                await process.DisposeAsync();
-                Volatile.Write(ref _processId, 0);
-                await stopWriting.CancelAsync();
-                reader.Close();
-                await writing.WaitAsync(FfmpegProcess.ExitWait, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new InvalidOperationException($"the H.264 decoder ended: {process.DescribeEnd(3)}");
-        }
+                Volatile.Write(ref _processId, pid);
+                if (pid != 0)
+                {
+                    Log.DecoderStarted(_logger, Output.Name, pid);
+                }
+                else
+                {
+                    reader.Close(); // the writer waits on the H.264 feed: the decoder is gone, so stop waiting
+                }
+            },
+            cancellationToken);
     }
 
     private async Task WriteAccessUnitsAsync(OrderedFeedReader reader, Stream stdin, ConcurrentQueue<Stamp> stamps, CancellationToken cancellationToken)

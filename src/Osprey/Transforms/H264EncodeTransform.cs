@@ -99,50 +99,49 @@ public sealed partial class H264EncodeTransform : LazyFeed
             // FLV frames each access unit, so it is handed on the moment it is whole (Annex B would wait a frame).
             "-f", "flv", "-flush_packets", "1", "pipe:1",
         ];
-        FfmpegProcess process;
+        var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
+        var firstHandedOn = false;
         try
         {
-            process = await FfmpegProcess.StartAsync(Output.Name, arguments, _logger, writesInput: true);
-        }
-        catch
-        {
-            firstLease.Dispose();
-            throw;
-        }
-
-        await using (process)
-        {
-            Volatile.Write(ref _processId, process.Id);
-            Log.EncoderStarted(_logger, Output.Name, process.Id);
-            var stamps = new ConcurrentQueue<(long CaptureMicros, uint Counter)>();
-            using var kill = cancellationToken.UnsafeRegister(static p => ((FfmpegProcess)p!).Kill(), process);
-            // The writer waits on the raw feed; when the encoder ends on its own, it must stop waiting too.
-            using var stopWriting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var writing = WriteFramesAsync(reader, firstLease, (width, height, pixelFormat), process.Input, stamps, stopWriting.Token);
-            try
-            {
-                await H264Publisher.ReadFlvAsync(
-                    process.Output,
+            await FfmpegProcess.RunFilterAsync(
+                Output.Name,
+                "H.264 encoder",
+                arguments,
+                _logger,
+                (stdin, stopWriting) =>
+                {
+                    firstHandedOn = true;
+                    return WriteFramesAsync(reader, firstLease, (width, height, pixelFormat), stdin, stamps, stopWriting);
+                },
+                (stdout, stopping) => H264Publisher.ReadFlvAsync(
+                    stdout,
                     Output,
                     () =>
                     {
                         Interlocked.Increment(ref _encoded);
                         return stamps.TryDequeue(out var stamp) ? stamp : (ProbeHeader.NowMicros(), 0);
                     },
-                    cancellationToken);
-            }
-            finally
+                    stopping),
+                pid =>
+                {
+                    Volatile.Write(ref _processId, pid);
+                    if (pid != 0)
+                    {
+                        Log.EncoderStarted(_logger, Output.Name, pid);
+                    }
+                    else
+                    {
+                        reader.Close(); // the writer waits on the raw feed: the encoder is gone, so stop waiting
+                    }
+                },
+                cancellationToken);
+        }
+        finally
+        {
+            if (!firstHandedOn)
             {
-                await process.DisposeAsync();
-                Volatile.Write(ref _processId, 0);
-                await stopWriting.CancelAsync();
-                reader.Close();
-                await writing.WaitAsync(FfmpegProcess.ExitWait, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                firstLease.Dispose(); // the encoder did not start: nobody else will give the first frame back
             }
-
-            // Watched and yet ended: say why, or a viewer sees a feed that is merely silent.
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new InvalidOperationException($"the H.264 encoder ended: {process.DescribeEnd(3)}");
         }
     }
 

@@ -1,0 +1,83 @@
+using Osprey.Feeds;
+using Osprey.Media;
+using Microsoft.Extensions.Logging.Abstractions;
+using Osprey.Server.Hosting;
+
+namespace Osprey.Tests.Server.Hosting;
+
+/// <summary>Memory back after a load: once the process is quiet with a grown working set, the pools let go of their spare frames and one collection runs; never while it allocates.</summary>
+public sealed class MemoryTrimmerTests
+{
+    private const long MiB = 1024 * 1024;
+
+    [Fact]
+    public void Trimmer_TrimsThePoolsOnceTheProcessIsQuietAndHasGrown_NeverWhileItAllocates_AndOnceForOneRise()
+    {
+        using var feed = new Feed("trim");
+        FillPool(feed.Pool, 8);
+        long allocated = 0;
+        long workingSet = 60 * MiB;
+        using var trimmer = new MemoryTrimmer(NullLogger.Instance, () => [feed], () => allocated, () => workingSet, new StoppedClock());
+
+        workingSet = 90 * MiB; // a load: it allocates, the GC runs on its own
+        allocated += MemoryTrimmer.QuietBytes * 4;
+        Assert.False(trimmer.Check());
+        Assert.Equal(8, feed.Pool.FreeCount);
+
+        workingSet = 61 * MiB; // quiet, but within the slack of the last level: nothing to give back
+        Assert.False(trimmer.Check());
+
+        workingSet = 90 * MiB; // quiet and grown: trim
+        allocated += MemoryTrimmer.QuietBytes / 2;
+        Assert.True(trimmer.Check());
+        Assert.Equal(1, trimmer.Trims);
+        Assert.Equal(MemoryTrimmer.RetainedFreeFrames, feed.Pool.FreeCount);
+
+        Assert.False(trimmer.Check()); // the level is now where the trim left it: no second trim for the same rise
+        Assert.Equal(1, trimmer.Trims);
+    }
+
+    [Fact]
+    public void TrimExcess_KeepsTheLargestFreeFrames_AndLeavesRentedOnesAlone()
+    {
+        var pool = new FramePool();
+        var rented = pool.Rent(100);
+        var sizes = new[] { 1000, 4000, 2000, 3000 };
+        var frames = sizes.Select(pool.Rent).ToList();
+        frames.ForEach(frame => frame.Release());
+
+        Assert.Equal(2, pool.TrimExcess(2));
+        Assert.Equal(2, pool.FreeCount);
+        var first = pool.Rent(3000);
+        var second = pool.Rent(3000);
+        Assert.Equal(5, pool.Allocated); // both came from the pool: the 4000 and the 3000 were kept
+        Assert.Equal(3, pool.Outstanding);
+        first.Release();
+        second.Release();
+        rented.Release();
+        Assert.Equal(0, pool.TrimExcess(8));
+    }
+
+    private static void FillPool(FramePool pool, int count)
+    {
+        var frames = Enumerable.Range(0, count).Select(_ => pool.Rent(4096)).ToList();
+        frames.ForEach(frame => frame.Release());
+    }
+
+    /// <summary>A clock whose timers never fire: the test makes each look itself.</summary>
+    private sealed class StoppedClock : TimeProvider
+    {
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new Stopped();
+
+        private sealed class Stopped : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+
+            public void Dispose()
+            {
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+}
