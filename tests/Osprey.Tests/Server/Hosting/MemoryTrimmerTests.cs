@@ -1,6 +1,6 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Osprey.Feeds;
 using Osprey.Media;
-using Microsoft.Extensions.Logging.Abstractions;
 using Osprey.Server.Hosting;
 
 namespace Osprey.Tests.Server.Hosting;
