@@ -146,6 +146,26 @@ public sealed class DashboardAndPlayerTests(Browser browser, DefaultServerFixtur
     }
 
     [Fact]
+    public async Task Dashboard_OnTheFirstRun_PlaysItsOneFeedLiveOverWebRtc_AndWithASecondFeedShowsOnlyThumbnails()
+    {
+        // The README's first run: no flags, one feed (the test pattern here, no camera).
+        await using var server = await OspreyProcess.StartAsync();
+        var page = await OpenAsync(server, "");
+        await WaitLiveAsync(page, "webrtc");
+        await page.WaitForFunctionAsync($"() => {PlayerMedia}.currentTime > 1 && {PlayerMedia}.videoWidth > 0", null, new() { Timeout = 30_000 });
+        AssertBars(await ReadElementAsync(page, PlayerMedia, StaticBarCentres(640, 480)), "the dashboard's live player", tolerance: 24);
+        Assert.Equal("test", await page.EvaluateAsync<string>("() => window.osprey.dashboard.featured"));
+        Assert.Equal("live over webrtc", await page.Locator("#featured-protocol").InnerTextAsync());
+
+        // A second feed: a grid of live players would cost every feed's stream, so only the thumbnails stay.
+        using var http = new HttpClient();
+        using var added = await http.PostAsync(server.Http("api/sources"), new StringContent("""{"name":"yard","uri":"testpattern:?width=160&height=120&fps=5"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.Created, added.StatusCode);
+        await page.WaitForFunctionAsync("() => window.osprey.dashboard.featured === null && document.querySelector('osprey-player') === null && document.querySelector('#featured').hidden", null, new() { Timeout = 10_000 });
+        await page.Locator("#card-yard").WaitForAsync(new() { Timeout = 10_000 });
+    }
+
+    [Fact]
     public async Task Dashboard_ListsTheFeed_WithAThumbnailOfTheBarsThatChanges()
     {
         var page = await OpenAsync(_server, "");

@@ -2,7 +2,9 @@
 // which the server takes once for all viewers), its state in words, a few numbers (each explained on hover) and a
 // small live chart (uPlot); a click opens /watch/{feed}. Sources are added, edited and removed through
 // /api/sources; vw's streams and destinations have their own section; the login form shows when the server
-// asks for one. Nothing here plays video: the thumbnails are the only pictures, so a grid of many feeds is cheap.
+// asks for one. With one feed (the first run: the test pattern or the camera) it also plays that feed live above its
+// card in <osprey-player>, in the best protocol the browser has; with more, the thumbnails are the only pictures, so
+// a grid of many feeds stays cheap.
 
 // Links to the old page (/?view=feed:view, /?renderer=2d) still work: they open the developer page.
 const query = new URLSearchParams(location.search);
@@ -35,6 +37,7 @@ const dash = {
   feeds: [],
   sources: [],
   thumbs: {}, // feed -> thumbnails shown so far
+  featured: null, // the feed playing live above the grid (only when it is the one feed), or null
   me: null,
   mayRead: null, // false until a login when the server lets nobody read without one
   errors: [],
@@ -361,6 +364,26 @@ class Card {
   }
 }
 
+/** One feed: play it live above the grid (the first run shows video, not a picture a second); more: none. */
+function updateFeatured(feeds) {
+  const only = feeds.length === 1 && feeds[0].state !== 'stopped' ? feeds[0].name : null;
+  if (only === dash.featured) return;
+  const box = $('featured-box');
+  box.replaceChildren();
+  dash.featured = only;
+  $('featured').hidden = !only;
+  if (!only) return;
+  $('featured-title').textContent = only;
+  $('featured-protocol').textContent = '';
+  const player = document.createElement('osprey-player');
+  player.setAttribute('src', only);
+  player.setAttribute('stats', '');
+  player.addEventListener('statechange', (e) => {
+    $('featured-protocol').textContent = e.detail.status === 'live' ? `live over ${player.protocol}` : e.detail.text;
+  });
+  box.append(player);
+}
+
 function setStatus(text, isError = false) {
   $('status').textContent = text;
   $('status').className = isError ? 'error' : 'muted';
@@ -389,6 +412,7 @@ async function refresh() {
       } else card.update(feed);
     }
     $('no-feeds').hidden = feeds.length > 0;
+    updateFeatured(feeds);
     setStatus('');
   } catch (err) {
     setStatus(`cannot load the feeds: ${err.message}`, true);
