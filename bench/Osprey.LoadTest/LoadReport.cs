@@ -60,6 +60,12 @@ public sealed class LoadReport
     /// <summary>Delivered frames per second across the connected measured viewers (mp4: media segments per second, which BerryMSE's layout sends one per slice NAL).</summary>
     public FpsSummary Fps { get; init; } = new();
 
+    /// <summary>
+    /// Frames per second by capture time (frames with a probe captured inside the window, whenever they arrived): at
+    /// most the source's rate, where <see cref="Fps"/> can exceed it while a backlog from socket buffers drains.
+    /// </summary>
+    public FpsSummary CaptureFps { get; init; } = new();
+
     /// <summary>Frames received by all measured viewers in the window.</summary>
     public long TotalFrames { get; init; }
 
@@ -325,6 +331,9 @@ public sealed class ViewerResult
 
     /// <summary>Frames per second of window.</summary>
     public double Fps { get; init; }
+
+    /// <summary>Frames captured inside the window per second of window (see <see cref="LoadReport.CaptureFps"/>).</summary>
+    public double CaptureFps { get; init; }
 
     /// <summary>Counter gaps summed over the window.</summary>
     public long Skipped { get; init; }

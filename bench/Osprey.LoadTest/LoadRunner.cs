@@ -359,6 +359,7 @@ public static class LoadRunner
         var results = watchers.Select(v => ToResult(v, windowSeconds, measured.PublisherMarkersAtStop)).ToList();
         var connectedResults = results.Where(r => r.Connected).ToList();
         var fps = connectedResults.Select(r => r.Fps).Order().ToList();
+        var captureFps = connectedResults.Select(r => r.CaptureFps).Order().ToList();
         var totalBytes = results.Sum(r => r.Bytes);
 
         var allSamples = new int[watchers.Sum(v => v.LatencySamples.Length)];
@@ -438,6 +439,7 @@ public static class LoadRunner
             FramePayloadBytes = sample?.PayloadLength,
             FrameBytes = frameBytes,
             Fps = fps.Count == 0 ? new FpsSummary() : new FpsSummary { Min = fps[0], Median = Median(fps), Max = fps[^1], Mean = Math.Round(fps.Average(), 3) },
+            CaptureFps = captureFps.Count == 0 ? new FpsSummary() : new FpsSummary { Min = captureFps[0], Median = Median(captureFps), Max = captureFps[^1], Mean = Math.Round(captureFps.Average(), 3) },
             TotalFrames = results.Sum(r => r.Frames),
             TotalBytes = totalBytes,
             TotalMegabytesPerSecond = windowSeconds > 0 ? Math.Round(totalBytes / windowSeconds / 1e6, 3) : 0,
@@ -531,6 +533,7 @@ public static class LoadRunner
             TotalFrames = viewer.TotalFrames,
             Bytes = viewer.BytesInWindow,
             Fps = windowSeconds > 0 ? Math.Round(viewer.FramesInWindow / windowSeconds, 3) : 0,
+            CaptureFps = windowSeconds > 0 ? Math.Round(viewer.FramesCapturedInWindow / windowSeconds, 3) : 0,
             Skipped = viewer.Skipped,
             Torn = viewer.Torn,
             OutOfOrder = viewer.OutOfOrder,

@@ -84,6 +84,9 @@ internal abstract class Viewer : IDisposable
 
     public long FramesInWindow { get; private set; }
 
+    /// <summary>Frames with a usable probe captured inside the window (see <see cref="MeasurementWindow.ContainsCapture"/>).</summary>
+    public long FramesCapturedInWindow { get; private set; }
+
     public long BytesInWindow { get; private set; }
 
     public long TotalFrames { get; private set; }
@@ -429,6 +432,11 @@ internal abstract class Viewer : IDisposable
             }
 
             return (inWindow, 0);
+        }
+
+        if (_window.ContainsCapture(_probeCaptureUs))
+        {
+            FramesCapturedInWindow++;
         }
 
         var counter = _probeCounter;

@@ -58,7 +58,7 @@ public sealed class BrowserLatencyMeasurements(Browser browser, ITestOutputHelpe
             Assert.True(latency.Count > 100, $"{view}: only {latency.Count} latency samples");
             Assert.True(frames > 0, $"{view}: no frame shown in {Window.TotalSeconds} s");
 
-            var line = new StringBuilder(CultureInfo.InvariantCulture, $"{view}\t{fps:F1} fps\tlatency p50/p95/p99/max ms\t{Percentiles(latency)}");
+            var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{view}\t{fps:F1} fps\tlatency p50/p95/p99/max ms\t{Percentiles(latency)}"));
             if (behind.Count > 0)
             {
                 line.Append(CultureInfo.InvariantCulture, $"\tbehind live edge p50/p95/p99/max ms\t{Percentiles(behind)}");

@@ -26,7 +26,10 @@ public class LoadToolTests
         Assert.Equal(0, report.Torn);
         Assert.Equal(0, report.OutOfOrder);
         Assert.Equal(320 * 240 * 2, report.FramePayloadBytes);
-        Assert.InRange(report.Fps.Median, 20, 35);
+        // By capture time the rate is the source's; by arrival it may run above it while a backlog the kernel's socket
+        // buffers held for a starved client drains (CI saw 38-39 fps from this 30 fps source).
+        Assert.InRange(report.CaptureFps.Median, 20, 31);
+        Assert.True(report.Fps.Median >= 20, $"delivered {report.Fps.Median} fps");
         Assert.True(report.Latency.Samples > 0);
         Assert.NotNull(report.Server);
         Assert.True(report.Server!.PeakRssMegabytes > 0);

@@ -8,9 +8,11 @@ namespace Osprey.Server.Hosting;
 /// Gives memory back after a load ends. Frames are pinned arrays on the GC's pinned heap: when a burst of viewers,
 /// publishers or destinations leaves, their frames become garbage that only a full collection frees, and a server
 /// that then allocates little runs none, so its RSS would stay at the burst's peak. Every
-/// <see cref="Interval"/> this looks at what was allocated since the last look: while the process allocates (a load
-/// runs, and the GC collects on its own) it does nothing; once it is quiet and its working set is more than
-/// <see cref="Slack"/> above where the last trim left it, every feed's frame pool keeps only
+/// <see cref="Interval"/> this looks at what was allocated since the last look and at the number of viewers. It trims
+/// once the process is quiet (it allocated under <see cref="QuietBytes"/>) with a working set more than
+/// <see cref="Slack"/> above where the last trim left it, or once the viewers fell to half their peak since the last
+/// trim or fewer, by at least <see cref="MinimumViewerDrop"/>, and did not move for a whole interval (the clients that
+/// stay may keep the process from looking quiet). A trim: every feed's frame pool keeps only
 /// <see cref="RetainedFreeFrames"/> free frames (a saturated fan-out had one in flight per stalled send) and one
 /// aggressive collection runs, which also decommits the freed memory and trims the shared array pool; then glibc's
 /// free pages go back (<c>malloc_trim</c>).
@@ -36,25 +38,35 @@ internal sealed partial class MemoryTrimmer : IDisposable
     /// <summary>The free frames each feed's pool keeps after a trim: enough for the next frames without a new allocation.</summary>
     public const int RetainedFreeFrames = 2;
 
+    /// <summary>The least fall in viewers (from the peak since the last trim) worth a trim on its own.</summary>
+    public const int MinimumViewerDrop = 10;
+
     private readonly ILogger _logger;
     private readonly Func<IEnumerable<Feed>> _feeds;
     private readonly Func<long> _allocatedBytes;
     private readonly Func<long> _workingSet;
+    private readonly Func<int> _viewers;
+    private int _peakViewers;
+    private int _lastViewers = -1;
     private readonly ITimer _timer;
     private long _lastAllocated;
     private long _afterLastTrim;
 
-    /// <summary>Watches the process every <see cref="Interval"/> of <paramref name="time"/>, trimming the pools of <paramref name="feeds"/>.</summary>
-    public MemoryTrimmer(ILogger logger, Func<IEnumerable<Feed>> feeds, TimeProvider? time = null)
-        : this(logger, feeds, static () => GC.GetTotalAllocatedBytes(precise: false), static () => Environment.WorkingSet, time)
+    /// <summary>
+    /// Watches the process and <paramref name="viewers"/> (the number connected now) every <see cref="Interval"/> of
+    /// <paramref name="time"/>, trimming the pools of <paramref name="feeds"/>.
+    /// </summary>
+    public MemoryTrimmer(ILogger logger, Func<IEnumerable<Feed>> feeds, Func<int> viewers, TimeProvider? time = null)
+        : this(logger, feeds, viewers, static () => GC.GetTotalAllocatedBytes(precise: false), static () => Environment.WorkingSet, time)
     {
     }
 
     /// <summary>With the process's measures given (tests: other tests in the process allocate too).</summary>
-    internal MemoryTrimmer(ILogger logger, Func<IEnumerable<Feed>> feeds, Func<long> allocatedBytes, Func<long> workingSet, TimeProvider? time = null)
+    internal MemoryTrimmer(ILogger logger, Func<IEnumerable<Feed>> feeds, Func<int> viewers, Func<long> allocatedBytes, Func<long> workingSet, TimeProvider? time = null)
     {
         _logger = logger;
         _feeds = feeds;
+        _viewers = viewers;
         _allocatedBytes = allocatedBytes;
         _workingSet = workingSet;
         _lastAllocated = allocatedBytes();
@@ -85,7 +97,8 @@ internal sealed partial class MemoryTrimmer : IDisposable
         var quiet = allocated - _lastAllocated < QuietBytes;
         _lastAllocated = allocated;
         var before = _workingSet();
-        if (quiet && before > _afterLastTrim + Slack)
+        var viewersLeft = ViewersLeft();
+        if ((quiet && before > _afterLastTrim + Slack) || viewersLeft)
         {
             var frames = 0;
             foreach (var feed in _feeds())
@@ -112,6 +125,22 @@ internal sealed partial class MemoryTrimmer : IDisposable
 
     /// <summary>Stops watching.</summary>
     public void Dispose() => _timer.Dispose();
+
+    /// <summary>True when the viewers fell far enough from their peak and stayed there for an interval; a trim then starts a new peak.</summary>
+    private bool ViewersLeft()
+    {
+        var now = _viewers();
+        var settled = now == _lastViewers;
+        _lastViewers = now;
+        _peakViewers = Math.Max(_peakViewers, now);
+        if (!settled || _peakViewers - now < MinimumViewerDrop || now > _peakViewers / 2)
+        {
+            return false;
+        }
+
+        _peakViewers = now;
+        return true;
+    }
 
     private static bool s_noMallocTrim;
 

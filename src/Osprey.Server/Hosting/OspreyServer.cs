@@ -246,7 +246,8 @@ internal static partial class OspreyServer
         // Frames and buffers a load left behind go back to the system once it ends, not at the next full GC.
         var registry = app.Services.GetRequiredService<FeedRegistry>();
         var views = app.Services.GetRequiredService<FeedViews>();
-        var trimmer = new MemoryTrimmer(startupLogger, () => [.. registry.Feeds, .. views.Outputs]);
+        var admission = app.Services.GetRequiredService<ViewerAdmission>();
+        var trimmer = new MemoryTrimmer(startupLogger, () => [.. registry.Feeds, .. views.Outputs], () => admission.Viewers);
         app.Lifetime.ApplicationStopping.Register(trimmer.Dispose);
         foreach (var rule in access.Describe())
         {

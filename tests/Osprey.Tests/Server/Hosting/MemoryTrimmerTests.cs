@@ -17,7 +17,7 @@ public sealed class MemoryTrimmerTests
         FillPool(feed.Pool, 8);
         long allocated = 0;
         long workingSet = 60 * MiB;
-        using var trimmer = new MemoryTrimmer(NullLogger.Instance, () => [feed], () => allocated, () => workingSet, new StoppedClock());
+        using var trimmer = new MemoryTrimmer(NullLogger.Instance, () => [feed], () => 0, () => allocated, () => workingSet, new StoppedClock());
 
         workingSet = 90 * MiB; // a load: it allocates, the GC runs on its own
         allocated += MemoryTrimmer.QuietBytes * 4;
@@ -34,6 +34,37 @@ public sealed class MemoryTrimmerTests
         Assert.Equal(MemoryTrimmer.RetainedFreeFrames, feed.Pool.FreeCount);
 
         Assert.False(trimmer.Check()); // the level is now where the trim left it: no second trim for the same rise
+        Assert.Equal(1, trimmer.Trims);
+    }
+
+    [Fact]
+    public void Trimmer_TrimsOnceTheViewersFellToHalfTheirPeakAndStayedThere_EvenWhileTheProcessAllocates()
+    {
+        using var feed = new Feed("trim");
+        FillPool(feed.Pool, 8);
+        var viewers = 0;
+        long allocated = 0;
+        using var trimmer = new MemoryTrimmer(NullLogger.Instance, () => [feed], () => viewers, () => allocated, () => 60 * MiB, new StoppedClock());
+
+        foreach (var now in new[] { 0, 100, 100, 100, 40 })
+        {
+            viewers = now;
+            allocated += MemoryTrimmer.QuietBytes * 2; // the viewers that stay keep the process busy
+            Assert.False(trimmer.Check()); // rising, steady, then falling: the count just moved
+        }
+
+        Assert.Equal(8, feed.Pool.FreeCount);
+        allocated += MemoryTrimmer.QuietBytes * 2;
+        Assert.True(trimmer.Check()); // 40 for a whole interval, at most half of 100 and 60 fewer: trim
+        Assert.Equal(1, trimmer.Trims);
+        Assert.Equal(MemoryTrimmer.RetainedFreeFrames, feed.Pool.FreeCount);
+        allocated += MemoryTrimmer.QuietBytes * 2;
+        Assert.False(trimmer.Check()); // the peak is now 40: no second trim for the same drop
+
+        viewers = 35; // a small fall is not worth a full GC
+        allocated += MemoryTrimmer.QuietBytes * 2;
+        Assert.False(trimmer.Check());
+        Assert.False(trimmer.Check());
         Assert.Equal(1, trimmer.Trims);
     }
 
