@@ -8,7 +8,7 @@ namespace Osprey.IntegrationTests;
 
 /// <summary>
 /// A measurement, not a test of a limit (docs/benchmarks.md, "H.264 in the browser"): the page's own players in
-/// headless Chromium, sampled every 100 ms for <see cref="Window"/>, for the default raw test feed encoded by
+/// headless Chromium, sampled every 100 ms for 20 s, for the default raw test feed encoded by
 /// Osprey. The MSE view's distance behind its buffer's live edge and its probe latency (capture time in the
 /// sample to the frame presented, from requestVideoFrameCallback), and the WebCodecs view's latency (capture time
 /// in the chunk's timestamp to the frame drawn). Writes the percentiles to the test output and to
@@ -18,7 +18,7 @@ namespace Osprey.IntegrationTests;
 [Collection(ChromiumAlone.Name)]
 public sealed class BrowserLatencyMeasurements(Browser browser, ITestOutputHelper output)
 {
-    private static readonly TimeSpan Window = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_window = TimeSpan.FromSeconds(20);
 
     [Theory]
     [InlineData("mp4")]
@@ -36,7 +36,7 @@ public sealed class BrowserLatencyMeasurements(Browser browser, ITestOutputHelpe
             var latency = new List<double>();
             var behind = new List<double>();
             var framesBefore = await page.EvaluateAsync<int>("() => window.osprey.players.test.frames");
-            var end = DateTime.UtcNow + Window;
+            var end = DateTime.UtcNow + s_window;
             while (DateTime.UtcNow < end)
             {
                 var sample = await page.EvaluateAsync<JsonElement>("() => { const s = window.osprey.players.test; return { l: s.latencyMs, b: s.behindLiveEdge ?? null }; }");
@@ -54,9 +54,9 @@ public sealed class BrowserLatencyMeasurements(Browser browser, ITestOutputHelpe
             }
 
             var frames = await page.EvaluateAsync<int>("() => window.osprey.players.test.frames") - framesBefore;
-            var fps = frames / Window.TotalSeconds;
+            var fps = frames / s_window.TotalSeconds;
             Assert.True(latency.Count > 100, $"{view}: only {latency.Count} latency samples");
-            Assert.True(frames > 0, $"{view}: no frame shown in {Window.TotalSeconds} s");
+            Assert.True(frames > 0, $"{view}: no frame shown in {s_window.TotalSeconds} s");
 
             var line = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"{view}\t{fps:F1} fps\tlatency p50/p95/p99/max ms\t{Percentiles(latency)}"));
             if (behind.Count > 0)
