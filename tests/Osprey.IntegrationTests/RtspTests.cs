@@ -97,6 +97,40 @@ public partial class RtspTests
     }
 
     [Fact]
+    public async Task AReaderThatStopsReading_IsDroppedAfterTheSendTimeoutAndCounted_WhileAnotherKeepsItsRate()
+    {
+        await using var server = await OspreyProcess.StartAsync("--source", "test=testpattern:?width=1280&height=720&fps=30", "--send-timeout", "3");
+        var port = await RtspPortAsync(server);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var healthy = await RtspClient.ConnectAsync(port, cts.Token);
+        await healthy.PlayOverTcpAsync("test", null, cts.Token);
+        // A tiny receive window, then no reads: the server's sends stall once the kernel buffers are full.
+        using var stalled = await RtspClient.ConnectAsync(port, cts.Token, receiveBuffer: 2048);
+        await stalled.PlayOverTcpAsync("test", null, cts.Token);
+
+        using var http = new HttpClient();
+        var watch = Stopwatch.StartNew();
+        var frames = 0;
+        JsonElement counters;
+        while (true)
+        {
+            frames += (await healthy.CountFramesAsync(TimeSpan.FromSeconds(1), cts.Token)).Frames;
+            using var feeds = JsonDocument.Parse(await http.GetStringAsync(server.Http("api/feeds/test"), cts.Token));
+            counters = feeds.RootElement.GetProperty("parts").EnumerateArray().First(p => p.GetProperty("part").GetString() == "webrtc").GetProperty("counters").Clone();
+            if (counters.GetProperty("rtspDropped").GetInt64() >= 1 || watch.Elapsed > TimeSpan.FromSeconds(40))
+            {
+                break;
+            }
+        }
+
+        Assert.True(counters.GetProperty("rtspDropped").GetInt64() == 1, $"{counters}\n{server.Output}");
+        Assert.Equal(1, counters.GetProperty("rtspSessionsNow").GetInt64());
+        // The healthy reader kept the source's rate meanwhile (30 fps; a loaded machine may lose some).
+        Assert.True(frames >= watch.Elapsed.TotalSeconds * 30 * 0.6, $"the healthy reader got {frames} frames in {watch.Elapsed.TotalSeconds:0.0} s");
+        Assert.Contains("send stalled", server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PlayResponse_HasRtpInfoAndASessionTimeout_KeepAlivesAnswer_AndSenderReportsCome()
     {
         await using var server = await OspreyProcess.StartAsync("--source", Source);
@@ -366,9 +400,14 @@ public partial class RtspTests
 
         public string? SessionId => SessionHeader?.Split(';')[0];
 
-        public static async Task<RtspClient> ConnectAsync(int port, CancellationToken cancellationToken)
+        public static async Task<RtspClient> ConnectAsync(int port, CancellationToken cancellationToken, int receiveBuffer = 0)
         {
             var tcp = new TcpClient();
+            if (receiveBuffer > 0)
+            {
+                tcp.ReceiveBufferSize = receiveBuffer;
+            }
+
             await tcp.ConnectAsync("127.0.0.1", port, cancellationToken);
             return new RtspClient(tcp, port);
         }

@@ -33,6 +33,7 @@ internal sealed partial class RtspConnection
 {
     private const int BufferSize = RtspRequestParser.MaxHeadBytes + RtspRequestParser.MaxBodyBytes + 4 + 65535;
     private const int SenderReportSeconds = 2;
+    private const int SendBufferBytes = 512 * 1024;
     private static readonly byte[][] s_channelHeads = [.. Enumerable.Range(0, 256).Select(c => new byte[] { (byte)'$', (byte)c })];
     private static readonly byte[] s_cname = Encoding.ASCII.GetBytes("osprey");
 
@@ -71,6 +72,9 @@ internal sealed partial class RtspConnection
         _server = server;
         _socket = socket;
         _socket.NoDelay = true;
+        // Bounded kernel memory per reader (autotuning would let a stalled one hold megabytes), and a reader that
+        // stops reading shows as a stalled send within seconds; its reader queue holds the rest, counted.
+        _socket.SendBufferSize = SendBufferBytes;
         _remote = (IPEndPoint)socket.RemoteEndPoint!;
         _remoteLabel = _remote.ToString();
     }
