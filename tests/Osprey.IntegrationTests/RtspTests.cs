@@ -86,6 +86,9 @@ public partial class RtspTests
             Assert.Equal(50, counters.GetProperty("rtspSessionsNow").GetInt64());
             // One packetization for 50 readers: access units packetized match the source's rate, not 50 times it.
             Assert.True(counters.GetProperty("accessUnits").GetInt64() < 900, counters.ToString());
+            // /metrics counts them as RTSP viewers.
+            var metrics = await http.GetStringAsync(server.Http("metrics"), cts.Token);
+            Assert.Matches(@"osprey_viewers\{[^}]*protocol=""rtsp""[^}]*\} 50", metrics);
         }
         finally
         {
