@@ -38,12 +38,14 @@ public partial class RtspTests
         Assert.Equal(240, stream.GetProperty("height").GetInt32());
     }
 
-    [Fact]
-    public async Task Ffmpeg_DecodesFramesOverTcp_WithTheTestPatternsColourBars()
+    [Theory]
+    [InlineData("tcp")]
+    [InlineData("udp")]
+    public async Task Ffmpeg_DecodesFrames_WithTheTestPatternsColourBars(string transport)
     {
         await using var server = await OspreyProcess.StartAsync("--source", Source);
         var port = await RtspPortAsync(server);
-        var (rgb, errors) = await DecodeAsync($"rtsp://127.0.0.1:{port}/test", "tcp", frames: 30);
+        var (rgb, errors) = await DecodeAsync($"rtsp://127.0.0.1:{port}/test", transport, frames: 30);
         var frame = 320 * 240 * 3;
         Assert.True(rgb.Length >= frame * 30, $"ffmpeg decoded {rgb.Length} bytes: {errors}\n{server.Output}");
         var last = rgb.AsSpan(rgb.Length - frame, frame);
@@ -54,6 +56,17 @@ public partial class RtspTests
             var offset = ((220 * 320) + x) * 3;
             PagePixels.AssertColour(last.Slice(offset, 3).ToArray(), TestPatternGenerator.BarsRgb.Slice(bar * 3, 3).ToArray(), $"bar {bar}", tolerance: 24);
         }
+    }
+
+    [Fact]
+    public async Task AnMjpegCamerasFeed_PlaysOverRtsp_ThroughTheLazyEncoder_WithSmpteBarsColours()
+    {
+        await using var server = await OspreyProcess.StartAsync("--source", "usb=ffmpeg:-re -f lavfi -i smptebars=size=320x240:rate=15#output=mjpeg");
+        var port = await RtspPortAsync(server);
+        var (rgb, errors) = await DecodeAsync($"rtsp://127.0.0.1:{port}/usb", "tcp", frames: 10);
+        var frame = 320 * 240 * 3;
+        Assert.True(rgb.Length >= frame * 10, $"ffmpeg decoded {rgb.Length} bytes: {errors}\n{server.Output}");
+        SmpteBars.AssertBars(rgb.AsSpan(rgb.Length - frame, frame).ToArray(), 320, "usb over RTSP");
     }
 
     [Fact]
