@@ -147,6 +147,45 @@ public partial class RtspTests
     }
 
     [Fact]
+    public async Task AUdpSessionWithoutKeepAlives_ExpiresAfterItsTimeout_WhileOneWithGetParameterLives()
+    {
+        await using var server = await OspreyProcess.StartAsync("--source", Source);
+        var port = await RtspPortAsync(server);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using var silentRtp = new UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        using var aliveRtp = new UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        using var silent = await RtspClient.ConnectAsync(port, cts.Token);
+        using var alive = await RtspClient.ConnectAsync(port, cts.Token);
+        var silentSetup = await silent.PlayOverUdpAsync("test", ((System.Net.IPEndPoint)silentRtp.Client.LocalEndPoint!).Port, cts.Token);
+        Assert.Matches(@"^RTP/AVP;unicast;client_port=\d+-\d+;server_port=\d+-\d+", silentSetup);
+        await alive.PlayOverUdpAsync("test", ((System.Net.IPEndPoint)aliveRtp.Client.LocalEndPoint!).Port, cts.Token);
+        var datagram = await silentRtp.ReceiveAsync(cts.Token);
+        Assert.True(datagram.Buffer.Length > 12 && datagram.Buffer[0] == 0x80, "an RTP packet over UDP");
+
+        var watch = Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(80) && !silent.IsClosedByServer())
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5), cts.Token);
+            var keepAlive = await alive.RequestAsync("GET_PARAMETER", $"rtsp://127.0.0.1:{port}/test/", [("Session", alive.SessionId!)], cts.Token);
+            Assert.Equal(200, keepAlive.Status);
+        }
+
+        Assert.True(silent.IsClosedByServer(), "the silent session's connection is still open after 80 s");
+        // Session: ...;timeout=60 (the timer looks once a second).
+        Assert.InRange(watch.Elapsed.TotalSeconds, 55, 70);
+        Assert.Contains("the session timed out", server.Output, StringComparison.Ordinal);
+        // The kept-alive one still gets packets.
+        System.Net.IPEndPoint? from = null;
+        while (aliveRtp.Available > 0)
+        {
+            _ = aliveRtp.Receive(ref from);
+        }
+
+        var fresh = await aliveRtp.ReceiveAsync(cts.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(5), cts.Token);
+        Assert.True(fresh.Buffer.Length > 12);
+    }
+
+    [Fact]
     public async Task PlayResponse_HasRtpInfoAndASessionTimeout_KeepAlivesAnswer_AndSenderReportsCome()
     {
         await using var server = await OspreyProcess.StartAsync("--source", Source);
@@ -444,6 +483,31 @@ public partial class RtspTests
             var play = await RequestAsync("PLAY", url + "/", [.. auth, ("Session", SessionId!), ("Range", "npt=0.000-")], cancellationToken);
             Assert.True(play.Status == 200, $"PLAY: {play.Status} {play.Body}");
             return play;
+        }
+
+        /// <summary>SETUP over UDP to <paramref name="rtpPort"/> (RTCP the next) and PLAY; returns the Transport answered.</summary>
+        public async Task<string> PlayOverUdpAsync(string feed, int rtpPort, CancellationToken cancellationToken)
+        {
+            var url = $"rtsp://127.0.0.1:{_port}/{feed}";
+            var setup = await RequestAsync("SETUP", url + "/trackID=0", [("Transport", $"RTP/AVP;unicast;client_port={rtpPort}-{rtpPort + 1}")], cancellationToken);
+            Assert.True(setup.Status == 200, $"SETUP: {setup.Status} {setup.Body}");
+            SessionHeader = setup.Headers["Session"];
+            var play = await RequestAsync("PLAY", url + "/", [("Session", SessionId!)], cancellationToken);
+            Assert.True(play.Status == 200, $"PLAY: {play.Status} {play.Body}");
+            return setup.Headers["Transport"];
+        }
+
+        /// <summary>True once the server closed the connection (a read returns 0 or fails).</summary>
+        public bool IsClosedByServer()
+        {
+            try
+            {
+                return _tcp.Client.Poll(0, SelectMode.SelectRead) && _tcp.Client.Receive(new byte[1], SocketFlags.Peek) == 0;
+            }
+            catch (SocketException)
+            {
+                return true;
+            }
         }
 
         public async Task<Response> RequestAsync(string method, string url, IEnumerable<(string Name, string Value)> headers, CancellationToken cancellationToken)
