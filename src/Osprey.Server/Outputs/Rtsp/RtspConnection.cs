@@ -291,30 +291,36 @@ internal sealed partial class RtspConnection
         var access = _server.Access;
         var local = IPAddress.IsLoopback(_remote.Address) || (_remote.Address.IsIPv4MappedToIPv6 && IPAddress.IsLoopback(_remote.Address.MapToIPv4()));
         var header = request["Authorization"];
-        OspreyPrincipal? principal;
-        string? refusal = null;
-        if (header is null)
+        var authorization = RtspAuthorization.Parse(header);
+        OspreyPrincipal? principal = header is null ? access.Anonymous : null;
+        string? refusal = header is not null && authorization is null ? "a malformed Authorization header" : null;
+        if (access.Method == AuthMethod.Http)
         {
-            principal = access.Anonymous;
+            (principal, refusal) = await AskCallbackAsync(access, authorization, header is not null && authorization is null, path);
         }
-        else
+        else if (authorization is not null && access.Method == AuthMethod.Jwt)
         {
-            var authorization = RtspAuthorization.Parse(header);
-            if (authorization is null)
+            // MediaMTX's way for RTSP: the JWT is Basic's password (the user name is not looked at).
+            if (authorization.IsDigest)
             {
-                principal = null;
-                refusal = "a malformed Authorization header";
-            }
-            else if (authorization.IsDigest)
-            {
-                principal = access.TryGetDigest(authorization.User, out var ha1, out var found) && authorization.VerifyDigest(request.Method, ha1, _nonce) ? found : null;
-                refusal = principal is null ? $"Digest credentials of '{Printable(authorization.User)}' refused" : null;
+                refusal = "Digest credentials where a JWT is needed (send it as Basic's password)";
             }
             else
             {
-                principal = access.CheckPassword(authorization.User, authorization.Password ?? "");
-                refusal = principal is null ? $"Basic credentials of '{Printable(authorization.User)}' refused" : null;
+                var result = await access.Jwt!.ValidateAsync(authorization.Password ?? "", _server.Stopping);
+                principal = result.Principal;
+                refusal = result.Principal is null ? $"a JWT refused: {result.Refusal}" : null;
             }
+        }
+        else if (authorization is not null && authorization.IsDigest)
+        {
+            principal = access.TryGetDigest(authorization.User, out var ha1, out var found) && authorization.VerifyDigest(request.Method, ha1, _nonce) ? found : null;
+            refusal = principal is null ? $"Digest credentials of '{Printable(authorization.User)}' refused" : null;
+        }
+        else if (authorization is not null)
+        {
+            principal = access.CheckPassword(authorization.User, authorization.Password ?? "");
+            refusal = principal is null ? $"Basic credentials of '{Printable(authorization.User)}' refused" : null;
         }
 
         if (principal is not null && principal.Allows(OspreyAction.Read, path, local))
@@ -336,13 +342,43 @@ internal sealed partial class RtspConnection
             await Task.Delay(TimeSpan.FromMilliseconds(250), _server.Stopping);
         }
 
-        // Both challenges: ffmpeg picks Digest when offered, other players may only know Basic.
-        await RespondAsync(401, cseq,
-        [
-            ("WWW-Authenticate", $"Digest realm=\"{AccessPolicy.DigestRealm}\", nonce=\"{_nonce}\", algorithm=MD5"),
-            ("WWW-Authenticate", $"Basic realm=\"{AccessPolicy.DigestRealm}\""),
-        ]);
+        // Both challenges: ffmpeg picks Digest when offered, other players may only know Basic. JWT and the
+        // callback need the password itself, so they offer Basic alone.
+        List<(string, string)> challenges = access.Method == AuthMethod.Internal
+            ? [("WWW-Authenticate", $"Digest realm=\"{AccessPolicy.DigestRealm}\", nonce=\"{_nonce}\", algorithm=MD5"), ("WWW-Authenticate", $"Basic realm=\"{AccessPolicy.DigestRealm}\"")]
+            : [("WWW-Authenticate", $"Basic realm=\"{AccessPolicy.DigestRealm}\"")];
+        await RespondAsync(401, cseq, challenges);
         return false;
+    }
+
+    /// <summary>The HTTP callback asked for read on <paramref name="path"/>, as the HTTP routes ask it (protocol <c>rtsp</c>).</summary>
+    private async Task<(OspreyPrincipal? Principal, string? Refusal)> AskCallbackAsync(AccessPolicy access, RtspAuthorization? authorization, bool malformed, string path)
+    {
+        if (malformed)
+        {
+            return (null, "a malformed Authorization header");
+        }
+
+        if (authorization is { IsDigest: true })
+        {
+            return (null, "Digest credentials where the authentication callback needs the password (send Basic)");
+        }
+
+        if ((access.Callback!.Excluded & OspreyAction.Read) != 0)
+        {
+            return (access.Anonymous, null);
+        }
+
+        var answer = await access.Callback.AskAsync(
+            new AuthCallbackRequest(authorization?.User ?? "", authorization?.Password ?? "", "", _remote.Address.ToString(), OspreyActions.Format(OspreyAction.Read), path, "rtsp", _sessionId ?? "", ""),
+            _server.Stopping);
+        return answer switch
+        {
+            true => (new OspreyPrincipal(authorization is { User.Length: > 0 } ? Printable(authorization.User) : OspreyPrincipal.AnonymousName, [new Permission(OspreyAction.Read, PathGlob.Exact(path))]), null),
+            // No credentials and a refusal is a request for credentials, as over HTTP.
+            false => authorization is null ? (access.Anonymous, null) : (null, "credentials the authentication callback refused"),
+            null => (null, "the authentication callback gave no answer"),
+        };
     }
 
     private async Task DescribeAsync(RtspRequest request, Feed feed, string? cseq)
