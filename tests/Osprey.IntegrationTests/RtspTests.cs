@@ -282,6 +282,34 @@ public partial class RtspTests
     }
 
     [Fact]
+    public async Task WithTheHttpCallback_FfmpegsBasicCredentialsAreAskedAboutAsRtsp_AndOthersAreRefused()
+    {
+        await using var callback = new LoopbackHttpServer((_, body) =>
+        {
+            using var request = JsonDocument.Parse(body);
+            var root = request.RootElement;
+            var alice = root.GetProperty("user").GetString() == "alice" && root.GetProperty("password").GetString() == "alice-pass";
+            return (alice && root.GetProperty("action").GetString() == "read" ? 200 : 401, "");
+        });
+        await using var server = await OspreyProcess.StartAsync("--source", Source, "--auth-http", new Uri(callback.BaseUri, "auth").ToString());
+        var port = await RtspPortAsync(server);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using (var anonymous = await RtspClient.ConnectAsync(port, cts.Token))
+        {
+            var refused = await anonymous.RequestAsync("DESCRIBE", $"rtsp://127.0.0.1:{port}/test", [], cts.Token);
+            Assert.Equal(401, refused.Status);
+            // Only Basic: the callback needs the password itself.
+            Assert.Equal("Basic", Assert.Single(refused.AllHeaders, h => h.Name == "WWW-Authenticate").Value.Split(' ')[0]);
+        }
+
+        var (rgb, errors) = await DecodeAsync($"rtsp://alice:alice-pass@127.0.0.1:{port}/test", "tcp", frames: 5);
+        Assert.True(rgb.Length >= 320 * 240 * 3 * 5, $"ffmpeg with credentials decoded {rgb.Length} bytes: {errors}\n{server.Output}");
+        Assert.Contains(callback.Bodies, body => body.Contains("\"protocol\":\"rtsp\"", StringComparison.Ordinal) && body.Contains("\"path\":\"test\"", StringComparison.Ordinal));
+        var (none, _) = await DecodeAsync($"rtsp://alice:bad@127.0.0.1:{port}/test", "tcp", frames: 5);
+        Assert.Empty(none);
+    }
+
+    [Fact]
     public async Task MalformedTruncatedAndOversizedRequests_GetAnErrorAndClose_WhileOthersAreServed()
     {
         await using var server = await OspreyProcess.StartAsync("--source", Source);
