@@ -54,6 +54,7 @@ public sealed record ConfigSetting(string Section, string? Key, string Flag, Set
         new("server", "bind", "--bind", SettingKind.Value, ["OSPREY_BIND"]),
         new("server", "extraPorts", "--extra-port", SettingKind.List, ["OSPREY_EXTRA_PORTS"]),
         new("server", "go2rtcPort", "--go2rtc-port", SettingKind.Value, ["OSPREY_GO2RTC_PORT"]),
+        new("server", "rtspPort", "--rtsp-port", SettingKind.Value, ["OSPREY_RTSP_PORT"]),
         new("server", "jpegQuality", "--jpeg-quality", SettingKind.Value, ["OSPREY_JPEG_QUALITY"]),
         new("server", "logLevel", "--log-level", SettingKind.Value, ["OSPREY_LOG_LEVEL", "VW_LOG_LEVEL", "VW_LOGLEVEL"]),
         new("server", "ingestSecret", "--ingest-secret", SettingKind.Value, ["OSPREY_INGEST_SECRET"], Secret: true),

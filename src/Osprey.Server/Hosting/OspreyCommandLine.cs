@@ -32,6 +32,9 @@ internal sealed record OspreyOptions
     /// </summary>
     public int? Go2rtcPort { get; init; }
 
+    /// <summary>The TCP port of the RTSP server (<c>rtsp://host:port/{feed}</c>), 8554 as MediaMTX's and go2rtc's; 0 picks a free one; null: off.</summary>
+    public int? RtspPort { get; init; } = 8554;
+
     /// <summary>More ports serving the same routes (jsmpeg's relay: ingest on 8081, viewers on 8082).</summary>
     public IReadOnlyList<int> ExtraPorts { get; init; } = [];
 
@@ -203,6 +206,7 @@ internal static class OspreyCommandLine
           --jpeg-quality Q    quality 1-100 of JPEGs Osprey encodes, default 80  [OSPREY_JPEG_QUALITY]
           --log-level LEVEL   trace|debug|information|warning|error      [OSPREY_LOG_LEVEL, VW_LOG_LEVEL, VW_LOGLEVEL]
           --extra-port N      also listen on port N (same routes); repeatable, e.g. jsmpeg's 8082  [OSPREY_EXTRA_PORTS]
+          --rtsp-port N       the TCP port of the RTSP server (rtsp://host:N/{feed}), default 8554; 0 picks one, off turns it off  [OSPREY_RTSP_PORT]
           --go2rtc-port N     serve go2rtc's API (/api/streams, /api/ws?src=, /api/frame.jpeg, ...) on port N, e.g. 1984; off by default  [OSPREY_GO2RTC_PORT]
           --ingest-secret S   accept MPEG-TS POSTed to /S/{feed} (or /S: feed 'jsmpeg'), as jsmpeg's relay  [OSPREY_INGEST_SECRET]
           --api URL           connect vw's WS/JSON control API out to URL (rule 'apiRule')  [OSPREY_API, VW_API]
@@ -311,6 +315,7 @@ internal static class OspreyCommandLine
         string? tlsCert = null, tlsKey = null, certDirectory = null;
         var selfSigned = false;
         string? webRtcPort = null;
+        string? rtspPort = null;
         var webRtcHosts = new List<string>();
         for (var i = 0; i < args.Count; i++)
         {
@@ -446,6 +451,9 @@ internal static class OspreyCommandLine
                 case "--webrtc-port":
                     webRtcPort = inline ?? Next(args, ref i, flag);
                     break;
+                case "--rtsp-port":
+                    rtspPort = inline ?? Next(args, ref i, flag);
+                    break;
                 case "--webrtc-host":
                     webRtcHosts.Add(inline ?? Next(args, ref i, flag));
                     break;
@@ -510,6 +518,7 @@ internal static class OspreyCommandLine
         hlsPart = layers.Value("--hls-part", hlsPart);
         hlsGrace = layers.Value("--hls-grace", hlsGrace);
         webRtcPort = layers.Value("--webrtc-port", webRtcPort);
+        rtspPort = layers.Value("--rtsp-port", rtspPort);
         webRtcHosts = layers.List("--webrtc-host", webRtcHosts);
         idleTimeout = layers.Value("--idle-timeout", idleTimeout);
         viewerQueue = layers.Value("--viewer-queue-mib", viewerQueue);
@@ -610,6 +619,7 @@ internal static class OspreyCommandLine
             JpegQuality = jpegQuality is null ? 80 : ParseQuality(jpegQuality, layers.Label("--jpeg-quality")),
             ExtraPorts = [.. extraPorts.Select(p => ParsePort(p, layers.Label("--extra-port")))],
             Go2rtcPort = string.IsNullOrEmpty(go2rtcPort) ? null : ParsePort(go2rtcPort, layers.Label("--go2rtc-port")),
+            RtspPort = rtspPort is null ? 8554 : rtspPort is "" or "off" ? null : ParsePort(rtspPort, layers.Label("--rtsp-port")),
             IngestSecret = string.IsNullOrEmpty(ingestSecret) ? null : ingestSecret,
             ApiDestination = string.IsNullOrEmpty(api) ? null : api,
             MaxConnections = maxConnections is { } max ? ParseCount(max, layers.Label("--max-connections")) : null,

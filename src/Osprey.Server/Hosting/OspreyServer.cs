@@ -22,6 +22,7 @@ using Osprey.Server.Http;
 using Osprey.Server.Metrics;
 using Osprey.Server.Outputs;
 using Osprey.Server.Outputs.Hls;
+using Osprey.Server.Outputs.Rtsp;
 using Osprey.Server.Outputs.WebRtc;
 using Osprey.Server.Outputs.WebSockets;
 using Osprey.Server.Security;
@@ -183,6 +184,13 @@ internal static partial class OspreyServer
         builder.Services.AddSingleton(provider => new WebRtcServer(
             new WebRtcOptions { Bind = options.Bind, Port = options.WebRtcPort, ExtraHosts = options.WebRtcHosts, MaxQueuedBytes = options.ViewerQueueBytes },
             provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.WebRtc")));
+        builder.Services.AddSingleton(provider => new RtspServer(
+            new RtspOptions { Bind = options.Bind, Port = options.RtspPort ?? 0, SendTimeout = options.SendTimeout, MaxQueuedBytes = options.ViewerQueueBytes },
+            provider.GetRequiredService<FeedRegistry>(),
+            provider.GetRequiredService<FeedViews>(),
+            provider.GetRequiredService<AccessPolicy>(),
+            provider.GetRequiredService<ViewerAdmission>(),
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Rtsp")));
         builder.Services.AddSingleton(provider => new HlsStreams(
             new HlsSettings { PartTarget = options.HlsPartTarget, MinSegmentDuration = TimeSpan.FromSeconds(Math.Max(1, options.HlsPartTarget.TotalSeconds)) },
             options.HlsGrace,
@@ -241,6 +249,11 @@ internal static partial class OspreyServer
         _ = app.Services.GetRequiredService<DestinationRegistry>();
         // Bound now, so that the port (and a clash on it) is in the start-up log, not the first viewer's.
         _ = app.Services.GetRequiredService<WebRtcServer>();
+        if (options.RtspPort is not null)
+        {
+            // Bound now too: its address is printed with the others, and a clash on 8554 is said at start.
+            _ = app.Services.GetRequiredService<RtspServer>();
+        }
         var startupLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey");
         app.Services.GetService<ServerCertificate>()?.StartWatching(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Osprey.Tls"));
         // Frames and buffers a load left behind go back to the system once it ends, not at the next full GC.

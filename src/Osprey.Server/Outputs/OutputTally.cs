@@ -104,6 +104,7 @@ internal static class OutputProtocol
     public const string BerryMse = "berrymse";
     public const string Ts = "ts";
     public const string Relay = "relay";
+    public const string Rtsp = "rtsp";
 
     /// <summary>The protocol of a frame-per-message viewer of <paramref name="feed"/>: its format's.</summary>
     public static string Of(Feed feed)

@@ -63,6 +63,9 @@ public sealed class AccessPolicy
     /// <summary>The user name that stands for anyone (MediaMTX's <c>any</c>).</summary>
     public const string AnyUser = "any";
 
+    /// <summary>The realm of RTSP's Digest challenge (part of every user's HA1).</summary>
+    public const string DigestRealm = "Osprey";
+
     private const int VerifiedCacheLimit = 1024;
     private static readonly TimeSpan s_verifiedLifetime = TimeSpan.FromMinutes(5);
 
@@ -71,6 +74,7 @@ public sealed class AccessPolicy
     private readonly ConcurrentDictionary<string, long> _verified = new(StringComparer.Ordinal);
     private readonly HashSet<string> _localHosts;
     private readonly TimeProvider _time;
+    private readonly Dictionary<string, string> _digestHa1 = new(StringComparer.Ordinal);
     private long _refusals;
 
     private AccessPolicy(
@@ -96,6 +100,27 @@ public sealed class AccessPolicy
 
     /// <summary>What clients without credentials may do.</summary>
     public OspreyPrincipal Anonymous { get; }
+
+    /// <summary>
+    /// The Digest HA1 (MD5 of <c>user:Osprey:password</c>) and principal of <paramref name="user"/>, for RTSP's
+    /// Digest authentication; false for an unknown user, or one whose password was given as a hash.
+    /// </summary>
+    public bool TryGetDigest(string user, out string ha1, out OspreyPrincipal? principal)
+    {
+        principal = null;
+        if (_digestHa1.TryGetValue(user, out var found) && _users.TryGetValue(user, out var account))
+        {
+            ha1 = found;
+            principal = account.Principal;
+            return true;
+        }
+
+        ha1 = "";
+        return false;
+    }
+
+    /// <summary>Counts credentials refused outside the HTTP middleware (RTSP).</summary>
+    public void CountRefusal() => Interlocked.Increment(ref _refusals);
 
     /// <summary>Signs and checks Osprey's own tokens.</summary>
     public SignedTokens Signer { get; }
@@ -141,6 +166,7 @@ public sealed class AccessPolicy
         }
 
         var users = new Dictionary<string, (string, OspreyPrincipal)>(StringComparer.Ordinal);
+        var digests = new Dictionary<string, string>(StringComparer.Ordinal);
         OspreyPrincipal? any = null;
         foreach (var spec in userSpecs)
         {
@@ -159,6 +185,11 @@ public sealed class AccessPolicy
             }
 
             users[name] = (PasswordHasher.IsHash(password) ? password : PasswordHasher.Hash(password), new OspreyPrincipal(name, [permission]));
+            if (!PasswordHasher.IsHash(password))
+            {
+                // RTSP Digest needs MD5(user:realm:password); only a password given in clear can make it.
+                digests[name] = Osprey.Protocols.Rtsp.RtspAuthorization.Ha1(name, DigestRealm, password);
+            }
         }
 
         var tokens = new Dictionary<string, OspreyPrincipal>(StringComparer.Ordinal);
@@ -216,7 +247,13 @@ public sealed class AccessPolicy
             anonymous = any ?? new OspreyPrincipal(OspreyPrincipal.AnonymousName, []);
         }
 
-        return new AccessPolicy(users, tokens, anonymous, localHosts ?? [], signer ?? new SignedTokens(), time ?? TimeProvider.System, jwt, callback);
+        var policy = new AccessPolicy(users, tokens, anonymous, localHosts ?? [], signer ?? new SignedTokens(), time ?? TimeProvider.System, jwt, callback);
+        foreach (var (name, ha1) in digests)
+        {
+            policy._digestHa1[name] = ha1;
+        }
+
+        return policy;
     }
 
     /// <summary>One line per rule, for the start-up log: who may do what.</summary>

@@ -216,4 +216,17 @@ public static class LogEvents
     public const int HlsStreamStopped = 1101;
     /// <summary>Warning: Feed {Feed}: HLS stream {Stream} dropped a fragment it could not read</summary>
     public const int HlsBadFragment = 1102;
+    // 1110-: RTSP output
+    /// <summary>Information: RTSP: listening on rtsp://{Address}:{Port}/ (RTP over TCP, or UDP from ports {RtpPort}-{RtcpPort})</summary>
+    public const int RtspListening = 1110;
+    /// <summary>Error: RTSP is off: TCP port {Port} could not be bound: {Reason}</summary>
+    public const int RtspUnavailable = 1111;
+    /// <summary>Information: Feed {Feed}: RTSP reader {Remote} playing over {Transport}</summary>
+    public const int RtspPlaying = 1112;
+    /// <summary>Information: Feed {Feed}: RTSP reader {Remote} left ({Reason}) after {Packets} packets, {Skips} skips to a key frame</summary>
+    public const int RtspReaderLeft = 1113;
+    /// <summary>Warning: RTSP {Remote}: refused request: {Status} {Reason}</summary>
+    public const int RtspBadRequest = 1114;
+    /// <summary>Warning: RTSP {Remote}: refused credentials for {Feed}: {Detail}</summary>
+    public const int RtspAuthRefused = 1115;
 }

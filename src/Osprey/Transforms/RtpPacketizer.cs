@@ -56,6 +56,15 @@ public sealed class RtpPacketizer : LazyFeed
     /// <summary>Counters the WebRTC viewers of this feed add to (shown with this part in <c>/api/feeds</c>).</summary>
     public WebRtcCounters Sessions { get; } = new();
 
+    /// <summary>Counters the RTSP readers of this feed add to (shown with this part, <c>rtsp</c>-prefixed).</summary>
+    public RtspCounters RtspReaders { get; } = new();
+
+    /// <summary>The latest SPS (NAL unit, no start code) packetized; empty before the first. The array is replaced, never changed, so a reader on another thread sees a whole one.</summary>
+    public ReadOnlyMemory<byte> Sps => _packetizer.ParameterSets.Sps;
+
+    /// <summary>The latest PPS, as <see cref="Sps"/>.</summary>
+    public ReadOnlyMemory<byte> Pps => _packetizer.ParameterSets.Pps;
+
     /// <summary>Access units packetized (once each, whatever the number of viewers).</summary>
     public long AccessUnits => Interlocked.Read(ref _accessUnits);
 
@@ -122,6 +131,7 @@ public sealed class RtpPacketizer : LazyFeed
         counters["packets"] = Interlocked.Read(ref _packets);
         counters["bytes"] = Interlocked.Read(ref _bytes);
         Sessions.AddTo(counters);
+        RtspReaders.AddTo(counters);
     }
 
     /// <inheritdoc />
@@ -305,5 +315,55 @@ public sealed class WebRtcCounters
         counters["keyFrameRestarts"] = Interlocked.Read(ref _keyFrameRestarts);
         counters["skips"] = Interlocked.Read(ref _skips);
         counters["consentFailures"] = Interlocked.Read(ref _consentFailures);
+    }
+}
+
+/// <summary>What the RTSP readers of one feed did, summed over them (Interlocked counters).</summary>
+public sealed class RtspCounters
+{
+    private long _sessions;
+    private long _sessionsNow;
+    private long _packets;
+    private long _bytes;
+    private long _skips;
+    private long _dropped;
+
+    /// <summary>Readers playing now.</summary>
+    public long SessionsNow => Interlocked.Read(ref _sessionsNow);
+
+    /// <summary>Times a reader fell behind and skipped to the next key frame.</summary>
+    public long Skips => Interlocked.Read(ref _skips);
+
+    /// <summary>Counts a reader that began playing.</summary>
+    public void Started()
+    {
+        Interlocked.Increment(ref _sessions);
+        Interlocked.Increment(ref _sessionsNow);
+    }
+
+    /// <summary>Counts a playing reader that ended.</summary>
+    public void Ended() => Interlocked.Decrement(ref _sessionsNow);
+
+    /// <summary>Counts packets sent.</summary>
+    public void Sent(long packets, long bytes)
+    {
+        Interlocked.Add(ref _packets, packets);
+        Interlocked.Add(ref _bytes, bytes);
+    }
+
+    /// <summary>Counts a reader that fell behind and skipped to the next key frame.</summary>
+    public void Skipped() => Interlocked.Increment(ref _skips);
+
+    /// <summary>Counts a reader dropped because its send stalled past the send timeout.</summary>
+    public void Dropped() => Interlocked.Increment(ref _dropped);
+
+    internal void AddTo(Dictionary<string, long> counters)
+    {
+        counters["rtspSessions"] = Interlocked.Read(ref _sessions);
+        counters["rtspSessionsNow"] = SessionsNow;
+        counters["rtspPacketsSent"] = Interlocked.Read(ref _packets);
+        counters["rtspBytesSent"] = Interlocked.Read(ref _bytes);
+        counters["rtspSkips"] = Skips;
+        counters["rtspDropped"] = Interlocked.Read(ref _dropped);
     }
 }

@@ -95,6 +95,9 @@ public sealed partial class OspreyProcess : IAsyncDisposable
         // WebRTC's UDP port too: tests run servers side by side (a test that needs it given says so again).
         start.ArgumentList.Add("--webrtc-port");
         start.ArgumentList.Add("0");
+        // And RTSP's TCP port (8554 by default), for the same reason.
+        start.ArgumentList.Add("--rtsp-port");
+        start.ArgumentList.Add("0");
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

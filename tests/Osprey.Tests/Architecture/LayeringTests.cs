@@ -18,6 +18,7 @@ public class LayeringTests
         ("Osprey.Protocols.Srtp", 3),
         ("Osprey.Protocols.Rtp", 3),
         ("Osprey.Protocols.Sdp", 3),
+        ("Osprey.Protocols.Rtsp", 3), // RTSP's requests, transports, Digest and SDP: a sibling too
         ("Osprey.Feeds", 4),
         ("Osprey.Ingest", 5),
         ("Osprey.Sources", 6),
