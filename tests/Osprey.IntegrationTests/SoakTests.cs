@@ -24,6 +24,7 @@ namespace Osprey.IntegrationTests;
 /// own timeout, and the settle after it at most <see cref="s_settleLimit"/> (about two minutes in all on two busy cores).
 /// </remarks>
 [Trait("Needs", "Ffmpeg")]
+[Collection(RunAlone.Name)]
 public sealed class SoakTests(ITestOutputHelper output)
 {
     /// <summary>RSS after the soak may exceed the baseline by this much (README, "Limits").</summary>
@@ -546,4 +547,15 @@ internal readonly record struct Sample(long RssBytes, int Descriptors, int Threa
     public Sample Max(Sample other) => new(Math.Max(RssBytes, other.RssBytes), Math.Max(Descriptors, other.Descriptors), Math.Max(Threads, other.Threads), Math.Max(Assemblies, other.Assemblies));
 
     public override string ToString() => $"RSS {RssBytes / (1024.0 * 1024):0.0} MiB, {Descriptors} descriptors (and {Assemblies} assemblies), {Threads} threads";
+}
+
+/// <summary>
+/// Tests whose subject is timing under a load they make themselves (the soak's clients that must keep up within
+/// its 4 s send timeout): run after the parallel tests, alone, so that the suite's other load on two cores does not
+/// make a reading client look stalled.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RunAlone
+{
+    public const string Name = "run alone";
 }
