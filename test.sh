@@ -28,6 +28,6 @@ if [ "$status" -ne 0 ]; then
   echo
   echo "=== failed tests (repeated from above) ==="
   awk '/^  Failed /{show=40} show>0{print; show--}' "$log" | cut -c1-400 | head -n 200
-  grep -E '^(Passed|Failed)!' "$log" || true
+  grep -E '^(Test Run|Total tests:|[[:space:]]+(Passed|Failed|Skipped):)' "$log" || true
 fi
 exit "$status"
