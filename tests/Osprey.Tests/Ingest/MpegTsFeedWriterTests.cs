@@ -6,6 +6,7 @@ using Osprey.Tests.Containers.MpegTs;
 
 namespace Osprey.Tests.Ingest;
 
+[Collection(Routing.ProcessCountersCollection.Name)]
 public class MpegTsFeedWriterTests
 {
     [Fact]

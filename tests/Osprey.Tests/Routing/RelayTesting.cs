@@ -97,3 +97,13 @@ public sealed class ResponsiveThreadPool : IAsyncLifetime
 
     public Task DisposeAsync() => Task.CompletedTask;
 }
+
+/// <summary>
+/// Tests that count something process-wide (active timers) or per thread across a call (allocated bytes): run after
+/// the parallel classes, alone, so that the neighbours' timers and continuations are not counted as theirs.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessCountersCollection
+{
+    public const string Name = "Process-wide counters";
+}

@@ -9,6 +9,7 @@ using Osprey.Tests.Containers.MpegTs;
 namespace Osprey.Tests.Routing;
 
 /// <summary>vw's streams: feeds combined into one MPEG-TS programme, re-wired and resolved by name.</summary>
+[Collection(ProcessCountersCollection.Name)]
 public sealed class StreamRegistryTests
 {
     private static readonly VideoInfo s_mpegTs = new(MediaFormat.MpegTs, 0, 0, 0);
