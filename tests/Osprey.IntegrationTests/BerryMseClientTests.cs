@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Playwright;
 using Osprey.IntegrationTests.Infrastructure;
 using Osprey.Sources.TestPattern;
+using Xunit.Abstractions;
 using static Osprey.IntegrationTests.Infrastructure.PagePixels;
 
 namespace Osprey.IntegrationTests;
@@ -12,7 +13,7 @@ namespace Osprey.IntegrationTests;
 /// InvalidStateError and is lost. Osprey's BerryMSE layout must let such a client play.
 /// </summary>
 [Collection(ChromiumAlone.Name)]
-public sealed class BerryMseClientTests(Browser browser) : IAsyncLifetime
+public sealed class BerryMseClientTests(Browser browser, ITestOutputHelper output) : IAsyncLifetime
 {
     /// <summary>
     /// thinkski/berrymse's web/static/demo.js, with the socket path and the MIME type as parameters and its
@@ -83,13 +84,28 @@ public sealed class BerryMseClientTests(Browser browser) : IAsyncLifetime
         // The test pattern through Osprey's lazy H.264 encoder: the first viewer starts it. Small, so that the page's
         // own decoding leaves its main thread free to take each message as it comes.
         await WarmUpAsync(path, mime);
-        await using var server = await OspreyProcess.StartAsync("--source", "test=testpattern:?width=320&height=240&fps=30");
-        var first = await OpenDemoAsync(server, path, mime);
-        await AssertPlaysAsync(first, server, "the first viewer (the encoder starts for it)");
 
-        // A second viewer joins a running stream, mid group of pictures.
-        var second = await OpenDemoAsync(server, path, mime);
-        await AssertPlaysAsync(second, server, "a viewer joining a running stream");
+        // One more try on a fresh server when the page lost an append: on a machine whose two cores are busy with other
+        // test processes, Chromium's main thread stalls now and then and hands demo.js messages that were sent 20-40 ms
+        // apart back to back (measured: the server's spacing held). A server that bursts fails both tries.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var server = await OspreyProcess.StartAsync("--source", "test=testpattern:?width=320&height=240&fps=30");
+                var first = await OpenDemoAsync(server, path, mime);
+                await AssertPlaysAsync(first, server, "the first viewer (the encoder starts for it)");
+
+                // A second viewer joins a running stream, mid group of pictures.
+                var second = await OpenDemoAsync(server, path, mime);
+                await AssertPlaysAsync(second, server, "a viewer joining a running stream");
+                return;
+            }
+            catch (Exception ex) when (attempt == 1 && ex is Xunit.Sdk.XunitException or TimeoutException)
+            {
+                output.WriteLine($"try 1 failed, trying once more: {ex.Message.Split('\n')[0]}");
+            }
+        }
     }
 
     /// <summary>
